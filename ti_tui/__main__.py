@@ -1,0 +1,3 @@
+from ti_tui.cli import main
+
+raise SystemExit(main())
