@@ -1,0 +1,121 @@
+"""project.toml: the commented template, value-by-value saves, and refusing to clobber edits."""
+
+import os
+import tomllib
+
+import pytest
+
+from ti_tui.project import Project, ProjectChangedOnDiskError, ProjectSettings, create_project
+from ti_tui.project.model import SECTION_NAMES
+from ti_tui.project.store import render_project_toml
+
+
+def test_new_project_file_explains_every_key_with_a_comment(tmp_path):
+    project = create_project(tmp_path / "myface", token="wdnsdy")
+    text = project.store.path.read_text()
+    settings = ProjectSettings()
+    for section in SECTION_NAMES:
+        assert f"\n[{section}]\n" in text
+        for key in type(getattr(settings, section)).model_fields:
+            lines = [line for line in text.splitlines() if line.startswith(f"{key} =")]
+            assert lines, f"{section}.{key} missing from the template"
+            assert all("  # " in line and len(line.split("  # ", 1)[1]) > 10 for line in lines)
+    assert tomllib.loads(text)["token"]["trigger"] == "wdnsdy"
+    assert (tmp_path / "myface" / "images").is_dir()
+
+
+def test_template_reads_back_as_the_defaults():
+    text = render_project_toml(ProjectSettings())
+    assert ProjectSettings.model_validate(tomllib.loads(text)) == ProjectSettings()
+
+
+def test_changing_one_value_leaves_every_other_byte_as_it_was(tmp_path):
+    project = create_project(tmp_path / "myface", token="wdnsdy")
+    path = project.store.path
+    # The user's own touches: a comment, odd spacing, a reordered key.
+    original = path.read_text().replace("[training]\n", "[training]\n# my note: keep this\n")
+    original = original.replace("batch_size = 1   ", "batch_size   =   1")
+    path.write_text(original)
+    project = Project.open(tmp_path / "myface")
+
+    settings = project.settings.model_copy(deep=True)
+    settings.training.steps = 3500
+    changed = project.store.save(settings)
+
+    assert changed == ["training.steps"]
+    saved = path.read_text()
+    expected = original.replace("steps = 2000 ", "steps = 3500 ", 1)
+    assert saved == expected
+    assert Project.open(path).settings.training.steps == 3500
+
+
+def test_saving_adds_a_key_the_user_deleted_and_keeps_the_rest(tmp_path):
+    project = create_project(tmp_path / "p", token="wdnsdy")
+    path = project.store.path
+    lines = [line for line in path.read_text().splitlines(keepends=True) if not line.startswith("seed =")]
+    path.write_text("".join(lines))
+    project = Project.open(path)
+    settings = project.settings.model_copy(deep=True)
+    settings.training.seed = 7
+    project.store.save(settings)
+    reread = Project.open(path)
+    assert reread.settings.training.seed == 7
+    text = path.read_text()
+    training_table = text.split("[training]\n", 1)[1].split("\n\n", 1)[0]
+    assert "seed = 7  # same seed" in training_table
+    assert lines == [line for line in text.splitlines(keepends=True) if not line.startswith("seed =")]
+
+
+def test_saving_restores_a_table_the_user_deleted(tmp_path):
+    project = create_project(tmp_path / "p", token="wdnsdy")
+    path = project.store.path
+    text = path.read_text()
+    without_xy = text.split("# The comparison grid")[0] + "# Where and how" + text.split("# Where and how")[1]
+    path.write_text(without_xy)
+    project = Project.open(path)
+    settings = project.settings.model_copy(deep=True)
+    settings.xy.cfg_scales = [4.0, 8.0]
+    project.store.save(settings)
+    assert Project.open(path).settings.xy.cfg_scales == [4.0, 8.0]
+    assert path.read_text().startswith(without_xy)
+
+
+def test_saving_refuses_when_the_file_was_edited_since_loading(tmp_path):
+    project = create_project(tmp_path / "p", token="wdnsdy")
+    path = project.store.path
+    edited_elsewhere = path.read_text().replace('init_text = "person"', 'init_text = "woman"')
+    path.write_text(edited_elsewhere)
+
+    settings = project.settings.model_copy(deep=True)
+    settings.training.steps = 10
+    with pytest.raises(ProjectChangedOnDiskError, match="Reload it"):
+        project.store.save(settings)
+    assert path.read_text() == edited_elsewhere
+
+    project.store.reload()
+    settings = project.settings.model_copy(deep=True)
+    settings.training.steps = 10
+    project.store.save(settings)
+    reread = Project.open(path).settings
+    assert (reread.token.init_text, reread.training.steps) == ("woman", 10)
+
+
+def test_a_failed_save_leaves_the_file_whole_and_no_temporary_files(tmp_path, monkeypatch):
+    project = create_project(tmp_path / "p", token="wdnsdy")
+    before = project.store.path.read_bytes()
+    settings = project.settings.model_copy(deep=True)
+    settings.training.steps = 10
+
+    def disk_full(*arguments):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", disk_full)
+    with pytest.raises(OSError):
+        project.store.save(settings)
+    assert project.store.path.read_bytes() == before
+    assert sorted(path.name for path in (tmp_path / "p").iterdir()) == ["images", "project.toml"]
+
+
+def test_project_opens_from_its_folder_or_its_file(tmp_path):
+    create_project(tmp_path / "p", token="wdnsdy")
+    assert Project.open(tmp_path / "p").root == Project.open(tmp_path / "p" / "project.toml").root

@@ -1,0 +1,223 @@
+"""What a project holds: the settings the user decided, one pydantic model per TOML table.
+
+Every field's description is the one-line comment written beside it in a new `project.toml`, and
+the hint shown when its value is wrong, so there is one place to explain each key.
+"""
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from ti_tui.train.schedule import SchedulePreset, ScheduleError, parse_piecewise, parse_single_rate
+
+CURRENT_SCHEMA = 1
+BUILTIN_TINY = "builtin:tiny"
+DEFAULT_BASE_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+
+
+class Section(BaseModel):
+    # TOML has real numbers and booleans: "2000" in quotes is a mistake worth reporting, not coercing.
+    model_config = ConfigDict(strict=True, extra="forbid", validate_assignment=True)
+
+
+class ModelSettings(Section):
+    """The Stable Diffusion model to train on."""
+
+    base: str = Field(
+        DEFAULT_BASE_MODEL,
+        description="a .safetensors/.ckpt file, a diffusers folder, a Hugging Face id, or builtin:tiny",
+    )
+    tokenizer: str = Field(
+        "",
+        description='folder with vocab.json and merges.txt; "" = the model\'s own, then the local HF cache',
+    )
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
+        "auto", description="weights of the frozen model: auto | bf16 | fp16 | fp32 (auto: bf16 where supported)"
+    )
+    device: str = Field("auto", description="auto | cuda | cuda:N | mps | cpu")
+
+    @field_validator("base")
+    @classmethod
+    def _base_not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("name a model file, folder, Hugging Face id or builtin:tiny")
+        return value
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", value):
+            raise ValueError("should be auto, cpu, mps, cuda or cuda:N (N = GPU number)")
+        return value
+
+
+class DatasetSettings(Section):
+    """The photos to learn from."""
+
+    images: str = Field("images", description="folder with the original images (relative to this file, or absolute)")
+    recursive: bool = Field(False, description="also take images from folders inside that folder")
+    kind: Literal["face", "subject", "style"] = Field(
+        "face", description="face (a person: face checks and face-centred crops) | subject (object, pet, character) | style"
+    )
+    resolution: int = Field(0, description="training size in pixels, a multiple of 8; 0 = the model's own (512 for SD 1.x)")
+    flip: bool = Field(False, description="also train on mirrored copies (leave off for asymmetric faces and text)")
+    background: str = Field("#ffffff", description="colour that transparent parts of images are laid on")
+
+    @field_validator("resolution")
+    @classmethod
+    def _resolution_multiple_of_8(cls, value: int) -> int:
+        if value != 0 and not (64 <= value <= 2048 and value % 8 == 0):
+            raise ValueError("should be 0 (the model's size) or a multiple of 8 from 64 to 2048, such as 512")
+        return value
+
+    @field_validator("background")
+    @classmethod
+    def _hex_colour(cls, value: str) -> str:
+        if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
+            raise ValueError('should be a colour written as "#rrggbb", such as "#ffffff" for white')
+        return value
+
+
+class TokenSettings(Section):
+    """The new word the embedding teaches the model."""
+
+    trigger: str = Field("", description="the made-up word you will type in prompts; also the export's file name")
+    init_text: str = Field("person", description='words the vectors start from, close to what you train ("woman", "dog", "oil painting")')
+    vectors: int = Field(0, ge=0, le=75, description="vectors for the word, 1-75 (more learns more, needs more images); 0 = suggest")
+
+    @field_validator("trigger")
+    @classmethod
+    def _one_word(cls, value: str) -> str:
+        if re.search(r"[\s,]", value):
+            raise ValueError("should be a single word without spaces or commas, such as zorbot")
+        return value
+
+
+class TrainingSettings(Section):
+    """How long and how to train."""
+
+    steps: int = Field(2000, ge=1, le=1_000_000, description="optimisation steps in this run")
+    batch_size: int = Field(1, ge=1, le=64, description="images per step")
+    gradient_accumulation: int = Field(1, ge=1, le=64, description="steps whose gradients are added before one update")
+    seed: int = Field(1234, ge=0, le=2**32 - 1, description="same seed, same data and device: same result")
+    template: str = Field(
+        "subject_filewords",
+        description="prompt template: subject | subject_filewords | style | style_filewords | filewords | path to a .txt",
+    )
+    shuffle_tags: bool = Field(False, description="shuffle the comma-separated tags of each caption every time it is used")
+    keep_tags: int = Field(0, ge=0, description="tags at the start of a caption that shuffling leaves in place")
+    tag_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="chance of leaving out each tag, 0 to below 1")
+    latent_sampling: Literal["once", "deterministic", "random"] = Field(
+        "deterministic", description="once | deterministic (posterior mean) | random (new sample every use)"
+    )
+    min_snr_gamma: float = Field(0.0, ge=0.0, description="min-SNR loss weighting gamma (5 is common); 0 = off")
+    clip_grad_norm: float = Field(0.0, ge=0.0, description="clip the gradient to this norm; 0 = off")
+    gradient_checkpointing: Literal["auto", "on", "off"] = Field(
+        "auto", description="auto (on when the GPU is small) | on | off: trades speed for memory"
+    )
+    save_every: int = Field(100, ge=1, description="steps between checkpoints (each one can be compared and exported)")
+    validation_every: int = Field(50, ge=1, description="steps between fixed-noise validation losses")
+    processes: int = Field(1, ge=1, le=64, description="GPUs to train on at once (data parallel)")
+
+
+class ScheduleSettings(Section):
+    """The learning rate over the steps."""
+
+    preset: SchedulePreset = Field(
+        "piecewise", description="piecewise | constant | cosine | warmup_cosine"
+    )
+    learning_rate: str = Field(
+        "0.005:200, 0.002:1000, 0.0005",
+        description='piecewise "rate:until_step, ..., rate" (the last runs to the end); one rate for the other presets',
+    )
+    warmup_steps: int = Field(100, ge=0, description="warmup_cosine: steps rising linearly to the rate")
+    min_learning_rate: float = Field(0.0, ge=0.0, description="cosine and warmup_cosine: the rate at the last step")
+
+    @field_validator("learning_rate")
+    @classmethod
+    def _learning_rate_readable(cls, value: str, info: ValidationInfo) -> str:
+        try:
+            if info.data.get("preset", "piecewise") == "piecewise":
+                parse_piecewise(value)
+            else:
+                parse_single_rate(value)
+        except ScheduleError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+
+class PreviewSettings(Section):
+    """Images rendered while training, at fixed seeds, so steps can be compared."""
+
+    every: int = Field(200, ge=0, description="steps between previews; 0 = no previews")
+    prompts: list[str] = Field(
+        ["a photo of [name]", "a portrait of [name], oil painting"],
+        description="prompts; [name] becomes the trigger",
+    )
+    compare_init: bool = Field(True, description="also render each prompt with the init text in place of the trigger")
+    negative_prompt: str = Field("", description="what previews should avoid")
+    seeds: list[int] = Field([1, 2], min_length=1, description="one image per seed and prompt")
+    sampling_steps: int = Field(20, ge=1, le=200, description="denoising steps per image")
+    cfg_scale: float = Field(7.0, ge=0.0, le=30.0, description="how strongly images follow the prompt")
+
+
+class XYSettings(Section):
+    """The comparison grid: checkpoints across, CFG scales (and models, seeds) down."""
+
+    prompt: str = Field("a photo of [name]", description="the prompt of every cell; [name] becomes the trigger")
+    negative_prompt: str = Field("", description="what the grid's images should avoid")
+    checkpoints: list[int] = Field([], description="steps to compare; [] = every saved checkpoint")
+    cfg_scales: list[float] = Field([3.0, 5.0, 7.0, 9.0], min_length=1, description="CFG scales to compare")
+    models: list[str] = Field([], description="other models of the same base to try the embedding on; [] = the base")
+    seeds: list[int] = Field([1], min_length=1, description="seeds to compare")
+    strengths: list[float] = Field([1.0], min_length=1, description="embedding strengths to compare (1 = as trained)")
+    sampling_steps: int = Field(20, ge=1, le=200, description="denoising steps per cell")
+
+
+class ExportSettings(Section):
+    """Where and how the chosen embedding is written for other tools."""
+
+    folder: str = Field("exports", description="where exports go, e.g. your web UI's embeddings/ folder")
+    formats: list[Literal["safetensors", "pt", "diffusers"]] = Field(
+        ["safetensors"], min_length=1, description="safetensors (every UI) | pt (classic web UI) | diffusers"
+    )
+    name: str = Field("", description='file name without extension; "" = the trigger (UIs use the file name as the word)')
+
+
+class ProjectSettings(BaseModel):
+    """Everything in `project.toml`."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", validate_assignment=True, populate_by_name=True)
+
+    # "schema" would shadow a pydantic method, hence the alias.
+    schema_version: int = Field(CURRENT_SCHEMA, alias="schema", description="file format version; leave as it is")
+    model: ModelSettings = ModelSettings()
+    dataset: DatasetSettings = DatasetSettings()
+    token: TokenSettings = TokenSettings()
+    training: TrainingSettings = TrainingSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    preview: PreviewSettings = PreviewSettings()
+    xy: XYSettings = XYSettings()
+    export: ExportSettings = ExportSettings()
+
+    @field_validator("schema_version")
+    @classmethod
+    def _readable_schema(cls, value: int) -> int:
+        if value > CURRENT_SCHEMA:
+            raise ValueError(
+                f"this file was written by a newer ti-tui (schema {value}); this one reads schema "
+                f"{CURRENT_SCHEMA}: upgrade ti-tui"
+            )
+        if value < 1:
+            raise ValueError(f"should be {CURRENT_SCHEMA}")
+        return value
+
+    def to_toml_data(self) -> dict:
+        """Plain values keyed as in the TOML file."""
+        return self.model_dump(by_alias=True)
+
+
+SECTION_NAMES: tuple[str, ...] = tuple(
+    name for name, field in ProjectSettings.model_fields.items() if isinstance(field.default, Section)
+)

@@ -1,0 +1,131 @@
+"""A project folder: `project.toml` plus the images, runs and exports made from it."""
+
+import os
+import re
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from ti_tui.errors import UserError
+from ti_tui.fsutil import atomic_write_text
+from ti_tui.project.model import ProjectSettings
+from ti_tui.project.store import ProjectStore, render_project_toml
+from ti_tui.sd.source import classify_model_source
+
+PROJECT_FILE_NAME = "project.toml"
+
+
+class Project:
+    def __init__(self, root: Path):
+        self.root = Path(root).resolve()
+        self.store = ProjectStore(self.root / PROJECT_FILE_NAME)
+
+    @classmethod
+    def open(cls, path: Path) -> "Project":
+        """Open a project from its folder or from its `project.toml`."""
+        path = Path(path).expanduser()
+        if path.is_file() and path.name == PROJECT_FILE_NAME:
+            return cls(path.parent)
+        if path.is_dir():
+            if not (path / PROJECT_FILE_NAME).is_file():
+                raise UserError(
+                    f"{path} has no {PROJECT_FILE_NAME}, so it is not a ti-tui project; "
+                    f"make it one with: ti-tui new {path}"
+                )
+            return cls(path)
+        if path.exists():
+            raise UserError(f"{path} is neither a project folder nor a {PROJECT_FILE_NAME}")
+        raise UserError(f"{path} does not exist; create a project with: ti-tui new {path}")
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @property
+    def settings(self) -> ProjectSettings:
+        return self.store.settings
+
+    def resolve(self, text: str) -> Path:
+        """A path from the settings: relative ones start at the project folder."""
+        return (self.root / Path(text).expanduser()).resolve()
+
+    @property
+    def images_dir(self) -> Path:
+        return self.resolve(self.settings.dataset.images)
+
+    @property
+    def prepared_dir(self) -> Path:
+        return self.root / "prepared"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def grids_dir(self) -> Path:
+        return self.root / "grids"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.resolve(self.settings.export.folder)
+
+
+def create_project(
+    folder: Path,
+    *,
+    model: str | None = None,
+    images: Path | None = None,
+    token: str | None = None,
+) -> Project:
+    """Make `folder` a project: a commented `project.toml` and, unless `images` points elsewhere, `images/`."""
+    folder = Path(folder).expanduser().resolve()
+    project_file = folder / PROJECT_FILE_NAME
+    if project_file.exists():
+        raise UserError(f"{folder} is already a project; open it with: ti-tui {folder}")
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{folder} is a file; name a new or existing folder for the project")
+
+    settings = ProjectSettings()
+    trigger = token if token is not None else _trigger_from_folder_name(folder.name)
+    try:
+        settings.token.trigger = trigger
+    except ValidationError as error:
+        raise UserError(f"--token {trigger!r}: {error.errors()[0]['ctx']['error']}") from None
+    if model is not None:
+        settings.model.base = _model_setting(model, folder)
+    if images is not None:
+        images = Path(images).expanduser().resolve()
+        if not images.is_dir():
+            raise UserError(f"--images {images}: no such folder; name the folder that holds your photos")
+        settings.dataset.images = _relative_if_inside(images, folder)
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if images is None:
+        (folder / "images").mkdir(exist_ok=True)
+    atomic_write_text(project_file, render_project_toml(settings))
+    return Project(folder)
+
+
+def _trigger_from_folder_name(name: str) -> str:
+    return re.sub(r"[^a-z0-9_]", "", name.lower())
+
+
+def _model_setting(model: str, project_folder: Path) -> str:
+    """Local paths are stored so that they still work when read relative to the project folder."""
+    source = classify_model_source(model, Path.cwd())
+    if source.kind == "missing":
+        raise UserError(
+            f"--model {model}: no such file or folder; give an SD 1.x/2.x .safetensors or .ckpt file, "
+            "a diffusers folder, a Hugging Face id such as stable-diffusion-v1-5/stable-diffusion-v1-5, "
+            "or builtin:tiny"
+        )
+    if source.path is not None:
+        return _relative_if_inside(source.path, project_folder)
+    return model
+
+
+def _relative_if_inside(path: Path, folder: Path) -> str:
+    try:
+        return os.fspath(path.relative_to(folder))
+    except ValueError:
+        return os.fspath(path)

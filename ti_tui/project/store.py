@@ -1,0 +1,291 @@
+"""Reading and writing `project.toml`: commented template, clear errors, value-by-value atomic saves."""
+
+import difflib
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from pydantic import BaseModel, ValidationError
+from tomlkit.exceptions import ParseError
+
+from ti_tui.errors import UserError
+from ti_tui.fsutil import atomic_write_text
+from ti_tui.project.model import SECTION_NAMES, ProjectSettings
+
+HEADER = """\
+# ti-tui project. Edit it here or in the wizard (`ti-tui <this folder>`): both keep your comments.
+# Paths are relative to this file's folder. Runs, checkpoints and previews are kept beside it.
+"""
+
+
+@dataclass(frozen=True)
+class SettingProblem:
+    key: str  # dotted TOML path, "" for the file as a whole
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}, " if self.line else ""
+        return f"{where}{self.message}"
+
+
+class ProjectFileError(UserError):
+    """`project.toml` cannot be read or validated; lists every problem with its line and key."""
+
+    def __init__(self, path: Path, problems: list[SettingProblem]):
+        self.path = path
+        self.problems = problems
+        heading = f"{path} has a problem:" if len(problems) == 1 else f"{path} has {len(problems)} problems:"
+        lines = [heading, *(f"  {problem}" for problem in problems)]
+        lines.append("Fix the file in an editor and open the project again; nothing was changed.")
+        super().__init__("\n".join(lines))
+
+
+class ProjectChangedOnDiskError(UserError):
+    """The file was edited by someone else after we loaded it; saving would throw their edit away."""
+
+
+def render_project_toml(settings: ProjectSettings) -> str:
+    """A new `project.toml` holding `settings`, every key explained by a one-line comment."""
+    data = settings.to_toml_data()
+    blocks = [HEADER, _commented_lines([("schema", data["schema"], _description(ProjectSettings, "schema"))])]
+    for section in SECTION_NAMES:
+        section_model = type(getattr(settings, section))
+        title = (section_model.__doc__ or "").strip()
+        rows = [
+            (key, value, _description(section_model, key))
+            for key, value in data[section].items()
+        ]
+        blocks.append(f"# {title}\n[{section}]\n" + _commented_lines(rows))
+    return "\n".join(blocks)
+
+
+def _description(model: type[BaseModel], key: str) -> str:
+    for name, field in model.model_fields.items():
+        if key in (name, field.alias):
+            return field.description or ""
+    raise KeyError(key)
+
+
+def _commented_lines(rows: list[tuple[str, Any, str]]) -> str:
+    assignments = [f"{key} = {_toml_value(value)}" for key, value, _ in rows]
+    width = max(len(text) for text in assignments) + 2
+    return "".join(
+        f"{assignment.ljust(width)}# {description}\n"
+        for assignment, (_, _, description) in zip(assignments, rows)
+    )
+
+
+def _toml_value(value: Any) -> str:
+    return tomlkit.item(value).as_string()
+
+
+class ProjectStore:
+    """One `project.toml`: its validated settings and the document they came from.
+
+    Saving writes back only the values that changed, so the user's comments and layout survive,
+    and refuses when the file changed on disk since it was loaded.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.reload()
+
+    @property
+    def settings(self) -> ProjectSettings:
+        return self._settings
+
+    def reload(self) -> None:
+        text = _read_text(self.path)
+        document = _parse_toml(self.path, text)
+        self._settings = _validate(self.path, text, document.unwrap())
+        self._document = document
+        self._digest = _digest(text)
+
+    def save(self, settings: ProjectSettings) -> list[str]:
+        """Write the values of `settings` that differ from the file; returns the changed keys."""
+        current_text = _read_text(self.path)
+        if _digest(current_text) != self._digest:
+            raise ProjectChangedOnDiskError(
+                f"{self.path} was edited by another program after it was loaded, so it was not saved "
+                "(that would undo the other edit). Reload it, then make your change again."
+            )
+        old, new = self._settings.to_toml_data(), settings.to_toml_data()
+        changed = []
+        for section, value in new.items():
+            if section not in SECTION_NAMES:
+                if value != old[section]:
+                    self._document[section] = value
+                    changed.append(section)
+                continue
+            for key, item in value.items():
+                if item != old[section][key]:
+                    _set_value(self._document, section, key, item)
+                    changed.append(f"{section}.{key}")
+        if changed:
+            text = tomlkit.dumps(self._document)
+            atomic_write_text(self.path, text)
+            self._digest = _digest(text)
+        self._settings = settings.model_copy(deep=True)
+        return changed
+
+
+def _set_value(document: tomlkit.TOMLDocument, section: str, key: str, value: Any) -> None:
+    """Change one value in place; a key or table the user deleted comes back with its comment."""
+    section_model = type(getattr(ProjectSettings(), section))
+    if section not in document:
+        document.add(tomlkit.nl())
+        document.add(tomlkit.comment((section_model.__doc__ or "").strip()))
+        document.add(section, tomlkit.table())
+    table = document[section]
+    if key in table:
+        table[key] = value
+        return
+    item = tomlkit.item(value)
+    item.comment(_description(section_model, key))
+    item.trivia.comment_ws = "  "
+    keys = list(table.keys())
+    if keys:
+        # Appending would put the key below the next table's heading comment; tomlkit offers no
+        # public way to insert after a given key.
+        table.value._insert_after(keys[-1], key, item)
+    else:
+        table.add(key, item)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path} does not exist; create a project with: ti-tui new FOLDER") from None
+    except UnicodeDecodeError as error:
+        raise ProjectFileError(
+            path, [SettingProblem("", None, f"the file is not UTF-8 text (byte {error.start}); save it as UTF-8")]
+        ) from None
+    except OSError as error:
+        raise UserError(f"{path} cannot be read: {error.strerror}") from None
+
+
+def _parse_toml(path: Path, text: str) -> tomlkit.TOMLDocument:
+    try:
+        return tomlkit.parse(text)
+    except ParseError as error:
+        reason = re.sub(r" at line \d+ col \d+$", "", str(error))
+        source_lines = text.splitlines()
+        shown = source_lines[error.line - 1].strip() if 0 < error.line <= len(source_lines) else ""
+        message = f"column {error.col}: this is not valid TOML ({reason})"
+        if shown:
+            message += f": {shown}"
+        raise ProjectFileError(path, [SettingProblem("", error.line, message)]) from None
+
+
+def _validate(path: Path, text: str, data: dict) -> ProjectSettings:
+    try:
+        return ProjectSettings.model_validate(data)
+    except ValidationError as error:
+        problems = [_problem_from_error(text, detail) for detail in error.errors()]
+        raise ProjectFileError(path, problems) from None
+
+
+def _problem_from_error(text: str, detail: dict) -> SettingProblem:
+    location = [part for part in detail["loc"] if isinstance(part, str)]
+    key = ".".join(location)
+    line = find_key_line(text, location)
+    if detail["type"] == "extra_forbidden":
+        return SettingProblem(key, line, f"unknown key {key}{_closest_key_hint(location)}")
+    if detail["type"] == "model_type":
+        return SettingProblem(key, line, f"{key} should be a table: a line [{key}] followed by its keys")
+    explanation = _explain(detail)
+    description = _field_description(location)
+    if description:
+        explanation += f" ({description})"
+    return SettingProblem(key, line, f"{key} = {_shown_value(detail['input'])}: {explanation}")
+
+
+def _closest_key_hint(location: list[str]) -> str:
+    *parents, unknown = location
+    if parents and parents[0] in SECTION_NAMES:
+        candidates = list(type(getattr(ProjectSettings(), parents[0])).model_fields)
+    else:
+        candidates = [*SECTION_NAMES, "schema"]
+    close = difflib.get_close_matches(unknown, candidates, n=1, cutoff=0.6)
+    prefix = ".".join(parents + [""]) if parents else ""
+    if close:
+        return f"; did you mean {prefix}{close[0]}?"
+    return f"; the keys here are: {', '.join(candidates)}"
+
+
+def _field_description(location: list[str]) -> str:
+    if len(location) == 2 and location[0] in SECTION_NAMES:
+        section_model = type(getattr(ProjectSettings(), location[0]))
+        if location[1] in section_model.model_fields:
+            return _description(section_model, location[1])
+    return ""
+
+
+_EXPLANATIONS = {
+    "int_type": "should be a whole number",
+    "float_type": "should be a number",
+    "bool_type": "should be true or false (without quotes)",
+    "string_type": "should be text in double quotes",
+    "list_type": "should be a list in square brackets, like [1, 2]",
+}
+
+
+def _explain(detail: dict) -> str:
+    kind, context, value = detail["type"], detail.get("ctx", {}), detail["input"]
+    if kind in _EXPLANATIONS:
+        explanation = _EXPLANATIONS[kind]
+        if isinstance(value, str) and kind in ("int_type", "float_type", "bool_type"):
+            explanation += "; remove the quotes"
+        return explanation
+    bounds = {
+        "greater_than_equal": ("at least", "ge"),
+        "less_than_equal": ("at most", "le"),
+        "greater_than": ("more than", "gt"),
+        "less_than": ("less than", "lt"),
+    }
+    if kind in bounds:
+        words, name = bounds[kind]
+        return f"should be {words} {context[name]}"
+    if kind == "value_error":
+        return str(context.get("error", detail["msg"]))
+    if kind == "too_short":
+        return f"should have at least {context.get('min_length', 1)} item(s)"
+    return re.sub(r"^Input should be", "should be", detail["msg"])
+
+
+def _shown_value(value: Any) -> str:
+    try:
+        return tomlkit.item(value).as_string()
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+_TABLE_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
+
+
+def find_key_line(text: str, location: list[str]) -> int | None:
+    """The 1-based line where the key at `location` (a table path plus a key) is set, if found."""
+    if not location:
+        return None
+    table, key = location[:-1], location[-1]
+    current: list[str] = []
+    key_pattern = re.compile(rf"""^\s*(["']?){re.escape(key)}\1\s*=""")
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _TABLE_HEADER.match(line)
+        if header:
+            current = [part.strip().strip("\"'") for part in header.group(1).split(".")]
+            if current == location:
+                return number
+            continue
+        if current == table and key_pattern.match(line):
+            return number
+    return None

@@ -1,0 +1,1 @@
+"""Stable Diffusion models: where they come from, the built-in tiny model, tokenizers."""

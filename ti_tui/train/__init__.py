@@ -1,0 +1,1 @@
+"""The training engine and the run protocol; never imports Textual."""
