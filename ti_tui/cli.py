@@ -1,0 +1,92 @@
+"""The `ti-tui` command. Start-up imports nothing heavy: each command imports what it needs when it runs."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from ti_tui import __version__
+
+DESCRIPTION = """\
+Train a Stable Diffusion textual-inversion embedding: a new word for a face, a character or a
+style, learned from 10-50 images, usable on every model built on the same base.
+
+  ti-tui new myface --token wdnsdy     create a project in ./myface
+  ti-tui myface                        open it in the wizard (a folder or its project.toml)
+  ti-tui doctor myface                 check this machine and the project"""
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, tuple[str, ...]]:
+    parser = argparse.ArgumentParser(
+        prog="ti-tui",
+        usage="ti-tui [PROJECT] | ti-tui COMMAND [options]",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"ti-tui {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+
+    open_command = commands.add_parser("open", help="open a project in the wizard (the default command)")
+    open_command.add_argument("project", nargs="?", default=".", type=Path, help="project folder or its project.toml")
+
+    new = commands.add_parser("new", help="create a project folder with a commented project.toml")
+    new.add_argument("folder", type=Path, help="the project folder (created if missing)")
+    new.add_argument("--model", help="SD 1.x/2.x .safetensors/.ckpt file, diffusers folder, Hugging Face id, or builtin:tiny")
+    new.add_argument("--images", type=Path, help="folder with your photos (default: FOLDER/images)")
+    new.add_argument("--token", help="the trigger word to train (default: from the folder name)")
+
+    doctor = commands.add_parser("doctor", help="report versions, the compute device and problems in words")
+    doctor.add_argument("project", nargs="?", type=Path, help="also check this project")
+    return parser, tuple(commands.choices)
+
+
+def _with_default_command(argv: list[str], command_names: tuple[str, ...]) -> list[str]:
+    """`ti-tui PROJECT` means `ti-tui open PROJECT`, and so does a bare `ti-tui`."""
+    if not argv or (argv[0] not in command_names and not argv[0].startswith("-")):
+        return ["open", *argv]
+    return argv
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, command_names = build_parser()
+    arguments = parser.parse_args(_with_default_command(list(sys.argv[1:] if argv is None else argv), command_names))
+    from ti_tui.errors import UserError
+
+    try:
+        if arguments.command == "new":
+            return _new(arguments)
+        if arguments.command == "doctor":
+            from ti_tui.doctor import run_doctor
+
+            return run_doctor(arguments.project, sys.stdout)
+        return _open(arguments)
+    except UserError as error:
+        print(f"ti-tui: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _new(arguments: argparse.Namespace) -> int:
+    from ti_tui.project import create_project
+
+    project = create_project(arguments.folder, model=arguments.model, images=arguments.images, token=arguments.token)
+    settings = project.settings
+    print(f"Created {project.store.path}")
+    print(f"  model    {settings.model.base}")
+    print(f"  trigger  {settings.token.trigger or '(none yet: set token.trigger)'}")
+    print(f"  images   {project.images_dir}")
+    print(f"Put 10-50 photos into the images folder, then open the project: ti-tui {arguments.folder}")
+    return 0
+
+
+def _open(arguments: argparse.Namespace) -> int:
+    from ti_tui.project import Project
+    from ti_tui.tui.app import create_app
+
+    project = Project.open(arguments.project)
+    create_app(project).run()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The images: finding them, checking them, preparing them, and their captions."""

@@ -1,0 +1,139 @@
+"""`ti-tui doctor`: what this machine and a project have, and what is wrong, in words."""
+
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import TextIO
+
+from ti_tui import __version__
+from ti_tui.errors import UserError
+from ti_tui.project.model import BUILTIN_TINY, ProjectSettings
+from ti_tui.project.project import Project
+from ti_tui.project.summary import ProjectSummary, summarize_project
+from ti_tui.sd.device import ComputeDevice, detect_devices
+
+LIBRARIES = (
+    "torch",
+    "diffusers",
+    "transformers",
+    "accelerate",
+    "safetensors",
+    "textual",
+    "pillow",
+    "tomlkit",
+    "pydantic",
+    "huggingface-hub",
+)
+LABEL_WIDTH = 17
+
+
+def run_doctor(project_path: Path | None, out: TextIO) -> int:
+    """Print the report; returns 1 when something blocks training, else 0."""
+    write = _Writer(out)
+    write.heading(f"ti-tui {__version__} doctor")
+    write.heading("System")
+    write.fact("Python", f"{platform.python_version()} ({sys.executable})")
+    write.fact("Platform", f"{platform.system()} {platform.release()} {platform.machine()}")
+    write.heading("Libraries")
+    for library in LIBRARIES:
+        write.fact(library, _installed_version(library))
+    write.heading("Compute")
+    blocking: list[str] = []
+    warnings: list[str] = []
+    devices: list[ComputeDevice] | None = None
+    try:
+        devices = detect_devices()
+        for device in devices:
+            write.fact(device.name, _describe_device(device))
+    except ImportError as error:
+        write.fact("torch", f"cannot be imported ({error})")
+        blocking.append(f"torch cannot be imported: {error}. Reinstall it: pip install torch")
+
+    if project_path is not None:
+        try:
+            project = Project.open(project_path)
+        except UserError as error:
+            write.heading("Project")
+            write.line(f"  {error}".replace("\n", "\n  "))
+            blocking.append("the project cannot be opened (see above)")
+        else:
+            summary = summarize_project(project)
+            _write_project(write, summary)
+            blocking += [problem.text for problem in summary.errors]
+            warnings += [problem.text for problem in summary.problems if problem.severity == "warning"]
+            if devices is not None:
+                device_blocking, device_warnings = _device_problems(project.settings, devices)
+                blocking += device_blocking
+                warnings += device_warnings
+
+    write.heading("Verdict")
+    for text in blocking:
+        write.line(f"  problem: {text}")
+    for text in warnings:
+        write.line(f"  warning: {text}")
+    if not blocking:
+        write.line("  No problems found." if not warnings else "  Nothing blocks training.")
+    return 1 if blocking else 0
+
+
+def _write_project(write: "_Writer", summary: ProjectSummary) -> None:
+    write.heading(f"Project {summary.name} ({summary.root})")
+    write.fact("Model", summary.model_text)
+    write.fact("", summary.model.detail)
+    write.fact("Tokenizer", summary.tokenizer.detail)
+    write.fact("Images", f"{summary.image_count} in {summary.images_dir}, {summary.captioned_count} with captions")
+    for notice in summary.notices:
+        write.fact("Note", notice)
+
+
+def _device_problems(settings: ProjectSettings, devices: list[ComputeDevice]) -> tuple[list[str], list[str]]:
+    """Whether the device the project asks for exists, and whether training will be painfully slow."""
+    names = [device.name for device in devices]
+    wanted = settings.model.device
+    gpus = [name for name in names if name != "cpu"]
+    if wanted == "cuda":
+        wanted = "cuda:0"
+    if wanted not in ("auto", "cpu") and wanted not in names:
+        found = ", ".join(names)
+        return [f"model.device is {settings.model.device!r}, but this machine has only: {found}. Set it to auto."], []
+    if settings.model.base != BUILTIN_TINY and (wanted == "cpu" or not gpus):
+        return [], ["Training runs on the CPU: expect hours for an SD 1.5 model; a GPU makes it minutes."]
+    return [], []
+
+
+def _describe_device(device: ComputeDevice) -> str:
+    text = device.description
+    if device.total_memory:
+        if device.free_memory is not None:
+            text += f"; {device.free_memory / 2**30:.1f} GiB free of {device.total_memory / 2**30:.1f} GiB"
+        else:
+            text += f"; {device.total_memory / 2**30:.1f} GiB memory"
+    if device.name.startswith("cuda"):
+        text += "; bf16 " + ("supported" if device.supports_bf16 else "not supported (fp16 will be used)")
+    return text
+
+
+def _installed_version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+class _Writer:
+    def __init__(self, out: TextIO):
+        self.out = out
+        self.started = False
+
+    def heading(self, text: str) -> None:
+        if self.started:
+            self.out.write("\n")
+        self.started = True
+        self.out.write(f"{text}\n")
+
+    def fact(self, label: str, value: str) -> None:
+        self.out.write(f"  {label.ljust(LABEL_WIDTH)}{value}\n")
+
+    def line(self, text: str) -> None:
+        self.out.write(f"{text}\n")

@@ -1,0 +1,97 @@
+"""A project at a glance: what is set, what was found on disk, and what stands in the way of training.
+
+Shared by `ti-tui doctor` and the wizard, so both say the same thing in the same words.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from ti_tui.dataset.files import caption_path, list_image_files
+from ti_tui.errors import UserError
+from ti_tui.project.model import BUILTIN_TINY
+from ti_tui.project.project import Project
+from ti_tui.sd.availability import Availability, model_availability, tokenizer_availability
+from ti_tui.sd.source import classify_model_source
+from ti_tui.sd.tiny import NOISE_NOTICE
+
+MIN_IMAGES = 5
+ENOUGH_IMAGES = 10
+
+
+@dataclass(frozen=True)
+class Problem:
+    severity: Literal["error", "warning"]
+    text: str
+
+
+@dataclass(frozen=True)
+class ProjectSummary:
+    name: str
+    root: Path
+    model_text: str
+    model: Availability
+    tokenizer: Availability
+    images_dir: Path
+    image_count: int
+    captioned_count: int
+    notices: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [problem for problem in self.problems if problem.severity == "error"]
+
+
+def summarize_project(project: Project) -> ProjectSummary:
+    settings = project.settings
+    problems: list[Problem] = []
+    notices: list[str] = []
+
+    try:
+        source = classify_model_source(settings.model.base, project.root)
+        model = model_availability(source)
+        tokenizer_setting = settings.model.tokenizer
+        tokenizer_folder = project.resolve(tokenizer_setting) if tokenizer_setting else None
+        tokenizer = tokenizer_availability(source, tokenizer_folder)
+    except UserError as error:
+        model = Availability(False, str(error), "correct model.base in project.toml")
+        tokenizer = Availability(False, "unknown until the model is found")
+    for part, availability in (("model", model), ("tokenizer", tokenizer)):
+        if not availability.found and availability.fix:
+            problems.append(Problem("error", f"The {part}: {availability.detail}. {_sentence(availability.fix)}"))
+    if settings.model.base == BUILTIN_TINY:
+        notices.append(NOISE_NOTICE + ".")
+
+    images_dir = project.images_dir
+    images = list_image_files(images_dir, settings.dataset.recursive)
+    captioned = sum(1 for image in images if caption_path(image).is_file())
+    if not images_dir.is_dir():
+        problems.append(Problem("error", f"The image folder {images_dir} does not exist. Create it or correct dataset.images."))
+    elif len(images) < MIN_IMAGES:
+        problems.append(
+            Problem("error", f"{len(images)} image(s) in {images_dir}; training needs at least {MIN_IMAGES}, 10-50 is best.")
+        )
+    elif len(images) < ENOUGH_IMAGES:
+        problems.append(Problem("warning", f"Only {len(images)} images; 10-50 varied ones give a more faithful result."))
+
+    if not settings.token.trigger:
+        problems.append(Problem("error", "No trigger word is set: choose one in token.trigger (a made-up word such as zorbot)."))
+
+    return ProjectSummary(
+        name=project.name,
+        root=project.root,
+        model_text=settings.model.base,
+        model=model,
+        tokenizer=tokenizer,
+        images_dir=images_dir,
+        image_count=len(images),
+        captioned_count=captioned,
+        notices=notices,
+        problems=problems,
+    )
+
+
+def _sentence(text: str) -> str:
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith(".") else text + "."

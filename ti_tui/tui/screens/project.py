@@ -1,0 +1,130 @@
+"""The project screen: what the project holds and what stands in the way of training."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Label, Static
+
+from ti_tui.errors import UserError
+from ti_tui.project import Project
+from ti_tui.project.summary import ProjectSummary
+from ti_tui.tui.widgets.fact_list import FactList
+
+Summarize = Callable[[Project], ProjectSummary]
+
+
+class ProjectScreen(Screen):
+    CSS_PATH = "project.tcss"
+    BINDINGS = [
+        Binding("r", "reload", "Reload project.toml"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    class SummaryReady(Message):
+        def __init__(self, summary: ProjectSummary):
+            super().__init__()
+            self.summary = summary
+
+    class SummaryFailed(Message):
+        def __init__(self, reason: str):
+            super().__init__()
+            self.reason = reason
+
+    def __init__(self, project: Project, summarize: Summarize):
+        super().__init__()
+        self.project = project
+        self.summarize = summarize
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="body"):
+            yield Static("", id="notices", markup=False)
+            yield Static("", id="problems", markup=False)
+            yield Label("Project", classes="section-title")
+            yield FactList(_settings_facts(self.project), id="settings")
+            yield Label("Found on disk", classes="section-title")
+            yield FactList([("", "Checking the model, tokenizer and images...")], id="found")
+            yield Static(
+                "This screen shows the project. The step-by-step wizard (images, captions, token, schedule, "
+                "training) is being built; until then, edit project.toml and press r, or run ti-tui doctor.",
+                id="wizard-note",
+                markup=False,
+            )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "ti-tui"
+        self.sub_title = self.project.name
+        self.check_project()
+
+    @work(thread=True, exclusive=True)
+    def check_project(self, reload: bool = False) -> None:
+        try:
+            if reload:
+                self.project.store.reload()
+            self.post_message(self.SummaryReady(self.summarize(self.project)))
+        except UserError as error:
+            self.post_message(self.SummaryFailed(str(error)))
+
+    def action_reload(self) -> None:
+        self.check_project(reload=True)
+
+    @on(SummaryReady)
+    def show_summary(self, message: SummaryReady) -> None:
+        summary = message.summary
+        self.query_one("#settings", FactList).show(_settings_facts(self.project))
+        self.query_one("#found", FactList).show(_found_facts(summary))
+        notices = self.query_one("#notices", Static)
+        notices.update("\n".join(summary.notices))
+        notices.display = bool(summary.notices)
+        self._show_problems([f"{problem.severity}: {problem.text}" for problem in summary.problems])
+
+    @on(SummaryFailed)
+    def show_failure(self, message: SummaryFailed) -> None:
+        self._show_problems([message.reason])
+
+    def _show_problems(self, lines: list[str]) -> None:
+        problems = self.query_one("#problems", Static)
+        problems.update("\n".join(lines))
+        problems.display = bool(lines)
+
+
+def _settings_facts(project: Project) -> list[tuple[str, str]]:
+    settings = project.settings
+    token = settings.token
+    vectors = f"{token.vectors} vector(s)" if token.vectors else "vectors suggested from the images"
+    training = settings.training
+    schedule = settings.schedule
+    previews = f"previews every {settings.preview.every}" if settings.preview.every else "no previews"
+    return [
+        ("Folder", str(project.root)),
+        ("Model", settings.model.base),
+        ("Trigger", f"{token.trigger or '(not set)'}, starting from {token.init_text!r}, {vectors}"),
+        ("Kind", settings.dataset.kind),
+        ("Training", f"{training.steps} steps, batch {training.batch_size}, seed {training.seed}"),
+        ("Learning rate", f"{schedule.learning_rate} ({schedule.preset})"),
+        ("Saving", f"checkpoint every {training.save_every} steps, {previews}"),
+        ("Export", f"{', '.join(settings.export.formats)} into {_short(project.exports_dir, project.root)}"),
+    ]
+
+
+def _found_facts(summary: ProjectSummary) -> list[tuple[str, str]]:
+    return [
+        ("Model", summary.model.detail),
+        ("Tokenizer", summary.tokenizer.detail),
+        ("Images", f"{summary.image_count} in {_short(summary.images_dir, summary.root)}"),
+        ("Captions", f"{summary.captioned_count} of {summary.image_count} images have one"),
+    ]
+
+
+def _short(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root)) + "/"
+    except ValueError:
+        return str(path)
