@@ -20,22 +20,26 @@ def test_version():
 
 def test_help_is_quick_and_names_the_commands():
     installed_command = Path(sys.executable).parent / "ti-tui"
-    started = time.monotonic()
-    result = subprocess.run([installed_command, "--help"], capture_output=True, text=True, cwd=REPOSITORY)
-    elapsed = time.monotonic() - started
-    assert result.returncode == 0
+    timings = []
+    for _ in range(3):  # the best of three, so that a busy machine does not decide
+        started = time.monotonic()
+        result = subprocess.run([installed_command, "--help"], capture_output=True, text=True, cwd=REPOSITORY)
+        timings.append(time.monotonic() - started)
+        assert result.returncode == 0
     for command in ("new", "doctor", "open", "ti-tui [PROJECT]"):
         assert command in result.stdout
-    assert elapsed < 1.0, f"ti-tui --help took {elapsed:.2f} s"
+    assert min(timings) < 1.0, f"ti-tui --help took {min(timings):.2f} s"
 
 
-def test_start_up_imports_no_model_library():
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import ti_tui.cli"], capture_output=True, text=True
-    )
-    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
-    assert "ti_tui.cli" in imported
-    assert not imported & set(HEAVY_MODULES)
+def test_commands_that_need_no_model_import_no_model_library(tmp_path):
+    for arguments in (["--help"], ["new", "p", "--token", "wdnsdy"]):
+        result = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "ti_tui", *arguments], capture_output=True, text=True, cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stderr
+        imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+        assert "ti_tui.cli" in imported
+        assert not imported & set(HEAVY_MODULES), arguments
 
 
 def test_new_writes_a_project_with_the_given_options(tmp_path):
@@ -68,14 +72,44 @@ def test_new_refuses_to_overwrite_an_existing_project(tmp_path):
 
 
 def test_new_explains_bad_options(tmp_path):
-    missing = run_ti_tui("new", "p", "--images", "nowhere", cwd=tmp_path)
-    assert missing.returncode == 2 and "--images" in missing.stderr and "no such folder" in missing.stderr
-    spaced = run_ti_tui("new", "p", "--token", "two words", cwd=tmp_path)
-    assert spaced.returncode == 2 and "single word" in spaced.stderr
-    no_model = run_ti_tui("new", "p", "--model", "missing.safetensors", cwd=tmp_path)
-    assert no_model.returncode == 2 and "no such file" in no_model.stderr
-    assert "Traceback" not in missing.stderr + spaced.stderr + no_model.stderr
+    (tmp_path / "a-file").write_text("x")
+    expectations = {
+        ("--images", "nowhere"): "--images " + str(tmp_path / "nowhere") + " does not exist",
+        ("--images", "a-file"): "is a file, not a folder",
+        ("--images", "~nosuchuser/photos"): "there is no user 'nosuchuser'; write ~/ for your home",
+        ("--token", "two words"): "should be one word of letters and digits",
+        ("--token", "../x"): "should be one word of letters and digits",
+        ("--model", "missing.safetensors"): "no such file or folder",
+        ("--model", ""): "--model is empty",
+    }
+    for (option, value), message in expectations.items():
+        result = run_ti_tui("new", "p", option, value, cwd=tmp_path)
+        assert result.returncode == 2, (option, value)
+        assert message in result.stderr, (option, value, result.stderr)
+        assert "Traceback" not in result.stderr
     assert not (tmp_path / "p").exists()
+
+
+def test_new_explains_bad_folders(tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "odd" / "project.toml").mkdir(parents=True)
+    expectations = {
+        "": "name the folder for the new project",
+        "a-file": "is a file; name a new or existing folder",
+        "a-file/sub": "cannot create the project",
+        "odd": "project.toml is a folder; rename it",
+    }
+    for folder, message in expectations.items():
+        result = run_ti_tui("new", folder, cwd=tmp_path)
+        assert result.returncode == 2, folder
+        assert message in result.stderr, (folder, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_a_sub_command_mistake_names_the_sub_command():
+    result = run_ti_tui("new")
+    assert result.returncode == 2
+    assert "ti-tui new: error: the following arguments are required: folder" in result.stderr
 
 
 def test_opening_a_folder_that_is_not_a_project_says_how_to_make_one(tmp_path):
@@ -91,6 +125,12 @@ def test_doctor_reports_the_sample_project_and_exits_0():
     for expected in ("Python", "torch", "diffusers", "cpu", "builtin:tiny", "10 in", "10 with captions",
                      "noise, not pictures", "No problems found."):
         assert expected in report, expected
+
+
+def test_doctor_checks_the_project_in_the_current_folder():
+    result = run_ti_tui("doctor", cwd=SAMPLE_PROJECT)
+    assert result.returncode == 0
+    assert "Project sample_project" in result.stdout
 
 
 def test_doctor_names_what_blocks_training(tmp_path):

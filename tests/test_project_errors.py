@@ -74,6 +74,72 @@ def test_a_table_written_as_a_value(project_file):
     assert "export should be a table: a line [export] followed by its keys" in str(open_error(project_file))
 
 
+def test_a_key_set_twice(project_file):
+    text = project_file.read_text()
+    project_file.write_text(text.replace("steps = 2000", "steps = 2000\nsteps = 3000"))
+    line = text[: text.index("steps = 2000")].count("\n") + 2
+    assert f"line {line}, column" in str(open_error(project_file))
+    assert "this key is already set above; keep one of the two lines: steps = 3000" in str(open_error(project_file))
+
+
+def test_dotted_and_inline_keys_are_found_by_line(project_file):
+    text = project_file.read_text()
+    training = text[text.index("[training]"):text.index("[schedule]")]
+    project_file.write_text(text.replace(training, "").replace("schema = 1", "schema = 1\ntraining.steps = -5"))
+    assert "line 5, training.steps = -5: should be at least 1" in str(open_error(project_file))
+    project_file.write_text(text.replace(training, "").replace("schema = 1", "schema = 1\ntraining = {steps = -5}"))
+    assert "line 5, training.steps = -5: should be at least 1" in str(open_error(project_file))
+
+
+def test_a_table_where_a_value_belongs(project_file):
+    project_file.write_text(project_file.read_text().replace("steps = 2000", "steps = {value = 1}"))
+    message = str(open_error(project_file))
+    assert "training.steps = (a table): is a table, but should be a single value" in message
+
+
+def test_numbers_that_are_not_finite(project_file):
+    break_file(project_file, "cfg_scale = 7.0", "cfg_scale = nan")
+    assert "preview.cfg_scale = nan: should be a finite number" in str(open_error(project_file))
+
+
+def test_a_schedule_that_does_not_fit_its_preset(project_file):
+    line = break_file(project_file, 'preset = "piecewise"', 'preset = "cosine"')
+    error = open_error(project_file)
+    assert error.problems[0].key == "schedule.learning_rate"
+    assert error.problems[0].line == line + 1
+    assert 'preset = "cosine" takes one rate such as 0.005' in str(error)
+
+
+def test_warmup_longer_than_the_run(project_file):
+    break_file(project_file, 'preset = "piecewise"', 'preset = "warmup_cosine"')
+    break_file(project_file, '"0.005:200, 0.002:1000, 0.0005"', '"0.005"')
+    break_file(project_file, "warmup_steps = 100", "warmup_steps = 5000")
+    assert "schedule.warmup_steps = 5000: should be less than training.steps (2000)" in str(open_error(project_file))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('trigger = "wdnsdy"', 'trigger = "../x"', "token.trigger = \"../x\": should be one word"),
+        ('name = ""', 'name = "a/b"', "export.name = \"a/b\": should be a plain file name"),
+        ('folder = "exports"', 'folder = ""', "export.folder"),
+        ('template = "subject_filewords"', 'template = ""', "should be one of subject, subject_filewords"),
+        ("seeds = [1, 2]", "seeds = [1, -2]", "preview.seeds item 2 = -2: should be at least 0"),
+        ('negative_prompt = ""', 'negative_prompt = "a\\u0000b"', "contains a control character"),
+    ],
+)
+def test_values_that_would_break_a_later_step(project_file, old, new, message):
+    break_file(project_file, old, new)
+    assert message in str(open_error(project_file))
+
+
+def test_paths_naming_an_unknown_users_home_are_explained(project_file):
+    break_file(project_file, 'images = "images"', 'images = "~nosuchuser/photos"')
+    result = run_ti_tui("doctor", str(project_file.parent))
+    assert "there is no user 'nosuchuser'" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
 def test_every_problem_is_listed_at_once(project_file):
     break_file(project_file, "steps = 2000", "steps = 0")
     break_file(project_file, 'precision = "auto"', 'precision = "fp8"')

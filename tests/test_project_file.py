@@ -5,7 +5,8 @@ import tomllib
 
 import pytest
 
-from ti_tui.project import Project, ProjectChangedOnDiskError, ProjectSettings, create_project
+from ti_tui.errors import UserError
+from ti_tui.project import Project, ProjectChangedOnDiskError, ProjectFileError, ProjectSettings, create_project
 from ti_tui.project.model import SECTION_NAMES
 from ti_tui.project.store import render_project_toml
 
@@ -15,7 +16,7 @@ def test_new_project_file_explains_every_key_with_a_comment(tmp_path):
     text = project.store.path.read_text()
     settings = ProjectSettings()
     for section in SECTION_NAMES:
-        assert f"\n[{section}]\n" in text
+        assert f"\n[{section}]  # " in text
         for key in type(getattr(settings, section)).model_fields:
             lines = [line for line in text.splitlines() if line.startswith(f"{key} =")]
             assert lines, f"{section}.{key} missing from the template"
@@ -61,7 +62,7 @@ def test_saving_adds_a_key_the_user_deleted_and_keeps_the_rest(tmp_path):
     reread = Project.open(path)
     assert reread.settings.training.seed == 7
     text = path.read_text()
-    training_table = text.split("[training]\n", 1)[1].split("\n\n", 1)[0]
+    training_table = text[text.index("[training]"):text.index("[schedule]")]
     assert "seed = 7  # same seed" in training_table
     assert lines == [line for line in text.splitlines(keepends=True) if not line.startswith("seed =")]
 
@@ -70,14 +71,17 @@ def test_saving_restores_a_table_the_user_deleted(tmp_path):
     project = create_project(tmp_path / "p", token="wdnsdy")
     path = project.store.path
     text = path.read_text()
-    without_xy = text.split("# The comparison grid")[0] + "# Where and how" + text.split("# Where and how")[1]
+    without_xy = text[: text.index("[xy]")] + text[text.index("[export]"):]
     path.write_text(without_xy)
     project = Project.open(path)
     settings = project.settings.model_copy(deep=True)
     settings.xy.cfg_scales = [4.0, 8.0]
     project.store.save(settings)
     assert Project.open(path).settings.xy.cfg_scales == [4.0, 8.0]
-    assert path.read_text().startswith(without_xy)
+    saved = path.read_text()
+    assert saved.startswith(without_xy)
+    assert "[xy]  # The comparison grid" in saved
+    assert "cfg_scales = [4.0, 8.0]  # CFG scales to compare" in saved
 
 
 def test_saving_refuses_when_the_file_was_edited_since_loading(tmp_path):
@@ -100,7 +104,7 @@ def test_saving_refuses_when_the_file_was_edited_since_loading(tmp_path):
     assert (reread.token.init_text, reread.training.steps) == ("woman", 10)
 
 
-def test_a_failed_save_leaves_the_file_whole_and_no_temporary_files(tmp_path, monkeypatch):
+def test_a_failed_save_says_so_and_leaves_the_file_whole(tmp_path, monkeypatch):
     project = create_project(tmp_path / "p", token="wdnsdy")
     before = project.store.path.read_bytes()
     settings = project.settings.model_copy(deep=True)
@@ -110,10 +114,54 @@ def test_a_failed_save_leaves_the_file_whole_and_no_temporary_files(tmp_path, mo
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(UserError, match=r"could not be saved \(No space left on device\); the file is unchanged"):
         project.store.save(settings)
     assert project.store.path.read_bytes() == before
     assert sorted(path.name for path in (tmp_path / "p").iterdir()) == ["images", "project.toml"]
+
+    monkeypatch.undo()
+    project.store.save(settings)  # the store is still usable once the disk has room
+    assert Project.open(project.store.path).settings.training.steps == 10
+
+
+def test_settings_that_clash_are_not_saved(tmp_path):
+    project = create_project(tmp_path / "p", token="wdnsdy")
+    before = project.store.path.read_bytes()
+    settings = project.settings.model_copy(deep=True)
+    settings.schedule.preset = "cosine"  # the default learning rate is a piecewise schedule
+    with pytest.raises(ProjectFileError) as caught:
+        project.store.save(settings)
+    assert caught.value.problems[0].key == "schedule.learning_rate"
+    assert 'rate:step items need preset = "piecewise"' in str(caught.value)
+    assert "Nothing was saved" in str(caught.value)
+    assert project.store.path.read_bytes() == before
+
+
+def test_saving_through_a_symbolic_link_updates_the_linked_file(tmp_path):
+    project = create_project(tmp_path / "p", token="wdnsdy")
+    real = tmp_path / "settings-elsewhere.toml"
+    project.store.path.rename(real)
+    project.store.path.symlink_to(real)
+    project = Project.open(tmp_path / "p")
+    settings = project.settings.model_copy(deep=True)
+    settings.training.steps = 9
+    project.store.save(settings)
+    assert project.store.path.is_symlink()
+    assert tomllib.loads(real.read_text())["training"]["steps"] == 9
+
+
+def test_saving_into_an_inline_table_keeps_the_file_readable(tmp_path):
+    project = create_project(tmp_path / "p", token="wdnsdy")
+    path = project.store.path
+    text = path.read_text()
+    training = text[text.index("[training]"):text.index("[schedule]")]
+    path.write_text(text.replace(training, "").replace("schema = 1", "schema = 1\ntraining = {batch_size = 2}"))
+    project = Project.open(path)
+    settings = project.settings.model_copy(deep=True)
+    settings.training.steps = 7
+    project.store.save(settings)
+    reread = Project.open(path).settings.training
+    assert (reread.steps, reread.batch_size) == (7, 2)
 
 
 def test_project_opens_from_its_folder_or_its_file(tmp_path):

@@ -88,19 +88,22 @@ async def test_footer_shows_the_key_bindings():
         assert {"Quit", "Reload project.toml"} <= descriptions
 
 
-def test_painting_the_first_screen_imports_no_model_library():
+@pytest.mark.parametrize("model", ["builtin:tiny", "org/some-model", "model.safetensors"])
+def test_painting_the_first_screen_imports_no_model_library(tmp_path, model):
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    project = create_project(tmp_path / "p", token="wdnsdy", model=str(tmp_path / model) if "." in model else model)
     script = f"""
 import asyncio, sys
 from ti_tui.project import Project
 from ti_tui.tui.app import create_app
 
 async def main():
-    app = create_app(Project.open({str(SAMPLE_PROJECT)!r}))
+    app = create_app(Project.open({str(project.root)!r}))
     async with app.run_test() as pilot:
         await pilot.pause()
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert "zorbot" in app.export_screenshot()
+        assert "wdnsdy" in app.export_screenshot()
     print(sorted(name for name in ("torch", "diffusers", "transformers", "accelerate") if name in sys.modules))
 
 asyncio.run(main())

@@ -1,6 +1,7 @@
 """The `ti-tui` command. Start-up imports nothing heavy: each command imports what it needs when it runs."""
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -23,25 +24,25 @@ def build_parser() -> tuple[argparse.ArgumentParser, tuple[str, ...]]:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"ti-tui {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands", prog="ti-tui")
 
     open_command = commands.add_parser("open", help="open a project in the wizard (the default command)")
     open_command.add_argument("project", nargs="?", default=".", type=Path, help="project folder or its project.toml")
 
     new = commands.add_parser("new", help="create a project folder with a commented project.toml")
-    new.add_argument("folder", type=Path, help="the project folder (created if missing)")
+    new.add_argument("folder", help="the project folder (created if missing)")
     new.add_argument("--model", help="SD 1.x/2.x .safetensors/.ckpt file, diffusers folder, Hugging Face id, or builtin:tiny")
     new.add_argument("--images", type=Path, help="folder with your photos (default: FOLDER/images)")
     new.add_argument("--token", help="the trigger word to train (default: from the folder name)")
 
     doctor = commands.add_parser("doctor", help="report versions, the compute device and problems in words")
-    doctor.add_argument("project", nargs="?", type=Path, help="also check this project")
+    doctor.add_argument("project", nargs="?", type=Path, help="also check this project (default: the one in this folder)")
     return parser, tuple(commands.choices)
 
 
 def _with_default_command(argv: list[str], command_names: tuple[str, ...]) -> list[str]:
     """`ti-tui PROJECT` means `ti-tui open PROJECT`, and so does a bare `ti-tui`."""
-    if not argv or (argv[0] not in command_names and not argv[0].startswith("-")):
+    if not argv or argv[0] == "--" or (argv[0] not in command_names and not argv[0].startswith("-")):
         return ["open", *argv]
     return argv
 
@@ -56,11 +57,20 @@ def main(argv: list[str] | None = None) -> int:
             return _new(arguments)
         if arguments.command == "doctor":
             from ti_tui.doctor import run_doctor
+            from ti_tui.project import PROJECT_FILE_NAME
 
-            return run_doctor(arguments.project, sys.stdout)
+            project = arguments.project
+            if project is None and Path(PROJECT_FILE_NAME).is_file():
+                project = Path.cwd()
+            return run_doctor(project, sys.stdout)
         return _open(arguments)
     except UserError as error:
         print(f"ti-tui: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        # A full disk or a permission problem: name the file, keep the traceback for bugs.
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"ti-tui: {where}{error.strerror or error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -75,7 +85,7 @@ def _new(arguments: argparse.Namespace) -> int:
     print(f"  model    {settings.model.base}")
     print(f"  trigger  {settings.token.trigger or '(none yet: set token.trigger)'}")
     print(f"  images   {project.images_dir}")
-    print(f"Put 10-50 photos into the images folder, then open the project: ti-tui {arguments.folder}")
+    print(f"Put 10-50 photos into the images folder, then open the project: ti-tui {shlex.quote(str(arguments.folder))}")
     return 0
 
 

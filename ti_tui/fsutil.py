@@ -8,9 +8,9 @@ from pathlib import Path
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to a temporary file beside `path`, flush it to disk, then rename it over `path`.
 
-    An existing file keeps its permission bits.
+    An existing file keeps its permission bits; a symbolic link keeps pointing at the new content.
     """
-    path = Path(path)
+    path = Path(os.path.realpath(path))
     descriptor, temporary_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(descriptor, "wb") as handle:

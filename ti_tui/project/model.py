@@ -5,20 +5,35 @@ the hint shown when its value is wrong, so there is one place to explain each ke
 """
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ti_tui.train.schedule import SchedulePreset, ScheduleError, parse_piecewise, parse_single_rate
+
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
+CfgScale = Annotated[float, Field(ge=0.0, le=30.0)]
 
 CURRENT_SCHEMA = 1
 BUILTIN_TINY = "builtin:tiny"
 DEFAULT_BASE_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 
 
+FILE_STEM = re.compile(r"[^\W_][\w\-.]*")  # a name that is also a safe file name in every UI
+PROMPT_TEMPLATES = ("subject", "subject_filewords", "style", "style_filewords", "filewords")
+
+
 class Section(BaseModel):
     # TOML has real numbers and booleans: "2000" in quotes is a mistake worth reporting, not coercing.
-    model_config = ConfigDict(strict=True, extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(strict=True, extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*")
+    @classmethod
+    def _no_control_characters(cls, value):
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and re.search(r"[\x00-\x1f\x7f]", text) for text in texts):
+            raise ValueError("contains a control character (such as a tab or a NUL byte); remove it")
+        return value
 
 
 class ModelSettings(Section):
@@ -83,14 +98,19 @@ class TokenSettings(Section):
     """The new word the embedding teaches the model."""
 
     trigger: str = Field("", description="the made-up word you will type in prompts; also the export's file name")
-    init_text: str = Field("person", description='words the vectors start from, close to what you train ("woman", "dog", "oil painting")')
+    init_text: str = Field(
+        "person", description='words the vectors start from, close to what you train ("woman", "dog"); "" = random'
+    )
     vectors: int = Field(0, ge=0, le=75, description="vectors for the word, 1-75 (more learns more, needs more images); 0 = suggest")
 
     @field_validator("trigger")
     @classmethod
     def _one_word(cls, value: str) -> str:
-        if re.search(r"[\s,]", value):
-            raise ValueError("should be a single word without spaces or commas, such as zorbot")
+        if value and not FILE_STEM.fullmatch(value):
+            raise ValueError(
+                "should be one word of letters and digits (also - . _ inside), such as zorbot: "
+                "it is typed in prompts and names the exported file"
+            )
         return value
 
 
@@ -100,11 +120,18 @@ class TrainingSettings(Section):
     steps: int = Field(2000, ge=1, le=1_000_000, description="optimisation steps in this run")
     batch_size: int = Field(1, ge=1, le=64, description="images per step")
     gradient_accumulation: int = Field(1, ge=1, le=64, description="steps whose gradients are added before one update")
-    seed: int = Field(1234, ge=0, le=2**32 - 1, description="same seed, same data and device: same result")
+    seed: Seed = Field(1234, description="same seed, same data and device: same result")
     template: str = Field(
         "subject_filewords",
         description="prompt template: subject | subject_filewords | style | style_filewords | filewords | path to a .txt",
     )
+
+    @field_validator("template")
+    @classmethod
+    def _known_template(cls, value: str) -> str:
+        if value not in PROMPT_TEMPLATES and not value.endswith(".txt"):
+            raise ValueError(f"should be one of {', '.join(PROMPT_TEMPLATES)}, or the path of a .txt template file")
+        return value
     shuffle_tags: bool = Field(False, description="shuffle the comma-separated tags of each caption every time it is used")
     keep_tags: int = Field(0, ge=0, description="tags at the start of a caption that shuffling leaves in place")
     tag_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="chance of leaving out each tag, 0 to below 1")
@@ -124,27 +151,13 @@ class TrainingSettings(Section):
 class ScheduleSettings(Section):
     """The learning rate over the steps."""
 
-    preset: SchedulePreset = Field(
-        "piecewise", description="piecewise | constant | cosine | warmup_cosine"
-    )
+    preset: SchedulePreset = Field("piecewise", description="piecewise | constant | cosine | warmup_cosine")
     learning_rate: str = Field(
         "0.005:200, 0.002:1000, 0.0005",
         description='piecewise "rate:until_step, ..., rate" (the last runs to the end); one rate for the other presets',
     )
     warmup_steps: int = Field(100, ge=0, description="warmup_cosine: steps rising linearly to the rate")
     min_learning_rate: float = Field(0.0, ge=0.0, description="cosine and warmup_cosine: the rate at the last step")
-
-    @field_validator("learning_rate")
-    @classmethod
-    def _learning_rate_readable(cls, value: str, info: ValidationInfo) -> str:
-        try:
-            if info.data.get("preset", "piecewise") == "piecewise":
-                parse_piecewise(value)
-            else:
-                parse_single_rate(value)
-        except ScheduleError as error:
-            raise ValueError(str(error)) from None
-        return value
 
 
 class PreviewSettings(Section):
@@ -157,9 +170,9 @@ class PreviewSettings(Section):
     )
     compare_init: bool = Field(True, description="also render each prompt with the init text in place of the trigger")
     negative_prompt: str = Field("", description="what previews should avoid")
-    seeds: list[int] = Field([1, 2], min_length=1, description="one image per seed and prompt")
+    seeds: list[Seed] = Field([1, 2], min_length=1, description="one image per seed and prompt")
     sampling_steps: int = Field(20, ge=1, le=200, description="denoising steps per image")
-    cfg_scale: float = Field(7.0, ge=0.0, le=30.0, description="how strongly images follow the prompt")
+    cfg_scale: CfgScale = Field(7.0, description="how strongly images follow the prompt")
 
 
 class XYSettings(Section):
@@ -167,22 +180,31 @@ class XYSettings(Section):
 
     prompt: str = Field("a photo of [name]", description="the prompt of every cell; [name] becomes the trigger")
     negative_prompt: str = Field("", description="what the grid's images should avoid")
-    checkpoints: list[int] = Field([], description="steps to compare; [] = every saved checkpoint")
-    cfg_scales: list[float] = Field([3.0, 5.0, 7.0, 9.0], min_length=1, description="CFG scales to compare")
+    checkpoints: list[Annotated[int, Field(ge=1)]] = Field([], description="steps to compare; [] = every saved checkpoint")
+    cfg_scales: list[CfgScale] = Field([3.0, 5.0, 7.0, 9.0], min_length=1, description="CFG scales to compare")
     models: list[str] = Field([], description="other models of the same base to try the embedding on; [] = the base")
-    seeds: list[int] = Field([1], min_length=1, description="seeds to compare")
-    strengths: list[float] = Field([1.0], min_length=1, description="embedding strengths to compare (1 = as trained)")
+    seeds: list[Seed] = Field([1], min_length=1, description="seeds to compare")
+    strengths: list[Annotated[float, Field(ge=0.0, le=3.0)]] = Field(
+        [1.0], min_length=1, description="embedding strengths to compare (1 = as trained)"
+    )
     sampling_steps: int = Field(20, ge=1, le=200, description="denoising steps per cell")
 
 
 class ExportSettings(Section):
     """Where and how the chosen embedding is written for other tools."""
 
-    folder: str = Field("exports", description="where exports go, e.g. your web UI's embeddings/ folder")
+    folder: str = Field("exports", min_length=1, description="where exports go, e.g. your web UI's embeddings/ folder")
     formats: list[Literal["safetensors", "pt", "diffusers"]] = Field(
         ["safetensors"], min_length=1, description="safetensors (every UI) | pt (classic web UI) | diffusers"
     )
     name: str = Field("", description='file name without extension; "" = the trigger (UIs use the file name as the word)')
+
+    @field_validator("name")
+    @classmethod
+    def _file_name(cls, value: str) -> str:
+        if value and not FILE_STEM.fullmatch(value):
+            raise ValueError("should be a plain file name without a folder or extension, such as zorbot")
+        return value
 
 
 class ProjectSettings(BaseModel):
@@ -218,6 +240,28 @@ class ProjectSettings(BaseModel):
         return self.model_dump(by_alias=True)
 
 
-SECTION_NAMES: tuple[str, ...] = tuple(
-    name for name, field in ProjectSettings.model_fields.items() if isinstance(field.default, Section)
-)
+SECTION_MODELS: dict[str, type[Section]] = {
+    name: type(field.default) for name, field in ProjectSettings.model_fields.items() if isinstance(field.default, Section)
+}
+SECTION_NAMES: tuple[str, ...] = tuple(SECTION_MODELS)
+
+
+def consistency_problems(settings: ProjectSettings) -> list[tuple[str, str]]:
+    """(key, explanation) for values that are fine alone but not together with another setting."""
+    problems = []
+    schedule = settings.schedule
+    try:
+        if schedule.preset == "piecewise":
+            parse_piecewise(schedule.learning_rate)
+        else:
+            parse_single_rate(schedule.learning_rate)
+    except ScheduleError as error:
+        hint = ""
+        if schedule.preset != "piecewise" and ":" in schedule.learning_rate:
+            hint = f'; preset = "{schedule.preset}" takes one rate such as 0.005, rate:step items need preset = "piecewise"'
+        problems.append(("schedule.learning_rate", f"{error}{hint}"))
+    if schedule.preset == "warmup_cosine" and schedule.warmup_steps >= settings.training.steps:
+        problems.append(
+            ("schedule.warmup_steps", f"should be less than training.steps ({settings.training.steps}), or the rate never peaks")
+        )
+    return problems

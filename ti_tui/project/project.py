@@ -2,12 +2,14 @@
 
 import os
 import re
+import shlex
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from ti_tui.errors import UserError
 from ti_tui.fsutil import atomic_write_text
+from ti_tui.paths import user_path
 from ti_tui.project.model import ProjectSettings
 from ti_tui.project.store import ProjectStore, render_project_toml
 from ti_tui.sd.source import classify_model_source
@@ -23,19 +25,19 @@ class Project:
     @classmethod
     def open(cls, path: Path) -> "Project":
         """Open a project from its folder or from its `project.toml`."""
-        path = Path(path).expanduser()
-        if path.is_file() and path.name == PROJECT_FILE_NAME:
+        path = user_path(os.fspath(path), Path.cwd())
+        if path.name == PROJECT_FILE_NAME and path.exists():
             return cls(path.parent)
         if path.is_dir():
-            if not (path / PROJECT_FILE_NAME).is_file():
+            if not (path / PROJECT_FILE_NAME).exists():
                 raise UserError(
                     f"{path} has no {PROJECT_FILE_NAME}, so it is not a ti-tui project; "
-                    f"make it one with: ti-tui new {path}"
+                    f"make it one with: ti-tui new {shlex.quote(os.fspath(path))}"
                 )
             return cls(path)
         if path.exists():
             raise UserError(f"{path} is neither a project folder nor a {PROJECT_FILE_NAME}")
-        raise UserError(f"{path} does not exist; create a project with: ti-tui new {path}")
+        raise UserError(f"{path} does not exist; create a project with: ti-tui new {shlex.quote(os.fspath(path))}")
 
     @property
     def name(self) -> str:
@@ -47,23 +49,11 @@ class Project:
 
     def resolve(self, text: str) -> Path:
         """A path from the settings: relative ones start at the project folder."""
-        return (self.root / Path(text).expanduser()).resolve()
+        return user_path(text, self.root)
 
     @property
     def images_dir(self) -> Path:
         return self.resolve(self.settings.dataset.images)
-
-    @property
-    def prepared_dir(self) -> Path:
-        return self.root / "prepared"
-
-    @property
-    def runs_dir(self) -> Path:
-        return self.root / "runs"
-
-    @property
-    def grids_dir(self) -> Path:
-        return self.root / "grids"
 
     @property
     def exports_dir(self) -> Path:
@@ -71,17 +61,21 @@ class Project:
 
 
 def create_project(
-    folder: Path,
+    folder: Path | str,
     *,
     model: str | None = None,
     images: Path | None = None,
     token: str | None = None,
 ) -> Project:
     """Make `folder` a project: a commented `project.toml` and, unless `images` points elsewhere, `images/`."""
-    folder = Path(folder).expanduser().resolve()
+    if not os.fspath(folder).strip():
+        raise UserError("name the folder for the new project, such as: ti-tui new myface")
+    folder = user_path(os.fspath(folder), Path.cwd())
     project_file = folder / PROJECT_FILE_NAME
+    if project_file.is_dir():
+        raise UserError(f"{project_file} is a folder; rename it, since the project's settings go in a file of that name")
     if project_file.exists():
-        raise UserError(f"{folder} is already a project; open it with: ti-tui {folder}")
+        raise UserError(f"{folder} is already a project; open it with: ti-tui {shlex.quote(os.fspath(folder))}")
     if folder.exists() and not folder.is_dir():
         raise UserError(f"{folder} is a file; name a new or existing folder for the project")
 
@@ -94,24 +88,30 @@ def create_project(
     if model is not None:
         settings.model.base = _model_setting(model, folder)
     if images is not None:
-        images = Path(images).expanduser().resolve()
+        images = user_path(os.fspath(images), Path.cwd())
         if not images.is_dir():
-            raise UserError(f"--images {images}: no such folder; name the folder that holds your photos")
+            what = "is a file, not a folder" if images.exists() else "does not exist"
+            raise UserError(f"--images {images} {what}; name the folder that holds your photos")
         settings.dataset.images = _relative_if_inside(images, folder)
 
-    folder.mkdir(parents=True, exist_ok=True)
-    if images is None:
-        (folder / "images").mkdir(exist_ok=True)
-    atomic_write_text(project_file, render_project_toml(settings))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if images is None:
+            (folder / "images").mkdir(exist_ok=True)
+        atomic_write_text(project_file, render_project_toml(settings))
+    except OSError as error:
+        raise UserError(f"cannot create the project in {folder}: {error.strerror} ({error.filename})") from None
     return Project(folder)
 
 
 def _trigger_from_folder_name(name: str) -> str:
-    return re.sub(r"[^a-z0-9_]", "", name.lower())
+    return re.sub(r"[^a-z0-9_]", "", name.lower()).strip("_")
 
 
 def _model_setting(model: str, project_folder: Path) -> str:
     """Local paths are stored so that they still work when read relative to the project folder."""
+    if not model.strip():
+        raise UserError("--model is empty; give a model file, a diffusers folder, a Hugging Face id or builtin:tiny")
     source = classify_model_source(model, Path.cwd())
     if source.kind == "missing":
         raise UserError(

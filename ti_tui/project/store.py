@@ -3,17 +3,19 @@
 import difflib
 import hashlib
 import re
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import tomlkit
 from pydantic import BaseModel, ValidationError
-from tomlkit.exceptions import ParseError
+from tomlkit.exceptions import TOMLKitError
+from tomlkit.items import InlineTable
 
 from ti_tui.errors import UserError
 from ti_tui.fsutil import atomic_write_text
-from ti_tui.project.model import SECTION_NAMES, ProjectSettings
+from ti_tui.project.model import SECTION_MODELS, SECTION_NAMES, ProjectSettings, consistency_problems
 
 HEADER = """\
 # ti-tui project. Edit it here or in the wizard (`ti-tui <this folder>`): both keep your comments.
@@ -33,15 +35,17 @@ class SettingProblem:
 
 
 class ProjectFileError(UserError):
-    """`project.toml` cannot be read or validated; lists every problem with its line and key."""
+    """Settings that cannot be read or used; lists every problem with its line and key."""
 
-    def __init__(self, path: Path, problems: list[SettingProblem]):
-        self.path = path
+    def __init__(
+        self,
+        path: Path,
+        problems: list[SettingProblem],
+        advice: str = "Fix the file in an editor and open the project again; nothing was changed.",
+    ):
         self.problems = problems
         heading = f"{path} has a problem:" if len(problems) == 1 else f"{path} has {len(problems)} problems:"
-        lines = [heading, *(f"  {problem}" for problem in problems)]
-        lines.append("Fix the file in an editor and open the project again; nothing was changed.")
-        super().__init__("\n".join(lines))
+        super().__init__("\n".join([heading, *(f"  {problem}" for problem in problems), advice]))
 
 
 class ProjectChangedOnDiskError(UserError):
@@ -52,14 +56,12 @@ def render_project_toml(settings: ProjectSettings) -> str:
     """A new `project.toml` holding `settings`, every key explained by a one-line comment."""
     data = settings.to_toml_data()
     blocks = [HEADER, _commented_lines([("schema", data["schema"], _description(ProjectSettings, "schema"))])]
-    for section in SECTION_NAMES:
-        section_model = type(getattr(settings, section))
+    for section, section_model in SECTION_MODELS.items():
+        rows = [(key, value, _description(section_model, key)) for key, value in data[section].items()]
+        # The table's comment shares the header line: keys added later are appended to the table,
+        # and a comment line above the next header would end up above them.
         title = (section_model.__doc__ or "").strip()
-        rows = [
-            (key, value, _description(section_model, key))
-            for key, value in data[section].items()
-        ]
-        blocks.append(f"# {title}\n[{section}]\n" + _commented_lines(rows))
+        blocks.append(f"[{section}]  # {title}\n" + _commented_lines(rows))
     return "\n".join(blocks)
 
 
@@ -71,16 +73,12 @@ def _description(model: type[BaseModel], key: str) -> str:
 
 
 def _commented_lines(rows: list[tuple[str, Any, str]]) -> str:
-    assignments = [f"{key} = {_toml_value(value)}" for key, value, _ in rows]
+    assignments = [f"{key} = {tomlkit.item(value).as_string()}" for key, value, _ in rows]
     width = max(len(text) for text in assignments) + 2
     return "".join(
         f"{assignment.ljust(width)}# {description}\n"
         for assignment, (_, _, description) in zip(assignments, rows)
     )
-
-
-def _toml_value(value: Any) -> str:
-    return tomlkit.item(value).as_string()
 
 
 class ProjectStore:
@@ -113,7 +111,10 @@ class ProjectStore:
                 f"{self.path} was edited by another program after it was loaded, so it was not saved "
                 "(that would undo the other edit). Reload it, then make your change again."
             )
-        old, new = self._settings.to_toml_data(), settings.to_toml_data()
+        new = settings.to_toml_data()
+        # Each value was checked when it was set; together they may still clash.
+        _validate(self.path, current_text, new, advice="Nothing was saved; change the settings named above.")
+        old = self._settings.to_toml_data()
         changed = []
         for section, value in new.items():
             if section not in SECTION_NAMES:
@@ -127,7 +128,11 @@ class ProjectStore:
                     changed.append(f"{section}.{key}")
         if changed:
             text = tomlkit.dumps(self._document)
-            atomic_write_text(self.path, text)
+            try:
+                atomic_write_text(self.path, text)
+            except OSError as error:
+                self._document = _parse_toml(self.path, current_text)
+                raise UserError(f"{self.path} could not be saved ({error.strerror}); the file is unchanged.") from None
             self._digest = _digest(text)
         self._settings = settings.model_copy(deep=True)
         return changed
@@ -135,25 +140,20 @@ class ProjectStore:
 
 def _set_value(document: tomlkit.TOMLDocument, section: str, key: str, value: Any) -> None:
     """Change one value in place; a key or table the user deleted comes back with its comment."""
-    section_model = type(getattr(ProjectSettings(), section))
+    section_model = SECTION_MODELS[section]
     if section not in document:
         document.add(tomlkit.nl())
-        document.add(tomlkit.comment((section_model.__doc__ or "").strip()))
         document.add(section, tomlkit.table())
+        document[section].comment((section_model.__doc__ or "").strip())
+        document[section].trivia.comment_ws = "  "
     table = document[section]
-    if key in table:
+    if key in table or isinstance(table, InlineTable):
         table[key] = value
         return
     item = tomlkit.item(value)
     item.comment(_description(section_model, key))
     item.trivia.comment_ws = "  "
-    keys = list(table.keys())
-    if keys:
-        # Appending would put the key below the next table's heading comment; tomlkit offers no
-        # public way to insert after a given key.
-        table.value._insert_after(keys[-1], key, item)
-    else:
-        table.add(key, item)
+    table.add(key, item)
 
 
 def _digest(text: str) -> str:
@@ -165,6 +165,8 @@ def _read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UserError(f"{path} does not exist; create a project with: ti-tui new FOLDER") from None
+    except IsADirectoryError:
+        raise UserError(f"{path} is a folder; the project's settings must be a file of that name") from None
     except UnicodeDecodeError as error:
         raise ProjectFileError(
             path, [SettingProblem("", None, f"the file is not UTF-8 text (byte {error.start}); save it as UTF-8")]
@@ -173,30 +175,65 @@ def _read_text(path: Path) -> str:
         raise UserError(f"{path} cannot be read: {error.strerror}") from None
 
 
+_TOMLLIB_EXPLANATIONS = {
+    "Cannot overwrite a value": "this key is already set above; keep one of the two lines",
+    "Cannot declare": "this table is already declared above (or its keys were set with dotted keys); keep one",
+}
+
+
 def _parse_toml(path: Path, text: str) -> tomlkit.TOMLDocument:
+    # The standard library's parser reports every kind of mistake with its line and column;
+    # tomlkit then keeps the comments and layout for saving.
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ProjectFileError(path, [_syntax_problem(text, str(error))]) from None
     try:
         return tomlkit.parse(text)
-    except ParseError as error:
-        reason = re.sub(r" at line \d+ col \d+$", "", str(error))
-        source_lines = text.splitlines()
-        shown = source_lines[error.line - 1].strip() if 0 < error.line <= len(source_lines) else ""
-        message = f"column {error.col}: this is not valid TOML ({reason})"
-        if shown:
-            message += f": {shown}"
-        raise ProjectFileError(path, [SettingProblem("", error.line, message)]) from None
+    except TOMLKitError as error:
+        raise ProjectFileError(path, [SettingProblem("", None, f"this is not valid TOML ({error})")]) from None
 
 
-def _validate(path: Path, text: str, data: dict) -> ProjectSettings:
+def _syntax_problem(text: str, message: str) -> SettingProblem:
+    located = re.match(r"(.*) \(at line (\d+), column (\d+)\)$", message)
+    if not located:
+        return SettingProblem("", None, f"this is not valid TOML ({message})")
+    reason, line, column = located.group(1), int(located.group(2)), int(located.group(3))
+    for start, explanation in _TOMLLIB_EXPLANATIONS.items():
+        if reason.startswith(start):
+            reason = explanation
+    lines = text.splitlines()
+    shown = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+    return SettingProblem("", line, f"column {column}: this is not valid TOML: {reason}" + (f": {shown}" if shown else ""))
+
+
+def _validate(path: Path, text: str, data: dict, advice: str | None = None) -> ProjectSettings:
+    extra = {} if advice is None else {"advice": advice}
     try:
-        return ProjectSettings.model_validate(data)
+        settings = ProjectSettings.model_validate(data)
     except ValidationError as error:
         problems = [_problem_from_error(text, detail) for detail in error.errors()]
-        raise ProjectFileError(path, problems) from None
+        raise ProjectFileError(path, problems, **extra) from None
+    clashes = [
+        SettingProblem(key, find_key_line(text, key.split(".")), f"{key} = {_shown_value(_lookup(data, key))}: {reason}")
+        for key, reason in consistency_problems(settings)
+    ]
+    if clashes:
+        raise ProjectFileError(path, clashes, **extra)
+    return settings
+
+
+def _lookup(data: dict, key: str) -> Any:
+    for part in key.split("."):
+        data = data.get(part, {}) if isinstance(data, dict) else {}
+    return data
 
 
 def _problem_from_error(text: str, detail: dict) -> SettingProblem:
     location = [part for part in detail["loc"] if isinstance(part, str)]
     key = ".".join(location)
+    item = next((part for part in detail["loc"] if isinstance(part, int)), None)
+    shown_key = key if item is None else f"{key} item {item + 1}"
     line = find_key_line(text, location)
     if detail["type"] == "extra_forbidden":
         return SettingProblem(key, line, f"unknown key {key}{_closest_key_hint(location)}")
@@ -206,13 +243,13 @@ def _problem_from_error(text: str, detail: dict) -> SettingProblem:
     description = _field_description(location)
     if description:
         explanation += f" ({description})"
-    return SettingProblem(key, line, f"{key} = {_shown_value(detail['input'])}: {explanation}")
+    return SettingProblem(key, line, f"{shown_key} = {_shown_value(detail['input'])}: {explanation}")
 
 
 def _closest_key_hint(location: list[str]) -> str:
     *parents, unknown = location
-    if parents and parents[0] in SECTION_NAMES:
-        candidates = list(type(getattr(ProjectSettings(), parents[0])).model_fields)
+    if parents and parents[0] in SECTION_MODELS:
+        candidates = list(SECTION_MODELS[parents[0]].model_fields)
     else:
         candidates = [*SECTION_NAMES, "schema"]
     close = difflib.get_close_matches(unknown, candidates, n=1, cutoff=0.6)
@@ -223,10 +260,8 @@ def _closest_key_hint(location: list[str]) -> str:
 
 
 def _field_description(location: list[str]) -> str:
-    if len(location) == 2 and location[0] in SECTION_NAMES:
-        section_model = type(getattr(ProjectSettings(), location[0]))
-        if location[1] in section_model.model_fields:
-            return _description(section_model, location[1])
+    if len(location) == 2 and location[0] in SECTION_MODELS and location[1] in SECTION_MODELS[location[0]].model_fields:
+        return _description(SECTION_MODELS[location[0]], location[1])
     return ""
 
 
@@ -236,11 +271,14 @@ _EXPLANATIONS = {
     "bool_type": "should be true or false (without quotes)",
     "string_type": "should be text in double quotes",
     "list_type": "should be a list in square brackets, like [1, 2]",
+    "finite_number": "should be a finite number (not nan or inf)",
 }
 
 
 def _explain(detail: dict) -> str:
     kind, context, value = detail["type"], detail.get("ctx", {}), detail["input"]
+    if isinstance(value, dict):
+        return "is a table, but should be a single value"
     if kind in _EXPLANATIONS:
         explanation = _EXPLANATIONS[kind]
         if isinstance(value, str) and kind in ("int_type", "float_type", "bool_type"):
@@ -263,29 +301,46 @@ def _explain(detail: dict) -> str:
 
 
 def _shown_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return "(a table)"
     try:
-        return tomlkit.item(value).as_string()
+        shown = tomlkit.item(value).as_string()
     except (TypeError, ValueError):
-        return repr(value)
+        shown = repr(value)
+    return shown.replace("\n", " ")
 
 
-_TABLE_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
+_TABLE_HEADER = re.compile(r"^\s*\[\[?\s*([^\[\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY_ASSIGNMENT = re.compile(r"""^\s*([\w\-."' ]+?)\s*=""")
 
 
 def find_key_line(text: str, location: list[str]) -> int | None:
-    """The 1-based line where the key at `location` (a table path plus a key) is set, if found."""
+    """The 1-based line where the key at `location` (a table path plus a key) is set, if found.
+
+    Understands `[table]` headers, dotted keys (`training.steps = 5`) and inline tables
+    (`training = {steps = 5}`, reported at the line that opens them).
+    """
     if not location:
         return None
-    table, key = location[:-1], location[-1]
     current: list[str] = []
-    key_pattern = re.compile(rf"""^\s*(["']?){re.escape(key)}\1\s*=""")
+    enclosing_line = None
     for number, line in enumerate(text.splitlines(), start=1):
         header = _TABLE_HEADER.match(line)
         if header:
-            current = [part.strip().strip("\"'") for part in header.group(1).split(".")]
+            current = _key_parts(header.group(1))
             if current == location:
                 return number
             continue
-        if current == table and key_pattern.match(line):
+        assignment = _KEY_ASSIGNMENT.match(line)
+        if not assignment:
+            continue
+        path = current + _key_parts(assignment.group(1))
+        if path == location:
             return number
-    return None
+        if location[: len(path)] == path and enclosing_line is None:
+            enclosing_line = number
+    return enclosing_line
+
+
+def _key_parts(dotted: str) -> list[str]:
+    return [part.strip().strip("\"'") for part in dotted.split(".")]

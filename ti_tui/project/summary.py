@@ -48,32 +48,40 @@ def summarize_project(project: Project) -> ProjectSummary:
     problems: list[Problem] = []
     notices: list[str] = []
 
+    source = None
     try:
         source = classify_model_source(settings.model.base, project.root)
         model = model_availability(source)
+    except UserError as error:
+        model = Availability(False, f"model.base: {error}", "correct model.base in project.toml")
+    try:
         tokenizer_setting = settings.model.tokenizer
         tokenizer_folder = project.resolve(tokenizer_setting) if tokenizer_setting else None
-        tokenizer = tokenizer_availability(source, tokenizer_folder)
+        tokenizer = (
+            tokenizer_availability(source, tokenizer_folder)
+            if source is not None
+            else Availability(False, "unknown until the model is found")
+        )
     except UserError as error:
-        model = Availability(False, str(error), "correct model.base in project.toml")
-        tokenizer = Availability(False, "unknown until the model is found")
+        tokenizer = Availability(False, f"model.tokenizer: {error}", "correct model.tokenizer in project.toml")
     for part, availability in (("model", model), ("tokenizer", tokenizer)):
         if not availability.found and availability.fix:
             problems.append(Problem("error", f"The {part}: {availability.detail}. {_sentence(availability.fix)}"))
     if settings.model.base == BUILTIN_TINY:
         notices.append(NOISE_NOTICE + ".")
 
-    images_dir = project.images_dir
-    images = list_image_files(images_dir, settings.dataset.recursive)
+    images: list[Path] = []
+    try:
+        images_dir = project.images_dir
+        images = list_image_files(images_dir, settings.dataset.recursive)
+    except UserError as error:
+        images_dir = Path(settings.dataset.images)
+        problems.append(Problem("error", f"dataset.images: {error}."))
+    except OSError as error:
+        problems.append(Problem("error", f"The image folder {images_dir} cannot be read: {error.strerror}."))
+    else:
+        problems += _image_count_problems(images_dir, len(images))
     captioned = sum(1 for image in images if caption_path(image).is_file())
-    if not images_dir.is_dir():
-        problems.append(Problem("error", f"The image folder {images_dir} does not exist. Create it or correct dataset.images."))
-    elif len(images) < MIN_IMAGES:
-        problems.append(
-            Problem("error", f"{len(images)} image(s) in {images_dir}; training needs at least {MIN_IMAGES}, 10-50 is best.")
-        )
-    elif len(images) < ENOUGH_IMAGES:
-        problems.append(Problem("warning", f"Only {len(images)} images; 10-50 varied ones give a more faithful result."))
 
     if not settings.token.trigger:
         problems.append(Problem("error", "No trigger word is set: choose one in token.trigger (a made-up word such as zorbot)."))
@@ -90,6 +98,18 @@ def summarize_project(project: Project) -> ProjectSummary:
         notices=notices,
         problems=problems,
     )
+
+
+def _image_count_problems(images_dir: Path, count: int) -> list[Problem]:
+    if images_dir.exists() and not images_dir.is_dir():
+        return [Problem("error", f"The image folder {images_dir} is a file; point dataset.images at a folder.")]
+    if not images_dir.is_dir():
+        return [Problem("error", f"The image folder {images_dir} does not exist. Create it or correct dataset.images.")]
+    if count < MIN_IMAGES:
+        return [Problem("error", f"{count} image(s) in {images_dir}; training needs at least {MIN_IMAGES}, 10-50 is best.")]
+    if count < ENOUGH_IMAGES:
+        return [Problem("warning", f"Only {count} images; 10-50 varied ones give a more faithful result.")]
+    return []
 
 
 def _sentence(text: str) -> str:

@@ -40,7 +40,7 @@ def model_availability(source: ModelSource) -> Availability:
                 return Availability(True, f"checkpoint file {source.path} ({size:.1f} GB)")
             return Availability(
                 False,
-                f"{source.path} is not a model file (expected .safetensors or .ckpt)",
+                f"{source.path} is not a model file (expected {' or '.join(MODEL_FILE_SUFFIXES)})",
                 "point model.base at an SD 1.x/2.x .safetensors or .ckpt file",
             )
         case "hub":

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 SchedulePreset = Literal["piecewise", "constant", "cosine", "warmup_cosine"]
-SCHEDULE_PRESETS: tuple[str, ...] = ("piecewise", "constant", "cosine", "warmup_cosine")
 
 
 class ScheduleError(ValueError):
@@ -54,14 +53,16 @@ def parse_piecewise(text: str) -> tuple[RatePiece, ...]:
 
 
 def _parse_rate(text: str, where: str) -> float:
+    """`where` names the text for messages: "item 2 '0.001:x'", or "" for a lone rate."""
+    prefix = f"{where}: the rate" if where else "the learning rate"
     try:
         rate = float(text)
     except ValueError:
-        raise ScheduleError(f"{where}: the rate {text!r} is not a number (expected e.g. 0.005 or 5e-3)") from None
+        raise ScheduleError(f"{prefix} {text!r} is not a number (expected e.g. 0.005 or 5e-3)") from None
     if not math.isfinite(rate) or rate <= 0:
-        raise ScheduleError(f"{where}: the rate must be a positive number, not {text}")
+        raise ScheduleError(f"{prefix} must be a positive number, not {text}")
     if rate > 1:
-        raise ScheduleError(f"{where}: a rate of {text} would destroy the embedding; use at most 1 (typical: 0.005)")
+        raise ScheduleError(f"{prefix} {text} would destroy the embedding; use at most 1 (typical: 0.005)")
     return rate
 
 
@@ -76,4 +77,4 @@ def _parse_step(text: str, where: str) -> int:
 
 def parse_single_rate(text: str) -> float:
     """The presets other than piecewise take one peak rate."""
-    return _parse_rate(text.strip(), f"learning rate {text.strip()!r}")
+    return _parse_rate(text.strip(), "")

@@ -71,6 +71,8 @@ class ProjectScreen(Screen):
             self.post_message(self.SummaryReady(self.summarize(self.project)))
         except UserError as error:
             self.post_message(self.SummaryFailed(str(error)))
+        except OSError as error:
+            self.post_message(self.SummaryFailed(f"{error.filename or 'a file'}: {error.strerror or error}"))
 
     def action_reload(self) -> None:
         self.check_project(reload=True)
