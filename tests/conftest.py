@@ -40,3 +40,48 @@ def run_ti_tui(*arguments: str, cwd: Path | None = None, timeout: float = 120) -
         text=True,
         timeout=timeout,
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tiny_model_dir, tmp_path_factory) -> Path:
+    """builtin:tiny as one original-layout .safetensors file, as community models are shared."""
+    from ti_tui.sd.ldm_layout import write_single_file_checkpoint
+
+    path = tmp_path_factory.mktemp("checkpoints") / "tiny.safetensors"
+    write_single_file_checkpoint(tiny_model_dir, path)
+    return path
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any attempt to open a network connection fails the test."""
+    import socket
+
+    def refuse(*arguments, **keywords):
+        raise AssertionError(f"a network connection was attempted: {arguments}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.fixture
+def hub_cache(tmp_path, monkeypatch):
+    """An empty Hugging Face cache for this test; returns a function that puts a repo's files in it."""
+    import huggingface_hub.constants
+
+    folder = tmp_path / "hub-cache"
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(folder))
+
+    def put(repo: str, files: dict[str, bytes]) -> Path:
+        # The layout huggingface_hub leaves behind after a download: refs/main names a snapshot.
+        cache = folder / f"models--{repo.replace('/', '--')}"
+        revision = "0" * 40
+        (cache / "refs").mkdir(parents=True, exist_ok=True)
+        (cache / "refs" / "main").write_text(revision)
+        snapshot = cache / "snapshots" / revision
+        for name, data in files.items():
+            (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
+            (snapshot / name).write_bytes(data)
+        return snapshot
+
+    return put

@@ -11,7 +11,7 @@ from ti_tui.errors import UserError
 from ti_tui.project.model import BUILTIN_TINY, ProjectSettings
 from ti_tui.project.project import Project
 from ti_tui.project.summary import ProjectSummary, summarize_project
-from ti_tui.sd.device import ComputeDevice, detect_devices
+from ti_tui.sd.device import ComputeDevice, detect_devices, device_setting_problem
 
 LIBRARIES = (
     "torch",
@@ -90,14 +90,10 @@ def _write_project(write: "_Writer", summary: ProjectSummary) -> None:
 def _device_problems(settings: ProjectSettings, devices: list[ComputeDevice]) -> tuple[list[str], list[str]]:
     """Whether the device the project asks for exists, and whether training will be painfully slow."""
     names = [device.name for device in devices]
-    wanted = settings.model.device
-    gpus = [name for name in names if name != "cpu"]
-    if wanted == "cuda":
-        wanted = "cuda:0"
-    if wanted not in ("auto", "cpu") and wanted not in names:
-        found = ", ".join(names)
-        return [f"model.device is {settings.model.device!r}, but this machine has only: {found}. Set it to auto."], []
-    if settings.model.base != BUILTIN_TINY and (wanted == "cpu" or not gpus):
+    problem = device_setting_problem(settings.model.device, names)
+    if problem:
+        return [problem], []
+    if settings.model.base != BUILTIN_TINY and (settings.model.device == "cpu" or names == ["cpu"]):
         return [], ["Training runs on the CPU: expect hours for an SD 1.5 model; a GPU makes it minutes."]
     return [], []
 

@@ -51,6 +51,9 @@ class ModelSettings(Section):
         "auto", description="weights of the frozen model: auto | bf16 | fp16 | fp32 (auto: bf16 where supported)"
     )
     device: str = Field("auto", description="auto | cuda | cuda:N | mps | cpu")
+    prediction: Literal["auto", "epsilon", "v_prediction"] = Field(
+        "auto", description="what the UNet predicts; auto reads the model (set it for SD 2.x if previews look burnt or grey)"
+    )
 
     @field_validator("base")
     @classmethod

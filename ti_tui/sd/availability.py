@@ -3,11 +3,10 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from ti_tui.errors import UserError
+from ti_tui.sd.family import family_from_shapes, family_of_diffusers_folder, read_safetensors_header
 from ti_tui.sd.source import MODEL_FILE_SUFFIXES, ModelSource
-
-# The tokenizer SD 1.x checkpoints were trained with; single files do not carry it.
-SD1_TOKENIZER_REPO = "openai/clip-vit-large-patch14"
-TOKENIZER_FILES = ("vocab.json", "merges.txt")
+from ti_tui.sd.tokenizer import find_tokenizer, missing_tokenizer_advice
 
 
 @dataclass(frozen=True)
@@ -24,11 +23,11 @@ def model_availability(source: ModelSource) -> Availability:
 
             folder = builtin_tiny_dir()
             if folder.is_dir():
-                return Availability(True, f"ready in {folder}")
-            return Availability(True, f"built on first use into {folder} (seconds, no download)")
+                return Availability(True, f"SD 1.x layout, ready in {folder}")
+            return Availability(True, f"SD 1.x layout, built on first use into {folder} (seconds, no download)")
         case "folder":
             if (source.path / "model_index.json").is_file():
-                return Availability(True, f"diffusers folder {source.path}")
+                return _pretrained_availability(source.path, f"diffusers folder {source.path}")
             return Availability(
                 False,
                 f"{source.path} has no model_index.json, so it is not a diffusers model folder",
@@ -36,8 +35,7 @@ def model_availability(source: ModelSource) -> Availability:
             )
         case "file":
             if source.path.suffix.lower() in MODEL_FILE_SUFFIXES:
-                size = source.path.stat().st_size / 1e9
-                return Availability(True, f"checkpoint file {source.path} ({size:.1f} GB)")
+                return _checkpoint_file_availability(source.path)
             return Availability(
                 False,
                 f"{source.path} is not a model file (expected {' or '.join(MODEL_FILE_SUFFIXES)})",
@@ -46,45 +44,52 @@ def model_availability(source: ModelSource) -> Availability:
         case "hub":
             cached = _hub_cached_file(source.text, "model_index.json")
             if cached:
-                return Availability(True, f"in the local Hugging Face cache ({Path(cached).parent})")
+                return _pretrained_availability(Path(cached).parent, "in the local Hugging Face cache")
             return Availability(
                 False,
                 f"{source.text} is not in the local Hugging Face cache, and ti-tui never downloads while training",
-                f"download it once with `hf download {source.text}`, or set model.base to a local .safetensors file",
+                "run `ti-tui fetch` once while online, or set model.base to a local .safetensors file",
             )
     return Availability(False, f"{source.path} does not exist", "correct model.base in project.toml")
 
 
+def _pretrained_availability(folder: Path, where: str) -> Availability:
+    try:
+        family = family_of_diffusers_folder(folder)
+    except UserError as error:
+        return Availability(False, str(error), "point model.base at an SD 1.x or 2.x model")
+    return Availability(True, f"{family.label}, {where}")
+
+
+def _checkpoint_file_availability(path: Path) -> Availability:
+    size = human_size(path.stat().st_size)
+    if path.suffix.lower() != ".safetensors":
+        return Availability(True, f"checkpoint file {path} ({size}; its kind is known once it is loaded)")
+    try:
+        family = family_from_shapes(read_safetensors_header(path)[0], path.name)
+    except UserError as error:
+        return Availability(False, str(error), "point model.base at an SD 1.x or 2.x checkpoint")
+    return Availability(True, f"{family.label} checkpoint file {path} ({size})")
+
+
+def human_size(size: int) -> str:
+    return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB"
+
+
 def tokenizer_availability(source: ModelSource, tokenizer_folder: Path | None) -> Availability:
     """Where the tokenizer will come from: `model.tokenizer`, the model itself, or the HF cache."""
-    if tokenizer_folder is not None:
-        if _has_tokenizer_files(tokenizer_folder):
-            return Availability(True, f"from model.tokenizer: {tokenizer_folder}")
-        return Availability(
-            False,
-            f"model.tokenizer names {tokenizer_folder}, which lacks vocab.json and merges.txt",
-            "put vocab.json and merges.txt (from the model's tokenizer/ folder) there, or set model.tokenizer to \"\"",
-        )
-    if source.kind == "builtin":
-        return Availability(True, "builtin:tiny's own")
-    if source.kind == "folder" and _has_tokenizer_files(source.path / "tokenizer"):
-        return Availability(True, f"the model's own ({source.path / 'tokenizer'})")
-    if source.kind == "hub" and _hub_cached_file(source.text, "tokenizer/vocab.json"):
-        return Availability(True, "the model's own, in the local Hugging Face cache")
-    if source.kind == "hub":
-        return Availability(False, "the model is not cached, so neither is its tokenizer", "download the model first")
-    if all(_hub_cached_file(SD1_TOKENIZER_REPO, name) for name in TOKENIZER_FILES):
-        return Availability(True, f"{SD1_TOKENIZER_REPO} from the local Hugging Face cache")
-    return Availability(
-        False,
-        "no tokenizer found offline: checkpoint files do not carry one",
-        f"for SD 1.x, download it once with `hf download {SD1_TOKENIZER_REPO} vocab.json merges.txt`, "
-        "or copy vocab.json and merges.txt into a folder and set model.tokenizer to that folder",
-    )
-
-
-def _has_tokenizer_files(folder: Path) -> bool:
-    return all((folder / name).is_file() for name in TOKENIZER_FILES) or (folder / "tokenizer.json").is_file()
+    family = None
+    if source.kind == "file" and source.path.suffix.lower() == ".safetensors":
+        try:
+            family = family_from_shapes(read_safetensors_header(source.path)[0], source.path.name).name
+        except UserError:
+            pass  # the model's own problem is reported on its own line
+    location = find_tokenizer(source, tokenizer_folder, family)
+    if location:
+        return Availability(True, location.description)
+    if source.kind == "hub" and tokenizer_folder is None:
+        return Availability(False, "comes with the model, once it is downloaded")
+    return Availability(False, "no tokenizer found offline", missing_tokenizer_advice(source, tokenizer_folder, family))
 
 
 def _hub_cached_file(repo_id: str, filename: str) -> str | None:

@@ -1,0 +1,321 @@
+"""Loading a Stable Diffusion 1.x/2.x model from any source, offline, in the chosen precision.
+
+Sources: the built-in tiny model, a diffusers folder, a Hugging Face id already in the local cache,
+or a single checkpoint file in the original layout (`.safetensors` or `.ckpt`). Nothing is ever
+downloaded here: a missing piece is an error that says what to fetch and how.
+"""
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ti_tui.errors import UserError
+from ti_tui.paths import user_path
+from ti_tui.project.model import ModelSettings
+from ti_tui.sd.family import (
+    ModelFamily,
+    NotTrainableError,
+    Prediction,
+    family_from_shapes,
+    family_of_diffusers_folder,
+    read_safetensors_header,
+)
+from ti_tui.sd.hashing import model_short_hash
+from ti_tui.sd.single_file import write_config_folder
+from ti_tui.sd.source import ModelSource, classify_model_source
+from ti_tui.sd.tokenizer import find_tokenizer, load_tokenizer, missing_tokenizer_advice
+from ti_tui.torch_files import load_plain_torch_file
+
+# The SD 2.0 512-px base model was released at this step; it predicts noise, the 768-px ones velocity.
+SD2_EPSILON_BASE_STEP = 875000
+NOISIEST_TIMESTEP = 999
+
+
+@dataclass
+class LoadedModel:
+    pipeline: Any  # a diffusers StableDiffusionPipeline
+    family: ModelFamily
+    name: str  # what an embedding records it was trained on
+    short_hash: str | None
+    tokenizer_source: str
+
+    @property
+    def tokenizer(self):
+        return self.pipeline.tokenizer
+
+    @property
+    def text_encoder(self):
+        return self.pipeline.text_encoder
+
+    @property
+    def text_width(self) -> int:
+        return self.text_encoder.get_input_embeddings().weight.shape[1]
+
+    def typical_token_norm(self) -> float:
+        """The mean length of the model's token vectors: the yardstick for a trained vector's norm."""
+        weight = self.text_encoder.get_input_embeddings().weight
+        return weight.float().norm(dim=1).mean().item()
+
+
+def load_model(settings: ModelSettings, base_dir: Path) -> LoadedModel:
+    """Load `settings.base` (paths relative to `base_dir`) onto the chosen device, frozen, for training or previews."""
+    import torch
+
+    from ti_tui.sd.device import choose_device, choose_dtype
+
+    _quiet_model_libraries()
+    source = classify_model_source(settings.base, base_dir)
+    device = choose_device(settings.device)
+    dtype = choose_dtype(settings.precision, device)
+    tokenizer_folder = user_path(settings.tokenizer, base_dir) if settings.tokenizer else None
+
+    match source.kind:
+        case "builtin":
+            from ti_tui.sd.tiny import ensure_builtin_tiny
+
+            folder = ensure_builtin_tiny()
+            pipeline, family = _load_pretrained(folder, folder, dtype, tokenizer_folder)
+            name, short_hash = source.text, model_short_hash(_unet_weights(folder))
+        case "folder":
+            pipeline, family = _load_pretrained(source.path, source.path, dtype, tokenizer_folder)
+            name, short_hash = source.path.name, model_short_hash(_unet_weights(source.path))
+        case "hub":
+            snapshot = _cached_snapshot(source.text)
+            pipeline, family = _load_pretrained(source.text, snapshot, dtype, tokenizer_folder)
+            name, short_hash = source.text, model_short_hash(_unet_weights(snapshot))
+        case "file":
+            pipeline, family = _load_single_file(source, dtype, tokenizer_folder)
+            name, short_hash = source.path.stem, model_short_hash(source.path)
+        case _:
+            raise UserError(f"model.base: {source.path} does not exist; correct it in project.toml")
+
+    if settings.prediction != "auto" and settings.prediction != family.prediction:
+        pipeline.scheduler = type(pipeline.scheduler).from_config(pipeline.scheduler.config, prediction_type=settings.prediction)
+        family = ModelFamily(family.name, family.inpainting, settings.prediction)
+    if family.inpainting:
+        raise NotTrainableError(
+            f"{name} is an inpainting model ({family.label}); train on the text-to-image model it was made from: "
+            "the embedding then works on this inpainting model too"
+        )
+    for part in (pipeline.unet, pipeline.vae, pipeline.text_encoder):
+        part.requires_grad_(False)
+        part.eval()
+    pipeline.set_progress_bar_config(disable=True)
+    pipeline.to(device)
+    tokenizer_source = "given by model.tokenizer" if tokenizer_folder else "the model's own"
+    return LoadedModel(pipeline, family, name, short_hash, tokenizer_source)
+
+
+def _quiet_model_libraries() -> None:
+    """Progress bars and advice meant for library users would only clutter the trainer's log."""
+    import diffusers
+    import transformers
+
+    for library in (diffusers, transformers):
+        library.logging.set_verbosity_error()
+        library.utils.logging.disable_progress_bar()
+
+
+def _unet_weights(folder: Path) -> Path:
+    for name in ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin"):
+        if (folder / "unet" / name).is_file():
+            return folder / "unet" / name
+    raise UserError(f"{folder / 'unet'} holds no weights (diffusion_pytorch_model.safetensors); the model folder is incomplete")
+
+
+def _cached_snapshot(repo: str) -> Path:
+    from huggingface_hub import try_to_load_from_cache
+
+    index = try_to_load_from_cache(repo, "model_index.json")
+    if not isinstance(index, str):
+        raise UserError(
+            f"{repo} is not in the local Hugging Face cache, and ti-tui does not download while training: "
+            "run `ti-tui fetch` once while online, or set model.base to a local .safetensors file"
+        )
+    return Path(index).parent
+
+
+def _load_pretrained(name_or_path, folder: Path, dtype, tokenizer_folder: Path | None):
+    from diffusers import StableDiffusionPipeline
+
+    family = family_of_diffusers_folder(folder)
+    options: dict[str, Any] = {}
+    if tokenizer_folder is not None:
+        options["tokenizer"] = _tokenizer_at(ModelSource("folder", os.fspath(folder), folder), tokenizer_folder, family)
+    try:
+        pipeline = StableDiffusionPipeline.from_pretrained(
+            name_or_path,
+            dtype=dtype,
+            local_files_only=True,
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+            **options,
+        )
+    except (OSError, ValueError) as error:
+        raise UserError(f"{name_or_path} could not be loaded: {error}") from None
+    return pipeline, family
+
+
+def _tokenizer_at(source: ModelSource, tokenizer_folder: Path | None, family: ModelFamily):
+    location = find_tokenizer(source, tokenizer_folder, family.name)
+    if location is None:
+        raise UserError(f"No tokenizer for {source.text}: {missing_tokenizer_advice(source, tokenizer_folder, family.name)}")
+    return load_tokenizer(location.folder)
+
+
+def checkpoint_contents(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, str], int | None]:
+    """(tensor shapes, metadata, training step) of a single-file checkpoint, tensors left unread where possible."""
+    if path.suffix.lower() == ".safetensors":
+        shapes, metadata = read_safetensors_header(path)
+        return shapes, metadata, None
+    import torch
+
+    content = load_plain_torch_file(path, "a model checkpoint")
+    step = content.get("global_step") if isinstance(content, dict) else None
+    weights = content.get("state_dict", content) if isinstance(content, dict) else {}
+    shapes = {key: tuple(value.shape) for key, value in weights.items() if isinstance(value, torch.Tensor)}
+    return shapes, {}, step if isinstance(step, int) else None
+
+
+def prediction_from_file(family: ModelFamily, metadata: dict[str, str], shapes: dict, step: int | None) -> Prediction | None:
+    """What the file says the UNet predicts; None when only running the UNet can tell."""
+    declared = metadata.get("modelspec.prediction_type", "").lower()
+    if declared in ("v", "v_prediction", "v-prediction"):
+        return "v_prediction"
+    if declared in ("epsilon", "eps"):
+        return "epsilon"
+    if metadata.get("ss_v_parameterization", "").lower() == "true" or "v_pred" in shapes:
+        return "v_prediction"
+    if family.name == "sd1" or step == SD2_EPSILON_BASE_STEP:
+        return "epsilon"
+    return None
+
+
+def looks_like_epsilon_prediction(unet) -> bool:
+    """Run the UNet once at the noisiest timestep on pure noise.
+
+    A model that predicts the noise returns (nearly) its input there; one that predicts velocity
+    returns about minus the clean image it imagines, which has little to do with the noise.
+    """
+    import torch
+
+    parameter = next(unet.parameters())
+    noise = torch.randn((1, unet.config.in_channels, 8, 8), generator=torch.Generator().manual_seed(0))
+    context = torch.zeros((1, 77, unet.config.cross_attention_dim))
+    timestep = torch.tensor([NOISIEST_TIMESTEP])
+    with torch.no_grad():
+        output = unet(
+            noise.to(parameter.device, parameter.dtype),
+            timestep.to(parameter.device),
+            encoder_hidden_states=context.to(parameter.device, parameter.dtype),
+        ).sample
+    correlation = torch.corrcoef(torch.stack([output.float().cpu().flatten(), noise.flatten()]))[0, 1]
+    return bool(correlation > 0.5)
+
+
+def _load_single_file(source: ModelSource, dtype, tokenizer_folder: Path | None):
+    from diffusers import StableDiffusionPipeline
+
+    path = source.path
+    shapes, metadata, step = checkpoint_contents(path)
+    family = family_from_shapes(shapes, path.name)
+    tokenizer = _tokenizer_at(source, tokenizer_folder, family)
+    vocabulary = shapes.get("cond_stage_model.transformer.text_model.embeddings.token_embedding.weight") or shapes.get(
+        "cond_stage_model.model.token_embedding.weight"
+    )
+    if len(tokenizer) > vocabulary[0]:
+        raise UserError(
+            f"the tokenizer has {len(tokenizer)} tokens but {path.name}'s text encoder only {vocabulary[0]}: "
+            "they belong to different models; point model.tokenizer at this model's tokenizer"
+        )
+    prediction = prediction_from_file(family, metadata, shapes, step)
+    special_tokens = {
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+    }
+    with tempfile.TemporaryDirectory(prefix="ti-tui-config-") as configs:
+        write_config_folder(Path(configs), shapes, family, prediction or "epsilon", special_tokens)
+        try:
+            pipeline = StableDiffusionPipeline.from_single_file(
+                os.fspath(path),
+                config=configs,
+                local_files_only=True,
+                dtype=dtype,
+                tokenizer=tokenizer,
+                safety_checker=None,
+                feature_extractor=None,
+                requires_safety_checker=False,
+            )
+        except (OSError, ValueError, KeyError, RuntimeError) as error:
+            raise UserError(f"{path} could not be loaded as an {family.label} model: {error}") from None
+    if prediction is None:
+        prediction = "epsilon" if looks_like_epsilon_prediction(pipeline.unet) else "v_prediction"
+        pipeline.scheduler = type(pipeline.scheduler).from_config(pipeline.scheduler.config, prediction_type=prediction)
+    return pipeline, ModelFamily(family.name, family.inpainting, prediction)
+
+
+@dataclass(frozen=True)
+class TokenTable:
+    """A model's token-embedding table, read on its own (for reports, without loading the model)."""
+
+    weight: Any  # torch.Tensor [vocabulary, width], float32
+    family: ModelFamily
+    name: str
+
+    def typical_norm(self) -> float:
+        return self.weight.norm(dim=1).mean().item()
+
+
+_TOKEN_TABLE_KEYS = (
+    "text_model.embeddings.token_embedding.weight",
+    "embeddings.token_embedding.weight",
+    "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight",
+    "cond_stage_model.model.token_embedding.weight",
+)
+
+
+def read_token_table(base: str, base_dir: Path) -> TokenTable:
+    """Only the token vectors of the model `base` (as model.base is written), read lazily from disk."""
+    source = classify_model_source(base, base_dir)
+    match source.kind:
+        case "builtin":
+            from ti_tui.sd.tiny import ensure_builtin_tiny
+
+            folder = ensure_builtin_tiny()
+            return TokenTable(_table_from_folder(folder), family_of_diffusers_folder(folder), source.text)
+        case "folder" | "hub":
+            folder = source.path if source.kind == "folder" else _cached_snapshot(source.text)
+            return TokenTable(_table_from_folder(folder), family_of_diffusers_folder(folder), source.text)
+        case "file":
+            shapes, _, _ = checkpoint_contents(source.path)
+            family = family_from_shapes(shapes, source.path.name)
+            return TokenTable(_table_from_weights_file(source.path), family, source.path.stem)
+    raise UserError(f"{source.path} does not exist")
+
+
+def _table_from_folder(folder: Path):
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        if (folder / "text_encoder" / name).is_file():
+            return _table_from_weights_file(folder / "text_encoder" / name)
+    raise UserError(f"{folder / 'text_encoder'} holds no weights; the model folder is incomplete")
+
+
+def _table_from_weights_file(path: Path):
+    if path.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        with safe_open(path, framework="pt") as handle:
+            key = next((key for key in _TOKEN_TABLE_KEYS if key in handle.keys()), None)
+            if key is None:
+                raise UserError(f"{path} has no text encoder token table")
+            return handle.get_tensor(key).float()
+    content = load_plain_torch_file(path, "a model checkpoint")
+    weights = content.get("state_dict", content)
+    key = next((key for key in _TOKEN_TABLE_KEYS if key in weights), None)
+    if key is None:
+        raise UserError(f"{path} has no text encoder token table")
+    return weights[key].float()
