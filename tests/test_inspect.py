@@ -1,0 +1,70 @@
+"""`ti-tui inspect`: every fact about our own embedding files, and which tools load them."""
+
+import torch
+from safetensors.torch import save_file
+
+from conftest import run_ti_tui
+from ti_tui.embedding.files import Embedding, read_embedding, write_embedding
+from ti_tui.embedding.inspect import tool_verdicts
+
+
+def our_files(folder):
+    vectors = torch.randn((2, 768), generator=torch.Generator().manual_seed(0)) * 0.02
+    embedding = Embedding(vectors, "zorbot", step=250, init_text="robot", base_model="builtin:tiny", base_model_hash="22f5f28244")
+    paths = []
+    for layout, suffix in (("safetensors", ".safetensors"), ("pt", ".pt"), ("diffusers", ".bin")):
+        path = folder / f"zorbot{suffix}"
+        write_embedding(embedding, path, layout)
+        paths.append(path)
+    return paths
+
+
+def test_inspect_prints_every_fact_about_our_files(tmp_path, tiny_model_dir):
+    paths = our_files(tmp_path)
+    result = run_ti_tui("inspect", *map(str, paths), "--model", "builtin:tiny")
+    assert result.returncode == 0, result.stderr
+    safetensors_report = result.stdout.split(str(paths[1]))[0]
+    for expected in (
+        "format     safetensors, one tensor emb_params",
+        "trigger    zorbot (UIs use the file name)",
+        "vectors    2 x width 768: SD 1.x",
+        "step       250",
+        "trained on builtin:tiny (hash 22f5f28244)",
+        "init text  robot",
+        "made by    ti-tui",
+        "the typical token of builtin:tiny",
+        "fits       yes: builtin:tiny is SD 1.x, width 768",
+        "web UI     yes: type zorbot in prompts",
+        "ComfyUI    yes: type embedding:zorbot in prompts",
+        'diffusers  yes: pipe.load_textual_inversion(path, token="zorbot")',
+        "InvokeAI   yes: type <zorbot> in prompts",
+    ):
+        assert expected in safetensors_report, expected
+    assert "format     classic web UI .pt (string_to_param)" in result.stdout
+    assert "format     diffusers {token: tensor}" in result.stdout
+    assert "InvokeAI   no: in this layout it reads only single-vector files" in result.stdout
+
+
+def test_inspect_reports_a_bad_file_and_goes_on(tmp_path):
+    good = our_files(tmp_path)[0]
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 10)
+    result = run_ti_tui("inspect", str(bad), str(good))
+    assert result.returncode == 2
+    assert "problem: " in result.stdout and "not a safetensors file" in result.stdout
+    assert "vectors    2 x width 768" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_files_other_tools_cannot_load_are_called_out(tmp_path):
+    torch.save({"string_to_param": {"*": torch.ones(1, 768)}}, tmp_path / "bare.pt")
+    verdicts = {verdict.tool: verdict for verdict in tool_verdicts(read_embedding(tmp_path / "bare.pt"))}
+    assert not verdicts["diffusers"].loads and "'name'" in verdicts["diffusers"].how
+    assert not verdicts["InvokeAI"].loads and "string_to_token" in verdicts["InvokeAI"].how
+    assert not verdicts["web UI"].loads and ".format_version" in verdicts["web UI"].how
+    assert verdicts["ComfyUI"].loads
+
+    save_file({"clip_l": torch.ones(1, 768), "clip_g": torch.ones(1, 1280)}, tmp_path / "xl.safetensors")
+    assert all("only with SDXL models" in verdict.how for verdict in tool_verdicts(read_embedding(tmp_path / "xl.safetensors")))
+
+
