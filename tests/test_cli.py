@@ -138,7 +138,7 @@ def test_doctor_names_what_blocks_training(tmp_path):
     result = run_ti_tui("doctor", "p", cwd=tmp_path)
     assert result.returncode == 1
     assert "org/not-downloaded is not in the local Hugging Face cache" in result.stdout
-    assert "hf download org/not-downloaded" in result.stdout
+    assert "Run `ti-tui fetch` once while online" in result.stdout
     assert "0 image(s)" in result.stdout
 
 

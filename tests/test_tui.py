@@ -103,7 +103,7 @@ async def main():
         await pilot.pause()
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert "wdnsdy" in app.export_screenshot()
+        assert "wdnsdy" in "".join(widget.render().plain for widget in app.screen.query("Label"))
     print(sorted(name for name in ("torch", "diffusers", "transformers", "accelerate") if name in sys.modules))
 
 asyncio.run(main())

@@ -13,7 +13,8 @@ style, learned from 10-50 images, usable on every model built on the same base.
 
   ti-tui new myface --token wdnsdy     create a project in ./myface
   ti-tui myface                        open it in the wizard (a folder or its project.toml)
-  ti-tui doctor myface                 check this machine and the project"""
+  ti-tui doctor myface                 check this machine and the project
+  ti-tui inspect zorbot.safetensors    what an embedding file holds, and where it loads"""
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, tuple[str, ...]]:
@@ -37,6 +38,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, tuple[str, ...]]:
 
     doctor = commands.add_parser("doctor", help="report versions, the compute device and problems in words")
     doctor.add_argument("project", nargs="?", type=Path, help="also check this project (default: the one in this folder)")
+    inspect = commands.add_parser("inspect", help="describe embedding files and which UIs will load them")
+    inspect.add_argument("files", nargs="+", type=Path, metavar="FILE", help=".safetensors, .pt or .bin embedding")
+    inspect.add_argument("--model", help="compare with this model: vector widths, typical token length")
+
+    fetch = commands.add_parser("fetch", help="download, once, the model or tokenizer the project lacks (online)")
+    fetch.add_argument("project", nargs="?", type=Path, default=Path("."), help="the project (default: this folder)")
     return parser, tuple(commands.choices)
 
 
@@ -63,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
             if project is None and Path(PROJECT_FILE_NAME).is_file():
                 project = Path.cwd()
             return run_doctor(project, sys.stdout)
+        if arguments.command == "inspect":
+            return _inspect(arguments)
+        if arguments.command == "fetch":
+            return _fetch(arguments)
         return _open(arguments)
     except UserError as error:
         print(f"ti-tui: {error}", file=sys.stderr)
@@ -86,6 +97,43 @@ def _new(arguments: argparse.Namespace) -> int:
     print(f"  trigger  {settings.token.trigger or '(none yet: set token.trigger)'}")
     print(f"  images   {project.images_dir}")
     print(f"Put 10-50 photos into the images folder, then open the project: ti-tui {shlex.quote(str(arguments.folder))}")
+    return 0
+
+
+def _inspect(arguments: argparse.Namespace) -> int:
+    from ti_tui.embedding.files import read_embedding
+    from ti_tui.embedding.inspect import ModelYardstick, describe_embedding
+    from ti_tui.errors import UserError
+
+    model = None
+    if arguments.model:
+        from ti_tui.sd.loading import read_token_table
+
+        table = read_token_table(arguments.model, Path.cwd())
+        model = ModelYardstick(table.family.label, table.weight.shape[1], table.typical_norm(), table.name)
+    failures = 0
+    for number, path in enumerate(arguments.files):
+        if number:
+            print()
+        print(path)
+        try:
+            lines = describe_embedding(read_embedding(path), model)
+        except UserError as error:
+            print(f"  problem: {error}")
+            failures += 1
+            continue
+        for label, value in lines:
+            print(f"  {label.ljust(11)}{value}")
+    return 2 if failures else 0
+
+
+def _fetch(arguments: argparse.Namespace) -> int:
+    from ti_tui.project import Project
+    from ti_tui.sd.fetch import fetch_missing
+
+    project = Project.open(arguments.project)
+    fetched = fetch_missing(project.settings.model, project.root)
+    print("\n".join(fetched) if fetched else f"Nothing to fetch: {project.settings.model.base} is all here.")
     return 0
 
 

@@ -37,6 +37,7 @@ class ProjectSummary:
     captioned_count: int
     notices: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    fetchable: bool = False  # `ti-tui fetch` would download what is missing
 
     @property
     def errors(self) -> list[Problem]:
@@ -64,6 +65,10 @@ def summarize_project(project: Project) -> ProjectSummary:
         )
     except UserError as error:
         tokenizer = Availability(False, f"model.tokenizer: {error}", "correct model.tokenizer in project.toml")
+    fetchable = source is not None and (
+        (source.kind == "hub" and not model.found)
+        or (source.kind == "file" and model.found and not tokenizer.found and not settings.model.tokenizer)
+    )
     for part, availability in (("model", model), ("tokenizer", tokenizer)):
         if not availability.found and availability.fix:
             problems.append(Problem("error", f"The {part}: {availability.detail}. {_sentence(availability.fix)}"))
@@ -97,6 +102,7 @@ def summarize_project(project: Project) -> ProjectSummary:
         captioned_count=captioned,
         notices=notices,
         problems=problems,
+        fetchable=fetchable,
     )
 
 

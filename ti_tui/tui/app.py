@@ -4,20 +4,25 @@ from textual.app import App
 
 from ti_tui.project import Project
 from ti_tui.project.summary import summarize_project
-from ti_tui.tui.screens.project import ProjectScreen, Summarize
+from ti_tui.sd.fetch import fetch_missing
+from ti_tui.tui.screens.project import Fetch, ProjectScreen, Summarize
 
 
 class TiTuiApp(App):
     TITLE = "ti-tui"
 
-    def __init__(self, project: Project, summarize: Summarize):
+    def __init__(self, project: Project, summarize: Summarize, fetch: Fetch):
         super().__init__()
         self.project = project
         self.summarize = summarize
+        self.fetch = fetch
 
     def on_mount(self) -> None:
-        self.push_screen(ProjectScreen(self.project, self.summarize))
+        self.push_screen(ProjectScreen(self.project, self.summarize, self.fetch))
 
 
-def create_app(project: Project, *, summarize: Summarize = summarize_project) -> TiTuiApp:
-    return TiTuiApp(project, summarize)
+def create_app(
+    project: Project, *, summarize: Summarize = summarize_project, fetch: Fetch = fetch_missing
+) -> TiTuiApp:
+    """The wizard for `project`; tests pass fakes for the work that reads disks or the network."""
+    return TiTuiApp(project, summarize, fetch)

@@ -13,16 +13,19 @@ from textual.widgets import Footer, Header, Label, Static
 
 from ti_tui.errors import UserError
 from ti_tui.project import Project
+from ti_tui.project.model import ModelSettings
 from ti_tui.project.summary import ProjectSummary
 from ti_tui.tui.widgets.fact_list import FactList
 
 Summarize = Callable[[Project], ProjectSummary]
+Fetch = Callable[[ModelSettings, Path], list[str]]
 
 
 class ProjectScreen(Screen):
     CSS_PATH = "project.tcss"
     BINDINGS = [
         Binding("r", "reload", "Reload project.toml"),
+        Binding("f", "fetch", "Fetch missing files"),
         Binding("q", "app.quit", "Quit"),
     ]
 
@@ -36,10 +39,17 @@ class ProjectScreen(Screen):
             super().__init__()
             self.reason = reason
 
-    def __init__(self, project: Project, summarize: Summarize):
+    class FetchFinished(Message):
+        def __init__(self, report: str):
+            super().__init__()
+            self.report = report
+
+    def __init__(self, project: Project, summarize: Summarize, fetch: Fetch):
         super().__init__()
         self.project = project
         self.summarize = summarize
+        self.fetch = fetch
+        self.fetchable = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -77,6 +87,28 @@ class ProjectScreen(Screen):
     def action_reload(self) -> None:
         self.check_project(reload=True)
 
+    def check_action(self, action: str, parameters: tuple) -> bool:
+        # Offer the download only when there is something to download.
+        return self.fetchable if action == "fetch" else True
+
+    def action_fetch(self) -> None:
+        self.notify("Fetching what the model needs; this can take a while.")
+        self.fetch_missing_files()
+
+    @work(thread=True, exclusive=True)
+    def fetch_missing_files(self) -> None:
+        try:
+            fetched = self.fetch(self.project.settings.model, self.project.root)
+            report = "\n".join(fetched) or "Nothing was missing."
+        except UserError as error:
+            report = str(error)
+        self.post_message(self.FetchFinished(report))
+
+    @on(FetchFinished)
+    def show_fetch_result(self, message: FetchFinished) -> None:
+        self.notify(message.report, markup=False)
+        self.check_project()
+
     @on(SummaryReady)
     def show_summary(self, message: SummaryReady) -> None:
         summary = message.summary
@@ -86,6 +118,8 @@ class ProjectScreen(Screen):
         notices.update("\n".join(summary.notices))
         notices.display = bool(summary.notices)
         self._show_problems([f"{problem.severity}: {problem.text}" for problem in summary.problems])
+        self.fetchable = summary.fetchable
+        self.refresh_bindings()
 
     @on(SummaryFailed)
     def show_failure(self, message: SummaryFailed) -> None:
