@@ -85,3 +85,20 @@ def hub_cache(tmp_path, monkeypatch):
         return snapshot
 
     return put
+
+
+@pytest.fixture
+def tiny_variant(tiny_model_dir, tmp_path):
+    """A diffusers folder that links to builtin:tiny's parts, except those left out or given instead."""
+
+    def make(leave_out: tuple[str, ...] = (), replace: dict[str, Path] | None = None) -> Path:
+        folder = tmp_path / "variant"
+        folder.mkdir()
+        for part in ("model_index.json", "scheduler", "vae", "text_encoder", "tokenizer", "unet"):
+            if part in (replace or {}):
+                (folder / part).symlink_to(replace[part])
+            elif part not in leave_out:
+                (folder / part).symlink_to(tiny_model_dir / part)
+        return folder
+
+    return make

@@ -20,7 +20,7 @@ from ti_tui.embedding.files import (
 from ti_tui.errors import UserError
 from ti_tui.project.model import ModelSettings
 from ti_tui.sd.loading import load_model
-from ti_tui.sd.placeholder import TriggerVectors
+from ti_tui.sd.placeholder import PromptEncoder
 
 LAYOUTS = {"safetensors": ".safetensors", "pt": ".pt", "diffusers": ".bin"}
 PROMPT = "a photo of zorbot on a sandy beach, zorbot waving"
@@ -33,7 +33,7 @@ def make_embedding(vectors: int = 3, width: int = 768) -> Embedding:
 
 @pytest.fixture(scope="module")
 def tiny(tiny_model_dir, tmp_path_factory):
-    return lambda: load_model(ModelSettings(base="builtin:tiny"), tmp_path_factory.getbasetemp())
+    return lambda: load_model(ModelSettings(base="builtin:tiny", device="cpu"), tmp_path_factory.getbasetemp())
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -113,42 +113,95 @@ def test_diffusers_loads_our_files_and_encodes_exactly_like_our_substitution(tin
     theirs = tiny().pipeline
     theirs.load_textual_inversion(str(path), token="zorbot")
     their_prompt = theirs.maybe_convert_prompt(PROMPT, theirs.tokenizer)
+    assert their_prompt.count("zorbot_2") == 2  # diffusers wrote out both uses, three tokens each
+    their_ids = theirs.tokenizer(their_prompt, padding="max_length", max_length=77, return_tensors="pt").input_ids
 
-    ours = tiny()
-    trigger = TriggerVectors(ours.tokenizer, ours.text_encoder, "zorbot", read_embedding(path).embedding.vectors)
-    our_prompt = trigger.expand(PROMPT)
-    assert our_prompt == their_prompt
-
-    def encode(pipeline, prompt):
-        ids = pipeline.tokenizer(prompt, padding="max_length", max_length=77, return_tensors="pt").input_ids
-        return pipeline.text_encoder(ids)[0]
-
+    ours = PromptEncoder(*_parts(tiny()))
+    ours.add("zorbot", read_embedding(path).embedding.vectors)
     with torch.no_grad():
-        difference = (encode(theirs, their_prompt) - encode(ours.pipeline, our_prompt)).abs().max().item()
+        difference = (theirs.text_encoder(their_ids)[0] - ours.encode([PROMPT])).abs().max().item()
     assert difference <= 1e-6
+
+
+def _parts(model):
+    return model.tokenizer, model.text_encoder
+
+
+def test_a_trigger_is_found_as_a_word_whatever_its_case_or_punctuation(tiny):
+    encoder = PromptEncoder(*_parts(tiny()))
+    entry = encoder.add("zorbot", make_embedding(3).vectors)
+    placeholders = set(entry.placeholders)
+
+    def uses(prompt):
+        return sum(token in placeholders for token in encoder.token_ids(prompt))
+
+    assert uses("a photo of Zorbot, waving") == 3
+    assert uses("zorbot and ZORBOT") == 6
+    assert uses("zorbot-style poster") == 3
+    assert uses("zorbots") == 0  # another word, as in the web UI
+    assert uses("a robot") == 0
+
+
+def test_several_triggers_share_one_encoder_and_can_be_replaced_or_removed(tiny):
+    model = tiny()
+    tokenizer, text_encoder = _parts(model)
+    ids = torch.tensor([tokenizer("a photo of a robot", padding="max_length", max_length=77).input_ids])
+    with torch.no_grad():
+        plain = text_encoder(ids)[0]
+    encoder = PromptEncoder(tokenizer, text_encoder)
+    first, second = make_embedding(3).vectors, make_embedding(2).vectors
+    encoder.add("zorbot", first)
+    encoder.add("blorp", second)
+    with torch.no_grad():
+        both = encoder.encode(["zorbot meets blorp"])
+        encoder.add("zorbot", first * 2)  # a later checkpoint of the same trigger
+        replaced = encoder.encode(["zorbot meets blorp"])
+        assert torch.equal(encoder.encode(["a photo of a robot"]), plain)  # prompts without triggers are untouched
+    assert not torch.equal(both, replaced)
+    ids_with_triggers = encoder.token_ids("zorbot meets blorp")
+    for trigger, count in (("zorbot", 3), ("blorp", 2)):
+        run = encoder.triggers[trigger].placeholders
+        assert len(run) == count
+        starts = [index for index in range(len(ids_with_triggers)) if ids_with_triggers[index : index + count] == run]
+        assert len(starts) == 1, trigger
+    encoder.remove()
+    with torch.no_grad():
+        assert torch.equal(text_encoder(ids)[0], plain)
 
 
 def test_substitution_trains_only_the_vectors_and_leaves_the_token_table_alone(tiny):
     model = tiny()
     table_before = model.text_encoder.get_input_embeddings().weight.clone()
     vectors = torch.nn.Parameter(make_embedding(2).vectors)
-    trigger = TriggerVectors(model.tokenizer, model.text_encoder, "zorbot", vectors)
-    ids = model.tokenizer(trigger.expand("a photo of zorbot"), return_tensors="pt").input_ids
-    model.text_encoder(ids)[0].pow(2).mean().backward()
+    encoder = PromptEncoder(*_parts(model))
+    encoder.add("zorbot", vectors)
+    encoder.encode(["a photo of zorbot"]).pow(2).mean().backward()
     assert vectors.grad is not None and vectors.grad.abs().sum() > 0
     assert model.text_encoder.get_input_embeddings().weight.grad is None
     assert torch.equal(model.text_encoder.get_input_embeddings().weight, table_before)
-    trigger.remove()
 
 
-def test_a_pipeline_generates_with_an_applied_multi_vector_embedding(tiny):
+def test_the_vectors_steer_what_the_pipeline_draws(tiny):
     model = tiny()
-    trigger = TriggerVectors(model.tokenizer, model.text_encoder, "zorbot", make_embedding(3).vectors, strength=0.8)
-    image = model.pipeline(
-        trigger.expand("a photo of zorbot"), num_inference_steps=2, height=64, width=64,
-        generator=torch.Generator().manual_seed(0),
-    ).images[0]
-    assert image.size == (64, 64)
+    encoder = PromptEncoder(*_parts(model))
+
+    def draw(vectors, strength=1.0):
+        encoder.add("zorbot", vectors, strength)
+        with torch.no_grad():
+            embeddings = encoder.encode(["a photo of zorbot"])
+        return torch.tensor(
+            model.pipeline(
+                prompt_embeds=embeddings, negative_prompt_embeds=encoder.encode([""]), num_inference_steps=2,
+                height=64, width=64, output_type="np", generator=torch.Generator().manual_seed(0),
+            ).images
+        )
+
+    vectors = make_embedding(3).vectors
+    first = draw(vectors)
+    assert first.shape == (1, 64, 64, 3)
+    assert torch.equal(first, draw(vectors))
+    assert not torch.equal(first, draw(vectors * 3))
+    assert not torch.equal(first, draw(vectors, strength=0.5))
 
 
 def test_exports_are_named_after_the_trigger_and_never_overwrite_silently(tmp_path):

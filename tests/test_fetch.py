@@ -1,5 +1,7 @@
 """`ti-tui fetch` and the wizard's offer: downloads happen only when asked, and only what is missing."""
 
+import pytest
+
 from conftest import SAMPLE_PROJECT, run_ti_tui
 from ti_tui.errors import UserError
 from ti_tui.project import Project, create_project
@@ -80,3 +82,11 @@ async def test_the_wizard_offers_to_fetch_only_when_something_is_missing(tmp_pat
 def test_fetch_leaves_local_models_alone(tmp_path, tiny_model_dir):
     assert fetch_missing(ModelSettings(base="builtin:tiny"), tmp_path) == []
     assert fetch_missing(ModelSettings(base=str(tiny_model_dir)), tmp_path) == []
+
+
+def test_fetch_says_when_no_download_can_help(tmp_path, tiny_variant):
+    with pytest.raises(UserError, match="does not exist; downloading cannot fix that"):
+        fetch_missing(ModelSettings(base=str(tmp_path / "gone.safetensors")), tmp_path)
+    folder = tiny_variant(leave_out=("tokenizer",))
+    with pytest.raises(UserError, match="the tokenizer is missing and no download fixes that"):
+        fetch_missing(ModelSettings(base=str(folder)), tmp_path)

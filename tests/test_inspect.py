@@ -51,7 +51,7 @@ def test_inspect_reports_a_bad_file_and_goes_on(tmp_path):
     bad.write_bytes(b"\x00" * 10)
     result = run_ti_tui("inspect", str(bad), str(good))
     assert result.returncode == 2
-    assert "problem: " in result.stdout and "not a safetensors file" in result.stdout
+    assert "problem    " in result.stdout and "not a safetensors file" in result.stdout
     assert "vectors    2 x width 768" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
 
@@ -68,3 +68,36 @@ def test_files_other_tools_cannot_load_are_called_out(tmp_path):
     assert all("only with SDXL models" in verdict.how for verdict in tool_verdicts(read_embedding(tmp_path / "xl.safetensors")))
 
 
+
+
+def test_broken_or_odd_embeddings_are_called_out(tmp_path):
+    vectors = torch.full((2, 768), 0.1)
+    vectors[1, 3] = float("nan")
+    write_embedding(Embedding(vectors, "diverged"), tmp_path / "diverged.safetensors", "safetensors")
+    result = run_ti_tui("inspect", str(tmp_path / "diverged.safetensors"))
+    assert result.returncode == 2
+    assert "problem    the vectors hold NaN or infinite values" in result.stdout
+    assert "web UI     no: the vectors hold NaN" in result.stdout
+
+    write_embedding(Embedding(torch.full((300, 768), 0.1), "huge"), tmp_path / "huge.safetensors", "safetensors")
+    report = run_ti_tui("inspect", str(tmp_path / "huge.safetensors")).stdout
+    assert "300 vectors are more than one prompt holds (75 tokens)" in report
+    assert "norms      min 2.77, mean 2.77, max 2.77" in report
+
+    save_file({"emb_params": torch.ones(1, 768), "extra": torch.ones(3)}, tmp_path / "extra.safetensors")
+    verdicts = {verdict.tool: verdict.loads for verdict in tool_verdicts(read_embedding(tmp_path / "extra.safetensors"))}
+    assert verdicts == {"web UI": False, "ComfyUI": False, "diffusers": False, "InvokeAI": True}
+
+
+def test_an_embedding_of_another_family_is_not_measured_against_the_model(tmp_path, tiny_model_dir):
+    write_embedding(Embedding(torch.full((2, 1024), 0.1), "sd2word"), tmp_path / "sd2word.safetensors", "safetensors")
+    report = run_ti_tui("inspect", str(tmp_path / "sd2word.safetensors"), "--model", "builtin:tiny").stdout
+    assert "times the typical token" not in report
+    assert "fits       no: sd2word.safetensors has vectors of width 1024 (SD 2.x), but this SD 1.x model needs width 768" in report
+
+
+def test_an_old_embedding_saved_as_a_parameter_dict_is_read(tmp_path):
+    parameters = torch.nn.ParameterDict({"*": torch.nn.Parameter(torch.ones(2, 768))})
+    torch.save({"string_to_token": {"*": 265}, "string_to_param": parameters, "name": "old", "step": 5000}, tmp_path / "old.pt")
+    read = read_embedding(tmp_path / "old.pt")
+    assert (read.embedding.trigger, read.embedding.step, read.embedding.vector_count) == ("old", 5000, 2)

@@ -13,8 +13,9 @@ from ti_tui.project.model import ModelSettings
 from ti_tui.sd.family import ModelFamily, NotTrainableError, family_from_shapes, read_safetensors_header
 from ti_tui.sd.hashing import model_short_hash
 from ti_tui.sd.loading import load_model, looks_like_epsilon_prediction, prediction_from_file
-from ti_tui.sd.single_file import family_template, text_encoder_config, unet_config, vae_config
-from ti_tui.sd.tokenizer import TokenizerRepository, fetch_tokenizer
+from ti_tui.sd.family import family_config
+from ti_tui.sd.single_file import text_encoder_config, unet_config, vae_config
+from ti_tui.sd.tokenizer import TokenizerRepository, fetch_tokenizer, load_tokenizer
 
 
 @pytest.mark.parametrize("suffix", [".safetensors", ".ckpt"])
@@ -84,7 +85,7 @@ def test_a_hub_model_that_is_not_cached_says_how_to_download_it(tmp_path, hub_ca
 def test_configs_read_from_the_tensors_match_the_model_that_was_written(tiny_model_dir, tiny_checkpoint):
     shapes, _ = read_safetensors_header(tiny_checkpoint)
     family = family_from_shapes(shapes, "tiny")
-    template = family_template(family)
+    template = family_config(family.name)
     written = {part: json.loads((tiny_model_dir / part / "config.json").read_text()) for part in ("unet", "vae", "text_encoder")}
     inferred = {
         "unet": unet_config(shapes, template["unet"]),
@@ -112,6 +113,7 @@ def sd2_like_shapes() -> dict[str, tuple[int, ...]]:
         clip + "token_embedding.weight": (49408, 1024),
         clip + "positional_embedding": (77, 1024),
         clip + "transformer.resblocks.0.mlp.c_fc.weight": (4096, 1024),
+        "first_stage_model.post_quant_conv.weight": (4, 4, 1, 1),
     }
     for index in range(24):
         shapes[f"{clip}transformer.resblocks.{index}.ln_1.weight"] = (1024,)
@@ -133,7 +135,7 @@ def test_sd2_checkpoints_are_recognised_and_get_sd2_configs():
     shapes = sd2_like_shapes()
     family = family_from_shapes(shapes, "v2-1_768.safetensors")
     assert family == ModelFamily("sd2")
-    template = family_template(family)
+    template = family_config(family.name)
     unet = unet_config(shapes, template["unet"])
     assert unet["block_out_channels"] == [320, 640, 1280, 1280]
     assert unet["layers_per_block"] == 2
@@ -171,18 +173,12 @@ def test_an_sdxl_file_offered_as_the_base_model_is_refused_in_one_sentence(tmp_p
         load_model(ModelSettings(base=str(path)), tmp_path)
 
 
-def test_an_inpainting_model_is_refused_with_what_to_train_on_instead(tmp_path, tiny_model_dir):
-    folder = tmp_path / "inpainting"
-    folder.mkdir()
-    for part in ("model_index.json", "scheduler", "vae", "text_encoder", "tokenizer", "unet"):
-        (folder / part).symlink_to(tiny_model_dir / part)
-    (folder / "unet").unlink()
-    (folder / "unet").mkdir()
-    config = json.loads((tiny_model_dir / "unet" / "config.json").read_text())
-    (folder / "unet" / "config.json").write_text(json.dumps({**config, "in_channels": 9}))
+def test_an_inpainting_model_is_refused_with_what_to_train_on_instead(tmp_path, tiny_model_dir, tiny_variant):
     from diffusers import UNet2DConditionModel
 
-    UNet2DConditionModel.from_config({**config, "in_channels": 9}).save_pretrained(folder / "unet")
+    config = json.loads((tiny_model_dir / "unet" / "config.json").read_text())
+    UNet2DConditionModel.from_config({**config, "in_channels": 9}).save_pretrained(tmp_path / "inpainting-unet")
+    folder = tiny_variant(replace={"unet": tmp_path / "inpainting-unet"})
     with pytest.raises(NotTrainableError, match="train on the text-to-image model it was made from"):
         load_model(ModelSettings(base=str(folder)), tmp_path)
 
@@ -274,19 +270,98 @@ def test_the_short_hash_is_the_web_uis_and_is_remembered(tmp_path, monkeypatch):
     assert model_short_hash(path) == hashlib.sha256(b"other weights").hexdigest()[:10]
 
 
-def test_precision_and_device_choices():
-    from ti_tui.sd.device import _cpu_has_native_bf16, choose_device, choose_dtype
+def test_precision_follows_the_device(monkeypatch):
+    import ti_tui.sd.device as device
 
-    cpu = torch.device("cpu")
-    assert choose_dtype("fp16", cpu) == torch.float16
-    assert choose_dtype("bf16", cpu) == torch.bfloat16
-    assert choose_dtype("auto", cpu) == (torch.bfloat16 if _cpu_has_native_bf16() else torch.float32)
-    assert choose_device("cpu") == cpu
-    with pytest.raises(UserError, match="model.device is 'cuda:3', but this machine has only: cpu"):
-        choose_device("cuda:3")
+    cpu, gpu, apple = torch.device("cpu"), torch.device("cuda:0"), torch.device("mps")
+    assert device.choose_dtype("fp16", cpu) == torch.float16
+    assert device.choose_dtype("fp32", gpu) == torch.float32
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert device.choose_dtype("auto", gpu) == torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert device.choose_dtype("auto", gpu) == torch.float16  # older GPUs
+    assert device.choose_dtype("auto", apple) == torch.float16
+    monkeypatch.setattr(device, "_cpu_has_native_bf16", lambda: True)
+    assert device.choose_dtype("auto", cpu) == torch.bfloat16
+    monkeypatch.setattr(device, "_cpu_has_native_bf16", lambda: False)
+    assert device.choose_dtype("auto", cpu) == torch.float32  # emulated bf16 is slower than fp32
+
+
+def test_a_device_the_machine_lacks_is_refused():
+    from ti_tui.sd.device import choose_device
+
+    assert choose_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(UserError, match="model.device is 'cuda:3', but this machine has only: cpu"):
+            choose_device("cuda:3")
 
 
 def test_a_model_in_bf16_loads_straight_into_bf16(tmp_path):
     loaded = load_model(ModelSettings(base="builtin:tiny", precision="bf16"), tmp_path)
     assert {parameter.dtype for parameter in loaded.pipeline.unet.parameters()} == {torch.bfloat16}
     assert not any(parameter.requires_grad for parameter in loaded.text_encoder.parameters())
+
+
+def test_an_sd2_checkpoint_loads_with_its_openclip_text_encoder_and_velocity_prediction(tmp_path, tiny_model_dir):
+    from sd2_checkpoint import build_parts, write_sd2_checkpoint
+
+    tokenizer = load_tokenizer(tiny_model_dir / "tokenizer")
+    unet, vae, text_encoder = build_parts(len(tokenizer), tokenizer.eos_token_id)
+    path = tmp_path / "v2-tiny.safetensors"
+    write_sd2_checkpoint(path, unet, vae, text_encoder)
+
+    loaded = load_model(ModelSettings(base=str(path), tokenizer=str(tiny_model_dir / "tokenizer")), tmp_path)
+    assert loaded.family == ModelFamily("sd2", False, "v_prediction")
+    assert loaded.pipeline.scheduler.config.prediction_type == "v_prediction"
+    assert loaded.pipeline.unet.config.sample_size == 96  # velocity models are the 768 px ones
+    assert loaded.tokenizer.pad_token == "!"  # OpenCLIP pads with zeros
+    expected = unet.state_dict()
+    assert all(torch.equal(expected[key], value) for key, value in loaded.pipeline.unet.state_dict().items())
+    ids = tokenizer("a photo of a robot", padding="max_length", return_tensors="pt").input_ids
+    with torch.no_grad():
+        # The file's extra last layer is skipped, as SD 2.x conditions on the one before it.
+        assert torch.equal(loaded.text_encoder(ids)[0], text_encoder(ids)[0])
+
+
+def test_a_diffusers_folder_without_a_tokenizer_is_refused_with_what_to_do(tmp_path, tiny_variant):
+    folder = tiny_variant(leave_out=("tokenizer",))
+    with pytest.raises(UserError, match="has no tokenizer/ folder: copy one in from the same model"):
+        load_model(ModelSettings(base=str(folder)), tmp_path)
+
+
+def test_a_tokenizer_from_another_model_is_refused(tmp_path, tiny_model_dir, tiny_variant):
+    tokenizer = load_tokenizer(tiny_model_dir / "tokenizer")
+    tokenizer.add_tokens(["extra1", "extra2"])
+    tokenizer.save_pretrained(tmp_path / "bigger")
+    folder = tiny_variant(replace={"tokenizer": tmp_path / "bigger"})
+    with pytest.raises(UserError, match="they belong to different models"):
+        load_model(ModelSettings(base=str(folder)), tmp_path)
+
+
+def test_odd_checkpoints_get_a_sentence_not_a_traceback(tmp_path, tiny_checkpoint, tiny_model_dir):
+    unet_only = tmp_path / "unet-only.safetensors"
+    weights = load_file(tiny_checkpoint)
+    save_file({key: value for key, value in weights.items() if not key.startswith("first_stage_model.")}, unet_only)
+    with pytest.raises(UserError, match="holds a UNet but no VAE"):
+        load_model(ModelSettings(base=str(unet_only)), tmp_path)
+
+    listed = tmp_path / "list.ckpt"
+    torch.save({"state_dict": [1, 2]}, listed)
+    with pytest.raises(UserError, match="holds no named weights"):
+        load_model(ModelSettings(base=str(listed)), tmp_path)
+
+    broken_vocabulary = tmp_path / "tokenizer"
+    broken_vocabulary.mkdir()
+    (broken_vocabulary / "vocab.json").write_text("not json")
+    (broken_vocabulary / "merges.txt").write_text("#version: 0.2\n")
+    with pytest.raises(UserError, match="cannot be loaded"):
+        load_model(ModelSettings(base=str(tiny_checkpoint), tokenizer=str(broken_vocabulary)), tmp_path)
+
+
+def test_a_checkpoint_saved_with_numpy_numbers_in_it_loads(tmp_path, tiny_checkpoint, tiny_model_dir):
+    import numpy
+
+    path = tmp_path / "lightning.ckpt"
+    torch.save({"state_dict": load_file(tiny_checkpoint), "best_score": numpy.float64(0.5), "epoch": 3}, path)
+    loaded = load_model(ModelSettings(base=str(path), tokenizer=str(tiny_model_dir / "tokenizer")), tmp_path)
+    assert loaded.family.name == "sd1"

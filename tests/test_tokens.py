@@ -54,7 +54,7 @@ def test_a_common_word_is_called_common():
     assert "a common word the model knows well" in messages("the", FrequencyOrderedTokenizer())
 
 
-@pytest.mark.parametrize("trigger", ["zor bot", "zor/bot", "zorbot!", "[zorbot]", "_zorbot", "zör:bot"])
+@pytest.mark.parametrize("trigger", ["zor bot", "zor/bot", "zorbot!", "[zorbot]", "_zorbot", "zör:bot", "zorbot.", "zorbot-"])
 def test_characters_that_uis_strip_from_file_names_are_errors(tokenizer, trigger):
     findings = check_trigger(trigger, tokenizer)
     assert findings[0].severity == "error"
@@ -63,6 +63,23 @@ def test_characters_that_uis_strip_from_file_names_are_errors(tokenizer, trigger
 
 def test_a_long_trigger_is_flagged(tokenizer):
     assert "is long (24 characters" in messages("zorbotzorbotzorbotzorbot", tokenizer)
+
+
+def test_names_windows_refuses_for_files_are_errors(tokenizer):
+    assert "a name Windows does not allow for files" in messages("con", tokenizer)
+    assert "a name Windows does not allow for files" in messages("LPT1", tokenizer)
+
+
+def test_letters_beyond_ascii_are_a_warning(tokenizer):
+    findings = check_trigger("zörbot", tokenizer)
+    assert [finding.severity for finding in findings] == ["warning"]
+    assert "beyond plain ASCII" in findings[0].message
+
+
+def test_a_very_long_trigger_is_refused_before_it_is_tokenized(tokenizer, capfd):
+    findings = check_trigger("zorbot" * 100, tokenizer)
+    assert findings[0].message == "The trigger is 600 characters long; keep it under 64."
+    assert "Token indices sequence length" not in capfd.readouterr().err
 
 
 def test_an_empty_trigger_asks_for_one(tokenizer):

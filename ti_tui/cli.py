@@ -119,9 +119,8 @@ def _inspect(arguments: argparse.Namespace) -> int:
         try:
             lines = describe_embedding(read_embedding(path), model)
         except UserError as error:
-            print(f"  problem: {error}")
-            failures += 1
-            continue
+            lines = [("problem", str(error))]
+        failures += any(label == "problem" for label, _ in lines)
         for label, value in lines:
             print(f"  {label.ljust(11)}{value}")
     return 2 if failures else 0

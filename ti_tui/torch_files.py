@@ -7,6 +7,22 @@ from pathlib import Path
 from ti_tui.errors import UserError
 
 
+def _plain_data_types() -> list:
+    """Classes that hold data only, found in files made by older tools: embeddings saved as a
+    ParameterDict by the original textual-inversion code, numbers saved as numpy scalars in checkpoints."""
+    import numpy
+    import torch
+    from numpy._core.multiarray import scalar
+
+    return [
+        torch.nn.ParameterDict,
+        scalar,
+        (scalar, "numpy.core.multiarray.scalar"),  # its name in files written by NumPy 1
+        numpy.dtype,
+        *(type(numpy.dtype(kind)) for kind in ("float64", "float32", "int64", "int32")),
+    ]
+
+
 def load_plain_torch_file(path: Path, what: str):
     """`torch.load` restricted to tensors and plain containers; `what` ("an embedding") names the file's kind.
 
@@ -14,6 +30,8 @@ def load_plain_torch_file(path: Path, what: str):
     """
     import torch
 
+    # Registered for the whole process, so that diffusers, loading the same checkpoint after us, accepts them too.
+    torch.serialization.add_safe_globals(_plain_data_types())
     try:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except pickle.UnpicklingError as error:

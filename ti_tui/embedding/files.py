@@ -17,7 +17,7 @@ from typing import Literal
 from ti_tui import __version__
 from ti_tui.errors import UserError
 from ti_tui.fsutil import atomic_write_bytes
-from ti_tui.sd.family import TEXT_WIDTHS, read_safetensors_header
+from ti_tui.sd.family import label_for_width, read_safetensors_header
 from ti_tui.torch_files import load_plain_torch_file
 
 EmbeddingFormat = Literal["safetensors", "pt", "diffusers"]
@@ -50,10 +50,12 @@ class Embedding:
 
     @property
     def family_label(self) -> str:
-        if self.sdxl_clip_g is not None:
-            return "SDXL"
-        names = {width: name for name, width in TEXT_WIDTHS.items()}
-        return {"sd1": "SD 1.x", "sd2": "SD 2.x"}.get(names.get(self.width), f"unknown (width {self.width})")
+        return "SDXL" if self.sdxl_clip_g is not None else label_for_width(self.width)
+
+    @property
+    def is_finite(self) -> bool:
+        parts = [self.vectors] if self.sdxl_clip_g is None else [self.vectors, self.sdxl_clip_g]
+        return all(bool(part.isfinite().all()) for part in parts)
 
 
 @dataclass
@@ -165,8 +167,12 @@ def _interpret(path: Path, content, metadata: dict[str, str]) -> EmbeddingFile:
     keys = [str(key) for key in content]
     if "string_to_param" in content:
         parameters = content["string_to_param"]
-        if not isinstance(parameters, dict) or len(parameters) != 1:
-            raise UserError(f"{path} is a classic embedding with {len(parameters)} terms; ti-tui reads files with one")
+        if hasattr(parameters, "items") and not isinstance(parameters, dict):
+            parameters = dict(parameters.items())  # a ParameterDict, from the original textual-inversion code
+        if not isinstance(parameters, dict):
+            raise UserError(f"{path} has a string_to_param entry that is not a dict of tensors, so it is damaged")
+        if len(parameters) != 1:
+            raise UserError(f"{path} holds {len(parameters)} words in string_to_param; ti-tui reads files with exactly one")
         tensor = next(iter(parameters.values()))
         embedding = Embedding(
             _as_matrix(path, tensor),
@@ -213,7 +219,7 @@ _OWN_METADATA = ("trigger", "step", "vectors", "init_text", "base_model", "base_
 def _as_matrix(path: Path, tensor):
     import torch
 
-    if not isinstance(tensor, torch.Tensor) or tensor.ndim not in (1, 2) or tensor.numel() == 0:
+    if not isinstance(tensor, torch.Tensor) or tensor.ndim not in (1, 2) or tensor.numel() == 0 or not tensor.is_floating_point():
         shape = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else type(tensor).__name__
         raise UserError(f"{path} holds {shape} where an embedding has a [vectors, width] tensor")
     matrix = tensor.reshape(1, -1) if tensor.ndim == 1 else tensor

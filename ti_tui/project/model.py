@@ -19,7 +19,8 @@ BUILTIN_TINY = "builtin:tiny"
 DEFAULT_BASE_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 
 
-FILE_STEM = re.compile(r"[^\W_][\w\-.]*")  # a name that is also a safe file name in every UI
+# A name that is also a safe file name in every UI: letters and digits, with - . _ only inside.
+FILE_STEM = re.compile(r"[^\W_](?:[\w\-.]*[^\W_])?")
 PROMPT_TEMPLATES = ("subject", "subject_filewords", "style", "style_filewords", "filewords")
 
 

@@ -6,7 +6,13 @@ from pathlib import Path
 from ti_tui.errors import UserError
 from ti_tui.sd.family import family_from_shapes, family_of_diffusers_folder, read_safetensors_header
 from ti_tui.sd.source import MODEL_FILE_SUFFIXES, ModelSource
-from ti_tui.sd.tokenizer import find_tokenizer, missing_tokenizer_advice
+from ti_tui.sd.tokenizer import (
+    FAMILY_WORDS,
+    cached_tokenizer_folder,
+    family_tokenizer,
+    find_tokenizer,
+    missing_tokenizer_advice,
+)
 
 
 @dataclass(frozen=True)
@@ -77,13 +83,19 @@ def human_size(size: int) -> str:
 
 
 def tokenizer_availability(source: ModelSource, tokenizer_folder: Path | None) -> Availability:
-    """Where the tokenizer will come from: `model.tokenizer`, the model itself, or the HF cache."""
+    """Where the tokenizer will come from: the model itself, `model.tokenizer`, or the HF cache."""
     family = None
     if source.kind == "file" and source.path.suffix.lower() == ".safetensors":
         try:
             family = family_from_shapes(read_safetensors_header(source.path)[0], source.path.name).name
         except UserError:
             pass  # the model's own problem is reported on its own line
+    elif source.kind == "file" and tokenizer_folder is None:
+        # Reading a .ckpt's kind means loading it; say what is at hand for either kind.
+        cached = {name: cached_tokenizer_folder(family_tokenizer(name)) is not None for name in FAMILY_WORDS}
+        if any(cached.values()):
+            shown = ", ".join(f"{FAMILY_WORDS[name]} {'cached' if found else 'missing'}" for name, found in cached.items())
+            return Availability(True, f"chosen when the .ckpt is loaded ({shown})")
     location = find_tokenizer(source, tokenizer_folder, family)
     if location:
         return Availability(True, location.description)

@@ -8,14 +8,23 @@ import json
 import re
 import struct
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 from ti_tui.errors import UserError
 
 UNET = "model.diffusion_model."
+VAE = "first_stage_model."
 SD1_TEXT_ENCODER = "cond_stage_model.transformer."
 SD2_TEXT_ENCODER = "cond_stage_model.model."
+SD1_TOKEN_TABLE_KEYS = (
+    SD1_TEXT_ENCODER + "text_model.embeddings.token_embedding.weight",
+    # Some checkpoints were saved from a CLIP model without the "text_model" level.
+    SD1_TEXT_ENCODER + "embeddings.token_embedding.weight",
+)
+SD2_TOKEN_TABLE_KEY = SD2_TEXT_ENCODER + "token_embedding.weight"
 _CROSS_ATTENTION_KEY = re.compile(r"model\.diffusion_model\..*\.attn2\.to_k\.weight")
 _HEADER_LIMIT = 100 * 2**20  # real headers are a few MB; a bigger length means a damaged file
 
@@ -47,6 +56,21 @@ class ModelFamily:
         return TEXT_WIDTHS.get(self.name)
 
 
+def label_for_width(width: int) -> str:
+    """The family an embedding of this width belongs to, in words."""
+    names = {text_width: name for name, text_width in TEXT_WIDTHS.items()}
+    return _LABELS[names[width]] if width in names else f"unknown (width {width})"
+
+
+@cache
+def family_config(name: FamilyName) -> dict:
+    """The shipped description of a family: diffusers config templates and where its tokenizer lives."""
+    text = resources.files("ti_tui.sd").joinpath("configs", f"{name}.json").read_text(encoding="utf-8")
+    config = json.loads(text)
+    config.pop("_comment", None)
+    return config
+
+
 class NotTrainableError(UserError):
     """A model ti-tui recognises but cannot train an embedding for."""
 
@@ -65,11 +89,15 @@ def family_from_shapes(shapes: dict[str, tuple[int, ...]], what: str) -> ModelFa
     if conv_in[1] not in (4, 9):
         raise NotTrainableError(
             f"{what} has a UNet with {conv_in[1]} input channels (an image-editing or upscaling model); "
-            "ti-tui trains embeddings for text-to-image and inpainting SD 1.x/2.x models"
+            "ti-tui trains embeddings for text-to-image SD 1.x/2.x models"
         )
-    if context_width == 768 and SD1_TEXT_ENCODER + "text_model.embeddings.token_embedding.weight" in shapes:
+    if not any(key.startswith(VAE) for key in shapes):
+        raise UserError(
+            f"{what} holds a UNet but no VAE ({VAE}*): use the full checkpoint, not a UNet-only file"
+        )
+    if context_width == 768 and any(key in shapes for key in SD1_TOKEN_TABLE_KEYS):
         return ModelFamily("sd1", inpainting)
-    if context_width == 1024 and SD2_TEXT_ENCODER + "token_embedding.weight" in shapes:
+    if context_width == 1024 and SD2_TOKEN_TABLE_KEY in shapes:
         return ModelFamily("sd2", inpainting)
     raise UserError(
         f"{what} looks like a Stable Diffusion UNet, but its text encoder (context width {context_width}) "

@@ -15,6 +15,8 @@ from ti_tui.errors import UserError
 from ti_tui.paths import user_path
 from ti_tui.project.model import ModelSettings
 from ti_tui.sd.family import (
+    SD1_TOKEN_TABLE_KEYS,
+    SD2_TOKEN_TABLE_KEY,
     ModelFamily,
     NotTrainableError,
     Prediction,
@@ -23,7 +25,7 @@ from ti_tui.sd.family import (
     read_safetensors_header,
 )
 from ti_tui.sd.hashing import model_short_hash
-from ti_tui.sd.single_file import write_config_folder
+from ti_tui.sd.single_file import SD2_SAMPLE_SIZES, write_config_folder
 from ti_tui.sd.source import ModelSource, classify_model_source
 from ti_tui.sd.tokenizer import find_tokenizer, load_tokenizer, missing_tokenizer_advice
 from ti_tui.torch_files import load_plain_torch_file
@@ -61,8 +63,6 @@ class LoadedModel:
 
 def load_model(settings: ModelSettings, base_dir: Path) -> LoadedModel:
     """Load `settings.base` (paths relative to `base_dir`) onto the chosen device, frozen, for training or previews."""
-    import torch
-
     from ti_tui.sd.device import choose_device, choose_dtype
 
     _quiet_model_libraries()
@@ -71,41 +71,53 @@ def load_model(settings: ModelSettings, base_dir: Path) -> LoadedModel:
     dtype = choose_dtype(settings.precision, device)
     tokenizer_folder = user_path(settings.tokenizer, base_dir) if settings.tokenizer else None
 
-    match source.kind:
-        case "builtin":
-            from ti_tui.sd.tiny import ensure_builtin_tiny
-
-            folder = ensure_builtin_tiny()
-            pipeline, family = _load_pretrained(folder, folder, dtype, tokenizer_folder)
-            name, short_hash = source.text, model_short_hash(_unet_weights(folder))
-        case "folder":
-            pipeline, family = _load_pretrained(source.path, source.path, dtype, tokenizer_folder)
-            name, short_hash = source.path.name, model_short_hash(_unet_weights(source.path))
-        case "hub":
-            snapshot = _cached_snapshot(source.text)
-            pipeline, family = _load_pretrained(source.text, snapshot, dtype, tokenizer_folder)
-            name, short_hash = source.text, model_short_hash(_unet_weights(snapshot))
-        case "file":
-            pipeline, family = _load_single_file(source, dtype, tokenizer_folder)
-            name, short_hash = source.path.stem, model_short_hash(source.path)
-        case _:
-            raise UserError(f"model.base: {source.path} does not exist; correct it in project.toml")
-
-    if settings.prediction != "auto" and settings.prediction != family.prediction:
-        pipeline.scheduler = type(pipeline.scheduler).from_config(pipeline.scheduler.config, prediction_type=settings.prediction)
-        family = ModelFamily(family.name, family.inpainting, settings.prediction)
+    # Everything that can be told from configs and headers is checked before weights are read.
+    if source.kind == "file":
+        shapes, metadata, step = checkpoint_contents(source.path)
+        detected = family_from_shapes(shapes, source.path.name)
+        family = ModelFamily(detected.name, detected.inpainting, prediction_from_file(detected, metadata, shapes, step))
+        name = source.path.stem
+    elif source.kind in ("builtin", "folder", "hub"):
+        folder = _pretrained_folder(source)
+        family = family_of_diffusers_folder(folder)
+        name = source.text if source.kind != "folder" else source.path.name
+    else:
+        raise UserError(f"model.base: {source.path} does not exist; correct it in project.toml")
     if family.inpainting:
         raise NotTrainableError(
             f"{name} is an inpainting model ({family.label}); train on the text-to-image model it was made from: "
             "the embedding then works on this inpainting model too"
         )
+    location = find_tokenizer(source, tokenizer_folder, family.name)
+    if location is None:
+        raise UserError(f"No tokenizer for {name}: {missing_tokenizer_advice(source, tokenizer_folder, family.name)}")
+    tokenizer = load_tokenizer(location.folder)
+    if family.name == "sd2" and tokenizer.pad_token == tokenizer.eos_token:
+        tokenizer.pad_token = "!"  # OpenCLIP pads with zeros, which is "!" in this vocabulary
+
+    if source.kind == "file":
+        pipeline = _from_single_file(source.path, shapes, family, tokenizer, dtype)
+        short_hash = model_short_hash(source.path)
+    else:
+        pipeline = _from_pretrained(source.text if source.kind == "hub" else folder, tokenizer, dtype)
+        short_hash = model_short_hash(_unet_weights(folder))
+    _check_vocabulary(tokenizer, pipeline.text_encoder, name)
+
+    prediction = settings.prediction if settings.prediction != "auto" else family.prediction
+    if prediction is None:
+        prediction = "epsilon" if looks_like_epsilon_prediction(pipeline.unet) else "v_prediction"
+    if prediction != pipeline.scheduler.config.prediction_type:
+        pipeline.scheduler = type(pipeline.scheduler).from_config(pipeline.scheduler.config, prediction_type=prediction)
+    if family.name == "sd2" and source.kind == "file":
+        pipeline.unet.register_to_config(sample_size=SD2_SAMPLE_SIZES[prediction][0])
+    family = ModelFamily(family.name, family.inpainting, prediction)
+
     for part in (pipeline.unet, pipeline.vae, pipeline.text_encoder):
         part.requires_grad_(False)
         part.eval()
     pipeline.set_progress_bar_config(disable=True)
     pipeline.to(device)
-    tokenizer_source = "given by model.tokenizer" if tokenizer_folder else "the model's own"
-    return LoadedModel(pipeline, family, name, short_hash, tokenizer_source)
+    return LoadedModel(pipeline, family, name, short_hash, location.description)
 
 
 def _quiet_model_libraries() -> None:
@@ -116,6 +128,16 @@ def _quiet_model_libraries() -> None:
     for library in (diffusers, transformers):
         library.logging.set_verbosity_error()
         library.utils.logging.disable_progress_bar()
+
+
+def _pretrained_folder(source: ModelSource) -> Path:
+    if source.kind == "builtin":
+        from ti_tui.sd.tiny import ensure_builtin_tiny
+
+        return ensure_builtin_tiny()
+    if source.kind == "hub":
+        return _cached_snapshot(source.text)
+    return source.path
 
 
 def _unet_weights(folder: Path) -> Path:
@@ -137,33 +159,30 @@ def _cached_snapshot(repo: str) -> Path:
     return Path(index).parent
 
 
-def _load_pretrained(name_or_path, folder: Path, dtype, tokenizer_folder: Path | None):
+def _from_pretrained(name_or_path, tokenizer, dtype):
     from diffusers import StableDiffusionPipeline
 
-    family = family_of_diffusers_folder(folder)
-    options: dict[str, Any] = {}
-    if tokenizer_folder is not None:
-        options["tokenizer"] = _tokenizer_at(ModelSource("folder", os.fspath(folder), folder), tokenizer_folder, family)
     try:
-        pipeline = StableDiffusionPipeline.from_pretrained(
+        return StableDiffusionPipeline.from_pretrained(
             name_or_path,
             dtype=dtype,
             local_files_only=True,
+            tokenizer=tokenizer,
             safety_checker=None,
             feature_extractor=None,
             requires_safety_checker=False,
-            **options,
         )
     except (OSError, ValueError) as error:
         raise UserError(f"{name_or_path} could not be loaded: {error}") from None
-    return pipeline, family
 
 
-def _tokenizer_at(source: ModelSource, tokenizer_folder: Path | None, family: ModelFamily):
-    location = find_tokenizer(source, tokenizer_folder, family.name)
-    if location is None:
-        raise UserError(f"No tokenizer for {source.text}: {missing_tokenizer_advice(source, tokenizer_folder, family.name)}")
-    return load_tokenizer(location.folder)
+def _check_vocabulary(tokenizer, text_encoder, name: str) -> None:
+    rows = text_encoder.get_input_embeddings().num_embeddings
+    if len(tokenizer) > rows:
+        raise UserError(
+            f"the tokenizer has {len(tokenizer)} tokens but {name}'s text encoder only {rows}: they belong to "
+            "different models; point model.tokenizer at this model's tokenizer"
+        )
 
 
 def checkpoint_contents(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, str], int | None]:
@@ -175,8 +194,10 @@ def checkpoint_contents(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[st
 
     content = load_plain_torch_file(path, "a model checkpoint")
     step = content.get("global_step") if isinstance(content, dict) else None
-    weights = content.get("state_dict", content) if isinstance(content, dict) else {}
-    shapes = {key: tuple(value.shape) for key, value in weights.items() if isinstance(value, torch.Tensor)}
+    weights = content.get("state_dict", content) if isinstance(content, dict) else None
+    if not isinstance(weights, dict):
+        raise UserError(f"{path} holds no named weights, so it is not a model checkpoint")
+    shapes = {str(key): tuple(value.shape) for key, value in weights.items() if isinstance(value, torch.Tensor)}
     return shapes, {}, step if isinstance(step, int) else None
 
 
@@ -216,31 +237,18 @@ def looks_like_epsilon_prediction(unet) -> bool:
     return bool(correlation > 0.5)
 
 
-def _load_single_file(source: ModelSource, dtype, tokenizer_folder: Path | None):
+def _from_single_file(path: Path, shapes: dict, family: ModelFamily, tokenizer, dtype):
     from diffusers import StableDiffusionPipeline
 
-    path = source.path
-    shapes, metadata, step = checkpoint_contents(path)
-    family = family_from_shapes(shapes, path.name)
-    tokenizer = _tokenizer_at(source, tokenizer_folder, family)
-    vocabulary = shapes.get("cond_stage_model.transformer.text_model.embeddings.token_embedding.weight") or shapes.get(
-        "cond_stage_model.model.token_embedding.weight"
-    )
-    if len(tokenizer) > vocabulary[0]:
-        raise UserError(
-            f"the tokenizer has {len(tokenizer)} tokens but {path.name}'s text encoder only {vocabulary[0]}: "
-            "they belong to different models; point model.tokenizer at this model's tokenizer"
-        )
-    prediction = prediction_from_file(family, metadata, shapes, step)
     special_tokens = {
         "bos_token_id": tokenizer.bos_token_id,
         "eos_token_id": tokenizer.eos_token_id,
         "pad_token_id": tokenizer.pad_token_id,
     }
     with tempfile.TemporaryDirectory(prefix="ti-tui-config-") as configs:
-        write_config_folder(Path(configs), shapes, family, prediction or "epsilon", special_tokens)
         try:
-            pipeline = StableDiffusionPipeline.from_single_file(
+            write_config_folder(Path(configs), shapes, family, family.prediction or "epsilon", special_tokens)
+            return StableDiffusionPipeline.from_single_file(
                 os.fspath(path),
                 config=configs,
                 local_files_only=True,
@@ -250,12 +258,8 @@ def _load_single_file(source: ModelSource, dtype, tokenizer_folder: Path | None)
                 feature_extractor=None,
                 requires_safety_checker=False,
             )
-        except (OSError, ValueError, KeyError, RuntimeError) as error:
-            raise UserError(f"{path} could not be loaded as an {family.label} model: {error}") from None
-    if prediction is None:
-        prediction = "epsilon" if looks_like_epsilon_prediction(pipeline.unet) else "v_prediction"
-        pipeline.scheduler = type(pipeline.scheduler).from_config(pipeline.scheduler.config, prediction_type=prediction)
-    return pipeline, ModelFamily(family.name, family.inpainting, prediction)
+        except (OSError, ValueError, KeyError, IndexError, RuntimeError) as error:
+            raise UserError(f"{path} could not be loaded as an {family.label} model ({type(error).__name__}: {error})") from None
 
 
 @dataclass(frozen=True)
@@ -270,11 +274,13 @@ class TokenTable:
         return self.weight.norm(dim=1).mean().item()
 
 
+# Where the token table sits: in a diffusers text_encoder/ file (with or without the "text_model"
+# level), or in a single-file checkpoint of either family.
 _TOKEN_TABLE_KEYS = (
     "text_model.embeddings.token_embedding.weight",
     "embeddings.token_embedding.weight",
-    "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight",
-    "cond_stage_model.model.token_embedding.weight",
+    *SD1_TOKEN_TABLE_KEYS,
+    SD2_TOKEN_TABLE_KEY,
 )
 
 
@@ -314,7 +320,7 @@ def _table_from_weights_file(path: Path):
                 raise UserError(f"{path} has no text encoder token table")
             return handle.get_tensor(key).float()
     content = load_plain_torch_file(path, "a model checkpoint")
-    weights = content.get("state_dict", content)
+    weights = content.get("state_dict", content) if isinstance(content, dict) else {}
     key = next((key for key in _TOKEN_TABLE_KEYS if key in weights), None)
     if key is None:
         raise UserError(f"{path} has no text encoder token table")

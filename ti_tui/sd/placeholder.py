@@ -1,57 +1,104 @@
-"""Giving a loaded tokenizer and text encoder a new word, without touching the model's token table.
+"""Encoding prompts with trained vectors in place of trigger words, without touching the model.
 
-The trigger becomes `vectors` placeholder tokens (`zorbot`, `zorbot_1`, ... as diffusers names
-them). Their ids lie past the end of the token table, so a pre-hook on the token-embedding layer
-looks up a harmless id in their place, and a hook after it puts the trigger's vectors at those
-positions. The model's own rows are never written, and when the vectors are a trainable parameter,
-gradients reach them and nothing else.
+A trigger is found in a prompt the way the web UI finds an embedding's name: as its run of tokens
+in the tokenized prompt (so "Zorbot," matches "zorbot", and "zorbots" does not). Each match is
+replaced by one placeholder id per vector, numbered past the end of the token table. A pre-hook on
+the token-embedding layer looks up a harmless id in their place, and a hook after it puts the
+vectors at those positions. The tokenizer and the model's own rows are never changed; when the
+vectors are a trainable parameter, gradients reach them and nothing else.
 """
 
-import re
+from dataclasses import dataclass
 
 
+@dataclass
 class TriggerVectors:
-    def __init__(self, tokenizer, text_encoder, trigger: str, vectors, strength: float = 1.0):
+    trigger: str
+    token_ids: list[int]  # how the tokenizer spells the trigger
+    first_placeholder: int
+    vectors: object  # torch.Tensor [count, width]; may be an nn.Parameter
+    strength: float = 1.0
+
+    @property
+    def placeholders(self) -> list[int]:
+        return list(range(self.first_placeholder, self.first_placeholder + self.vectors.shape[0]))
+
+
+class PromptEncoder:
+    """One text encoder and its tokenizer, able to encode prompts that use any added triggers."""
+
+    def __init__(self, tokenizer, text_encoder):
         self.tokenizer = tokenizer
-        self.trigger = trigger
-        self.vectors = vectors
-        self.strength = strength
-        self.token_names = [trigger] + [f"{trigger}_{index}" for index in range(1, vectors.shape[0])]
-        if any(name in tokenizer.get_vocab() for name in self.token_names):
-            raise ValueError(f"the tokenizer already has a token {trigger!r}; a trigger can be given vectors once")
-        tokenizer.add_tokens(self.token_names)
-        self.token_ids = tokenizer.convert_tokens_to_ids(self.token_names)
+        self.text_encoder = text_encoder
         embedding = text_encoder.get_input_embeddings()
-        self.first_id = self.token_ids[0]
-        if self.token_ids != list(range(self.first_id, self.first_id + len(self.token_ids))) or self.first_id < embedding.num_embeddings:
-            raise ValueError("the placeholder tokens did not get consecutive ids past the token table")
+        self.vocabulary_size = embedding.num_embeddings
+        self.triggers: dict[str, TriggerVectors] = {}
         self._input_ids = None
         self._hooks = [
-            embedding.register_forward_pre_hook(self._swap_placeholder_ids),
+            embedding.register_forward_pre_hook(self._look_up_harmless_ids),
             embedding.register_forward_hook(self._insert_vectors),
         ]
 
-    def expand(self, prompt: str) -> str:
-        """The prompt with the trigger written out as its placeholder tokens, one per vector."""
-        return re.sub(rf"(?<![\w-]){re.escape(self.trigger)}(?![\w-])", " ".join(self.token_names), prompt)
+    def add(self, trigger: str, vectors, strength: float = 1.0) -> TriggerVectors:
+        """Teach the encoder `trigger`; adding it again replaces its vectors."""
+        self.triggers.pop(trigger, None)
+        next_free = max((entry.placeholders[-1] + 1 for entry in self.triggers.values()), default=self.vocabulary_size)
+        token_ids = self.tokenizer(trigger, add_special_tokens=False).input_ids
+        entry = TriggerVectors(trigger, token_ids, next_free, vectors, strength)
+        self.triggers[trigger] = entry
+        return entry
 
-    def _swap_placeholder_ids(self, module, arguments):
+    def token_ids(self, prompt: str) -> list[int]:
+        """The prompt's ids with start and end tokens, triggers replaced, padded or cut to the model's length."""
+        ids = self.tokenizer(prompt, add_special_tokens=False).input_ids
+        for entry in self.triggers.values():
+            ids = _replace_runs(ids, entry.token_ids, entry.placeholders)
+        length = self.tokenizer.model_max_length
+        body = ids[: length - 2]
+        padded = [self.tokenizer.bos_token_id, *body, self.tokenizer.eos_token_id]
+        return padded + [self.tokenizer.pad_token_id] * (length - len(padded))
+
+    def encode(self, prompts: list[str]):
+        """Hidden states `[len(prompts), length, width]` for the UNet's cross-attention."""
+        import torch
+
+        device = self.text_encoder.get_input_embeddings().weight.device
+        ids = torch.tensor([self.token_ids(prompt) for prompt in prompts], device=device)
+        return self.text_encoder(ids)[0]
+
+    def _look_up_harmless_ids(self, module, arguments):
         (input_ids,) = arguments
         self._input_ids = input_ids
-        return (input_ids.masked_fill(input_ids >= self.first_id, 0),)
+        return (input_ids.masked_fill(input_ids >= self.vocabulary_size, 0),)
 
     def _insert_vectors(self, module, arguments, output):
         import torch
 
-        placeholder = self._input_ids >= self.first_id
-        if not placeholder.any():
-            return output
-        rows = (self._input_ids - self.first_id).clamp(min=0, max=len(self.token_ids) - 1)
-        replacement = (self.vectors * self.strength)[rows].to(output.dtype)
-        return torch.where(placeholder.unsqueeze(-1), replacement, output)
+        ids = self._input_ids
+        for entry in self.triggers.values():
+            first = entry.first_placeholder
+            mine = (ids >= first) & (ids < first + entry.vectors.shape[0])
+            if not mine.any():
+                continue
+            rows = (ids - first).clamp(0, entry.vectors.shape[0] - 1).to(entry.vectors.device)
+            replacement = (entry.vectors * entry.strength)[rows].to(output.device, output.dtype)
+            output = torch.where(mine.unsqueeze(-1), replacement, output)
+        return output
 
     def remove(self) -> None:
-        """Stop substituting; the tokenizer keeps the tokens (they then map to an ordinary token)."""
+        """Detach from the text encoder, which then encodes as it did before."""
         for hook in self._hooks:
             hook.remove()
         self._hooks = []
+
+
+def _replace_runs(ids: list[int], run: list[int], replacement: list[int]) -> list[int]:
+    result, index = [], 0
+    while index < len(ids):
+        if run and ids[index : index + len(run)] == run:
+            result.extend(replacement)
+            index += len(run)
+        else:
+            result.append(ids[index])
+            index += 1
+    return result

@@ -8,19 +8,13 @@ depths, widths), so that nothing is downloaded and unusual sizes load as they ar
 
 import json
 import re
-from importlib import resources
 from pathlib import Path
 
-from ti_tui.sd.family import SD1_TEXT_ENCODER, SD2_TEXT_ENCODER, UNET, ModelFamily
+from ti_tui.sd.family import SD1_TEXT_ENCODER, SD2_TEXT_ENCODER, UNET, VAE, ModelFamily, family_config
 
 Shapes = dict[str, tuple[int, ...]]
-
-
-def family_template(family: ModelFamily) -> dict:
-    text = resources.files("ti_tui.sd").joinpath("configs", f"{family.name}.json").read_text(encoding="utf-8")
-    template = json.loads(text)
-    template.pop("_comment", None)
-    return template
+# SD 2.x comes as 512 px models that predict noise and 768 px ones that predict velocity.
+SD2_SAMPLE_SIZES = {"epsilon": (64, 512), "v_prediction": (96, 768)}
 
 
 def _count(shapes: Shapes, pattern: str) -> int:
@@ -65,12 +59,12 @@ def unet_config(shapes: Shapes, template: dict) -> dict:
 
 def vae_config(shapes: Shapes, template: dict) -> dict:
     config = dict(template)
-    prefix = "first_stage_model.encoder."
+    prefix = VAE + "encoder."
     levels = _count(shapes, re.escape(prefix) + r"down\.(\d+)\.")
     config.update(
         block_out_channels=[shapes[f"{prefix}down.{level}.block.0.conv2.weight"][0] for level in range(levels)],
         layers_per_block=_count(shapes, re.escape(prefix) + r"down\.0\.block\.(\d+)\."),
-        latent_channels=shapes["first_stage_model.post_quant_conv.weight"][0],
+        latent_channels=shapes[VAE + "post_quant_conv.weight"][0],
         down_block_types=["DownEncoderBlock2D"] * levels,
         up_block_types=["UpDecoderBlock2D"] * levels,
     )
@@ -80,7 +74,8 @@ def vae_config(shapes: Shapes, template: dict) -> dict:
 def text_encoder_config(shapes: Shapes, template: dict, family: ModelFamily) -> dict:
     config = dict(template)
     if family.name == "sd1":
-        prefix = SD1_TEXT_ENCODER + "text_model."
+        nested = SD1_TEXT_ENCODER + "text_model."
+        prefix = nested if nested + "embeddings.token_embedding.weight" in shapes else SD1_TEXT_ENCODER
         vocab, width = shapes[prefix + "embeddings.token_embedding.weight"]
         positions = shapes[prefix + "embeddings.position_embedding.weight"][0]
         layers = _count(shapes, re.escape(prefix) + r"encoder\.layers\.(\d+)\.")
@@ -105,12 +100,15 @@ def text_encoder_config(shapes: Shapes, template: dict, family: ModelFamily) -> 
 
 def write_config_folder(folder: Path, shapes: Shapes, family: ModelFamily, prediction: str, special_token_ids: dict) -> None:
     """A diffusers pipeline folder with configs only, for `from_single_file(config=folder)`."""
-    template = family_template(family)
+    template = family_config(family.name)
     scheduler = dict(template["scheduler"], prediction_type=prediction)
     text_encoder = dict(text_encoder_config(shapes, template["text_encoder"], family), **special_token_ids)
+    unet, vae = unet_config(shapes, template["unet"]), vae_config(shapes, template["vae"])
+    if family.name == "sd2":
+        unet["sample_size"], vae["sample_size"] = SD2_SAMPLE_SIZES[prediction]
     parts = {
-        "unet/config.json": unet_config(shapes, template["unet"]),
-        "vae/config.json": vae_config(shapes, template["vae"]),
+        "unet/config.json": unet,
+        "vae/config.json": vae,
         "text_encoder/config.json": text_encoder,
         "scheduler/scheduler_config.json": scheduler,
         "model_index.json": {

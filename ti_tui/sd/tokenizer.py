@@ -1,22 +1,21 @@
 """Finding, fetching and loading the CLIP tokenizer, without ever downloading unasked.
 
-Order of search: the folder named by `model.tokenizer`, the model's own `tokenizer/` folder, then
-the family's tokenizer in the local Hugging Face cache (checkpoint files carry none).
+Order of search: the model's own `tokenizer/` folder, then the folder named by `model.tokenizer`,
+then the family's tokenizer in the local Hugging Face cache (checkpoint files carry none).
 """
 
-import json
 import os
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from ti_tui.errors import UserError
-from ti_tui.sd.family import FamilyName
+from ti_tui.sd.family import FamilyName, family_config
 from ti_tui.sd.source import ModelSource
 
 TOKENIZER_FILES = ("vocab.json", "merges.txt")
-# Fetched beside the vocabulary, when the repository has them: they set the special tokens (SD 2.x pads with "!").
-OPTIONAL_TOKENIZER_FILES = ("tokenizer_config.json", "special_tokens_map.json")
+# They set the special tokens; SD 2.x pads with "!" where SD 1.x pads with the end token.
+SPECIAL_TOKEN_FILES = ("special_tokens_map.json", "tokenizer_config.json")
+FAMILY_WORDS = {"sd1": "SD 1.x", "sd2": "SD 2.x"}
 
 
 @dataclass(frozen=True)
@@ -30,8 +29,7 @@ class TokenizerRepository:
 
 
 def family_tokenizer(family: FamilyName) -> TokenizerRepository:
-    text = resources.files("ti_tui.sd").joinpath("configs", f"{family}.json").read_text(encoding="utf-8")
-    entry = json.loads(text)["tokenizer"]
+    entry = family_config(family)["tokenizer"]
     return TokenizerRepository(entry["repo"], entry["subfolder"])
 
 
@@ -46,11 +44,7 @@ def has_tokenizer_files(folder: Path) -> bool:
 
 
 def find_tokenizer(source: ModelSource, setting_folder: Path | None, family: FamilyName | None) -> TokenizerLocation | None:
-    """Where the tokenizer is, or None; `family` is needed for checkpoint files (None: unknown yet)."""
-    if setting_folder is not None:
-        if has_tokenizer_files(setting_folder):
-            return TokenizerLocation(setting_folder, f"from model.tokenizer: {setting_folder}")
-        return None
+    """Where the tokenizer is, or None. For checkpoint files the family must be known (None: not yet)."""
     if source.kind == "builtin":
         from ti_tui.sd.tiny import builtin_tiny_dir
 
@@ -59,9 +53,14 @@ def find_tokenizer(source: ModelSource, setting_folder: Path | None, family: Fam
         return TokenizerLocation(source.path / "tokenizer", f"the model's own ({source.path / 'tokenizer'})")
     if source.kind == "hub":
         cached = cached_tokenizer_folder(TokenizerRepository(source.text, "tokenizer"))
-        return TokenizerLocation(cached, "the model's own, in the local Hugging Face cache") if cached else None
-    if source.kind == "file":
-        repository = family_tokenizer(family or "sd1")
+        if cached:
+            return TokenizerLocation(cached, "the model's own, in the local Hugging Face cache")
+    if setting_folder is not None:
+        if has_tokenizer_files(setting_folder):
+            return TokenizerLocation(setting_folder, f"from model.tokenizer: {setting_folder}")
+        return None
+    if source.kind == "file" and family is not None:
+        repository = family_tokenizer(family)
         cached = cached_tokenizer_folder(repository)
         if cached:
             return TokenizerLocation(cached, f"{repository.repo} from the local Hugging Face cache")
@@ -80,10 +79,10 @@ def missing_tokenizer_advice(source: ModelSource, setting_folder: Path | None, f
     if source.kind == "folder":
         return f"{source.path} has no tokenizer/ folder: copy one in from the same model, or set model.tokenizer"
     families = [family] if family else ["sd1", "sd2"]
-    options = " or ".join(f"{family_tokenizer(name).files()} (for {'SD 1.x' if name == 'sd1' else 'SD 2.x'})" for name in families)
+    options = " or ".join(f"{family_tokenizer(name).files()} (for {FAMILY_WORDS[name]})" for name in families)
     return (
         "checkpoint files carry no tokenizer. Run `ti-tui fetch` once while online, or copy "
-        f"{options} into a folder and set model.tokenizer to that folder"
+        f"{options}, with {' and '.join(SPECIAL_TOKEN_FILES)}, into a folder and set model.tokenizer to that folder"
     )
 
 
@@ -97,17 +96,21 @@ def cached_tokenizer_folder(repository: TokenizerRepository) -> Path | None:
     return None
 
 
+def refuse_when_offline(what: str) -> None:
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        raise UserError(f"HF_HUB_OFFLINE is set, so {what} cannot be fetched; unset it and try again")
+
+
 def fetch_tokenizer(repository: TokenizerRepository) -> Path:
     """Download the tokenizer files once into the local Hugging Face cache; the user asked for it."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
 
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
-        raise UserError(f"HF_HUB_OFFLINE is set, so {repository.files()} cannot be fetched; unset it and try again")
+    refuse_when_offline(repository.files())
     subfolder = repository.subfolder or None
     try:
         paths = [hf_hub_download(repository.repo, name, subfolder=subfolder) for name in TOKENIZER_FILES]
-        for name in OPTIONAL_TOKENIZER_FILES:
+        for name in SPECIAL_TOKEN_FILES:
             try:
                 hf_hub_download(repository.repo, name, subfolder=subfolder)
             except EntryNotFoundError:
@@ -122,5 +125,5 @@ def load_tokenizer(folder: Path):
 
     try:
         return CLIPTokenizer.from_pretrained(folder, model_max_length=77, local_files_only=True)
-    except (OSError, ValueError) as error:
+    except Exception as error:  # the tokenizers library raises a bare Exception for a broken vocabulary
         raise UserError(f"the tokenizer in {folder} cannot be loaded: {error}") from None

@@ -16,6 +16,9 @@ END_OF_WORD = "</w>"
 COMMON_WORD_RANK = 1 / 3
 LONG_TRIGGER_CHARACTERS = 20
 LONG_TRIGGER_PIECES = 6
+MAX_TRIGGER_CHARACTERS = 64
+# File names Windows refuses, whatever the extension.
+RESERVED_FILE_NAMES = {"con", "prn", "aux", "nul", *(f"com{digit}" for digit in range(1, 10)), *(f"lpt{digit}" for digit in range(1, 10))}
 _SYLLABLE_STARTS = "bdfghjklmnprstvwz"
 _SYLLABLE_VOWELS = "aeiou"
 _SYLLABLE_ENDS = "kxrnz"
@@ -31,6 +34,8 @@ def check_trigger(trigger: str, tokenizer) -> list[TriggerFinding]:
     """What is wrong with `trigger` as a new word, in plain sentences; empty when it is a good choice."""
     if not trigger:
         return [TriggerFinding("error", "No trigger word yet: choose a made-up word such as zorbot.")]
+    if len(trigger) > MAX_TRIGGER_CHARACTERS:
+        return [TriggerFinding("error", f"The trigger is {len(trigger)} characters long; keep it under {MAX_TRIGGER_CHARACTERS}.")]
     findings = []
     if not FILE_STEM.fullmatch(trigger):
         odd = sorted({character for character in trigger if not re.fullmatch(r"[\w\-.]", character)})
@@ -41,6 +46,14 @@ def check_trigger(trigger: str, tokenizer) -> list[TriggerFinding]:
                 f"{trigger!r} contains {shown}: UIs drop or change such characters in file names and prompts, "
                 "and most UIs use the file name as the word. Use letters and digits (and - . _ inside).",
             )
+        )
+    if trigger.lower() in RESERVED_FILE_NAMES:
+        findings.append(
+            TriggerFinding("error", f"{trigger!r} is a name Windows does not allow for files, and the export is named after it.")
+        )
+    if not trigger.isascii():
+        findings.append(
+            TriggerFinding("warning", f"{trigger!r} has letters beyond plain ASCII; some UIs, keyboards and file systems mangle them.")
         )
     pieces = tokenizer.tokenize(trigger)
     lowered = trigger.lower()
