@@ -4,7 +4,9 @@ import re
 
 import pytest
 
-from ti_tui.train.schedule import RatePiece, ScheduleError, parse_piecewise, parse_single_rate
+from conftest import REPOSITORY
+from ti_tui.project.model import ScheduleSettings
+from ti_tui.train.schedule import LearningRateSchedule, RatePiece, ScheduleError, parse_piecewise, parse_single_rate
 
 
 def test_piecewise_schedule_reads_as_written():
@@ -29,6 +31,18 @@ def test_piecewise_schedule_reads_as_written():
         ("0.005:100,, 0.001", "item 2 is empty"),
         ("5:100", "at most 1"),
         ("nan", "positive number"),
+        ("inf", "positive number"),
+        ("0", "item 1 '0': the rate must be a positive number, not 0"),
+        ("0.005:0", "item 1 '0.005:0': the step must be at least 1"),
+        ("0.005:100, 0.001:100", "item 2 '0.001:100': step 100 does not come after step 100"),
+        ("0.005:", "item 1 '0.005:': the step '' is not a whole number"),
+        (":100", "item 1 ':100': the rate '' is not a number"),
+        ("0.005:100:200", "item 1 '0.005:100:200': the step '100:200' is not a whole number"),
+        ("0.005;100", "item 1 '0.005;100': the rate '0.005;100' is not a number"),
+        ("0.005:1e3", "item 1 '0.005:1e3': the step '1e3' is not a whole number"),
+        ("0.005 0.001", "item 1 '0.005 0.001': the rate '0.005 0.001' is not a number"),
+        ("0.005:100, abc:200", "item 2 'abc:200': the rate 'abc' is not a number"),
+        (",", "the learning rate is empty"),
     ],
 )
 def test_malformed_schedules_name_the_bad_item(text, message):
@@ -40,3 +54,31 @@ def test_presets_take_one_rate():
     assert parse_single_rate(" 0.004 ") == 0.004
     with pytest.raises(ScheduleError, match="not a number"):
         parse_single_rate("0.005:100")
+
+
+def documented_schedules():
+    readme = (REPOSITORY / "README.md").read_text()
+    table = readme.split("### Learning-rate schedules", 1)[1].split("\n\n")[2]
+    for row in table.splitlines()[2:]:
+        text, preset, documented = (cell.strip().strip("`") for cell in row.strip("|").split("|"))
+        yield text, preset, documented
+
+
+@pytest.mark.parametrize(("text", "preset", "documented"), list(documented_schedules()))
+def test_every_schedule_in_the_readme_does_what_it_says(text, preset, documented):
+    schedule = LearningRateSchedule.from_settings(
+        ScheduleSettings(preset=preset, learning_rate=text, warmup_steps=100, min_learning_rate=0.0), 2000
+    )
+    assert "; ".join(schedule.describe()) == documented
+
+
+def test_the_rate_at_each_step():
+    piecewise = LearningRateSchedule.from_settings(ScheduleSettings(learning_rate="0.005:200, 0.002:1000, 0.0005"), 2000)
+    assert [piecewise.rate_at(step) for step in (1, 200, 201, 1000, 1001, 2000)] == [0.005, 0.005, 0.002, 0.002, 0.0005, 0.0005]
+    carried_on = LearningRateSchedule.from_settings(ScheduleSettings(learning_rate="0.01:500, 0.005:1000"), 2000)
+    assert carried_on.rate_at(1500) == 0.005
+    warmup = LearningRateSchedule.from_settings(
+        ScheduleSettings(preset="warmup_cosine", learning_rate="0.01", warmup_steps=10), 110
+    )
+    assert [round(warmup.rate_at(step), 6) for step in (1, 5, 10, 11, 110)] == [0.001, 0.005, 0.01, 0.01, 0.0]
+    assert warmup.rate_at(60) == pytest.approx(0.005, rel=0.02)

@@ -78,3 +78,59 @@ def _parse_step(text: str, where: str) -> int:
 def parse_single_rate(text: str) -> float:
     """The presets other than piecewise take one peak rate."""
     return _parse_rate(text.strip(), "")
+
+
+@dataclass(frozen=True)
+class LearningRateSchedule:
+    """The learning rate at each step of a run of `total_steps` steps (steps count from 1)."""
+
+    preset: SchedulePreset
+    pieces: tuple[RatePiece, ...]
+    total_steps: int
+    warmup_steps: int = 0
+    min_rate: float = 0.0
+
+    @classmethod
+    def from_settings(cls, schedule, total_steps: int) -> "LearningRateSchedule":
+        """From a project's `[schedule]` table; the text was checked when the project was read."""
+        if schedule.preset == "piecewise":
+            pieces = parse_piecewise(schedule.learning_rate)
+        else:
+            pieces = (RatePiece(parse_single_rate(schedule.learning_rate), None),)
+        return cls(schedule.preset, pieces, total_steps, schedule.warmup_steps, schedule.min_learning_rate)
+
+    def rate_at(self, step: int) -> float:
+        peak = self.pieces[0].rate
+        if self.preset == "piecewise":
+            return next((piece.rate for piece in self.pieces if piece.until_step is None or step <= piece.until_step), self.pieces[-1].rate)
+        if self.preset == "constant":
+            return peak
+        warmup = self.warmup_steps if self.preset == "warmup_cosine" else 0
+        if step <= warmup:
+            return peak * step / warmup
+        progress = (step - warmup - 1) / max(1, self.total_steps - warmup - 1)
+        return self.min_rate + (peak - self.min_rate) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    def describe(self) -> list[str]:
+        """What the schedule does over this run, in lines a user checks before starting."""
+        total = self.total_steps
+        if self.preset == "constant":
+            return [f"{self.pieces[0].rate:g} for all {total} steps"]
+        if self.preset in ("cosine", "warmup_cosine"):
+            lines = []
+            if self.preset == "warmup_cosine" and self.warmup_steps:
+                lines.append(f"rises from 0 to {self.pieces[0].rate:g} over steps 1-{self.warmup_steps}")
+            lines.append(f"falls along a cosine to {self.min_rate:g} at step {total}")
+            return lines
+        lines, start = [], 1
+        for piece in self.pieces:
+            if start > total:
+                lines.append(f"{piece.rate:g} from step {start}: never reached, the run ends at step {total}")
+                break
+            end = total if piece.until_step is None or piece is self.pieces[-1] else min(piece.until_step, total)
+            note = ""
+            if piece is self.pieces[-1] and piece.until_step is not None and piece.until_step < total:
+                note = f" (written to end at {piece.until_step}; it carries on to the end of the run)"
+            lines.append(f"{piece.rate:g} for steps {start}-{end}{note}")
+            start = (piece.until_step or total) + 1
+        return lines

@@ -1,0 +1,69 @@
+"""Training prompts: a template line with `[name]` and `[filewords]` filled in, drawn anew each use.
+
+The shipped templates live beside this file (subject, subject_filewords, style, style_filewords,
+filewords); a path to a .txt file of one template per line works the same way. `[filewords]` is
+the image's caption, optionally with its comma-separated tags shuffled (keeping the first few in
+place) and some dropped, so that the embedding does not learn the caption's word order.
+"""
+
+import random
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from ti_tui.errors import UserError
+from ti_tui.project.model import PROMPT_TEMPLATES
+
+
+@dataclass(frozen=True)
+class TagOptions:
+    shuffle: bool = False
+    keep: int = 0
+    dropout: float = 0.0
+
+
+def load_templates(template: str, base_dir: Path) -> list[str]:
+    """The template lines for a `training.template` setting: a shipped name or a .txt path."""
+    if template in PROMPT_TEMPLATES:
+        text = resources.files("ti_tui.train").joinpath("templates", f"{template}.txt").read_text(encoding="utf-8")
+        where = f"the {template} template"
+    else:
+        path = (base_dir / template).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise UserError(f"training.template: {path} cannot be read ({error}); name a UTF-8 .txt file") from None
+        where = str(path)
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not lines:
+        raise UserError(f"{where} has no template lines; write one prompt per line, with [name] for the trigger")
+    return lines
+
+
+def caption_text(caption: str, options: TagOptions, generator: random.Random) -> str:
+    tags = [tag.strip() for tag in caption.split(",") if tag.strip()]
+    kept, rest = tags[: options.keep], tags[options.keep :]
+    if options.shuffle:
+        generator.shuffle(rest)
+    if options.dropout:
+        rest = [tag for tag in rest if generator.random() >= options.dropout]
+    return ", ".join(kept + rest)
+
+
+def build_prompt(template: str, trigger: str, caption: str, options: TagOptions, generator: random.Random) -> str:
+    """One training prompt; a template without [name] gets the trigger put first, or it would teach nothing."""
+    prompt = template.replace("[filewords]", caption_text(caption, options, generator))
+    prompt = re.sub(r"\s*,(\s*,)+", ",", prompt)  # an empty caption leaves ", ," behind
+    prompt = prompt.strip().strip(",").strip()
+    if "[name]" not in template and not _names(prompt, trigger):
+        prompt = f"{trigger}, {prompt}" if prompt else trigger
+    return prompt.replace("[name]", trigger)
+
+
+def _names(prompt: str, trigger: str) -> bool:
+    return re.search(rf"(?<![^\W\d_]){re.escape(trigger)}(?![^\W\d_])", prompt, flags=re.IGNORECASE) is not None
+
+
+def pick_template(templates: list[str], generator: random.Random) -> str:
+    return templates[generator.randrange(len(templates))]
