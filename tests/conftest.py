@@ -102,3 +102,23 @@ def tiny_variant(tiny_model_dir, tmp_path):
         return folder
 
     return make
+
+
+@pytest.fixture
+def trainable_project(tmp_path):
+    """A copy of the sample project whose settings a test adjusts: make(**{"training.steps": 20})."""
+
+    def make(name: str = "project", **changes) -> "Project":
+        from ti_tui.project import Project
+
+        root = tmp_path / name
+        shutil.copytree(SAMPLE_PROJECT, root, ignore=shutil.ignore_patterns("runs", "prepared", "exports", "grids"))
+        project = Project.open(root)
+        settings = project.settings.model_copy(deep=True)
+        for dotted, value in {"preview.every": 0, **changes}.items():
+            section, key = dotted.split(".")
+            setattr(getattr(settings, section), key, value)
+        project.store.save(settings)
+        return project
+
+    return make

@@ -56,6 +56,14 @@ class Project:
         return self.resolve(self.settings.dataset.images)
 
     @property
+    def prepared_dir(self) -> Path:
+        return self.root / "prepared"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    @property
     def exports_dir(self) -> Path:
         return self.resolve(self.settings.export.folder)
 

@@ -61,13 +61,17 @@ class LoadedModel:
         return weight.float().norm(dim=1).mean().item()
 
 
-def load_model(settings: ModelSettings, base_dir: Path) -> LoadedModel:
-    """Load `settings.base` (paths relative to `base_dir`) onto the chosen device, frozen, for training or previews."""
+def load_model(settings: ModelSettings, base_dir: Path, device=None) -> LoadedModel:
+    """Load `settings.base` (paths relative to `base_dir`) frozen, for training or previews.
+
+    The device is `device` when given (each process of a data-parallel run has its own), else the
+    one `settings.device` chooses.
+    """
     from ti_tui.sd.device import choose_device, choose_dtype
 
     _quiet_model_libraries()
     source = classify_model_source(settings.base, base_dir)
-    device = choose_device(settings.device)
+    device = device or choose_device(settings.device)
     dtype = choose_dtype(settings.precision, device)
     tokenizer_folder = user_path(settings.tokenizer, base_dir) if settings.tokenizer else None
 

@@ -1,0 +1,226 @@
+"""The trainer on builtin:tiny: it learns, touches nothing else, and guards against bad steps and full disks."""
+
+import random
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from ti_tui.dataset.training_set import load_square_image
+from ti_tui.errors import UserError
+from ti_tui.project.model import ModelSettings
+from ti_tui.sd.loading import load_model
+from ti_tui.train.engine import DataOrder, Trainer
+from ti_tui.train.faults import Faults
+from ti_tui.train.launch import create_run
+from ti_tui.train.prompts import TagOptions, build_prompt, caption_text, load_templates
+from ti_tui.train.run import EventTail, run_status
+
+
+def events_of(run, kind):
+    return [event for event in run.events() if event["type"] == kind]
+
+
+def test_training_lowers_the_fixed_noise_validation_loss_and_leaves_every_other_token_alone(trainable_project, tmp_path):
+    project = trainable_project(**{"training.validation_every": 10})
+    run = create_run(project, steps=30)
+    trainer = Trainer(run)
+    assert trainer.run() == "completed"
+
+    validations = events_of(run, "validation")
+    assert [event["step"] for event in validations] == [0, 10, 20, 30]
+    assert validations[-1]["loss"] < validations[0]["loss"] - 0.005
+
+    fresh = load_model(ModelSettings(base="builtin:tiny"), tmp_path)
+    assert torch.equal(
+        trainer.model.text_encoder.get_input_embeddings().weight, fresh.text_encoder.get_input_embeddings().weight
+    )
+    steps = events_of(run, "step")
+    assert [event["step"] for event in steps] == list(range(1, 31))
+    assert all(len(event["norms"]) == 2 and event["steps_per_s"] > 0 for event in steps)
+    assert events_of(run, "finished")[0]["reason"] == "completed"
+
+
+def test_a_forced_nan_is_rolled_back_and_training_goes_on_at_half_the_rate(trainable_project):
+    run = create_run(trainable_project(**{"schedule.preset": "constant", "schedule.learning_rate": "0.004"}), steps=6)
+    assert Trainer(run, Faults("nan_at=3")).run() == "completed"
+    warnings = events_of(run, "warning")
+    assert len(warnings) == 1 and "the loss at step 3 was not a number" in warnings[0]["message"]
+    rates = [event["lr"] for event in events_of(run, "step")]
+    assert rates == [0.004, 0.004, 0.002, 0.002, 0.002, 0.002]
+    assert all(torch.isfinite(torch.tensor(event["norms"])).all() for event in events_of(run, "step"))
+
+
+def test_training_stops_with_a_reason_when_every_retry_diverges(trainable_project, monkeypatch):
+    run = create_run(trainable_project(), steps=5)
+    trainer = Trainer(run)
+    monkeypatch.setattr(Trainer, "compute_loss", lambda self, indices: self.vectors.sum() * float("nan"))
+    assert trainer.run() == "failed"
+    final = events_of(run, "finished")[0]
+    assert final["reason"] == "failed" and "training diverged" in final["message"]
+    assert run_status(run).state == "failed"
+
+
+def test_a_full_disk_ends_the_run_with_what_to_do_and_keeps_the_last_checkpoint(trainable_project):
+    run = create_run(trainable_project(**{"training.save_every": 2}), steps=6)
+    assert Trainer(run, Faults("disk_full_at=4")).run() == "failed"
+    final = events_of(run, "finished")[0]
+    assert "the disk is full" in final["message"] and "--resume" in final["message"]
+    assert [checkpoint.step for checkpoint in run.checkpoints()] == [2]
+    status = run_status(run)
+    assert status.state == "failed" and status.last_checkpoint.step == 2
+
+
+def test_a_damaged_image_is_named(trainable_project):
+    project = trainable_project()
+    run = create_run(project, steps=2)
+    (project.images_dir / "03-night.jpg").write_bytes(b"not really a jpeg")
+    assert Trainer(run).run() == "failed"
+    assert "03-night.jpg cannot be read as an image" in events_of(run, "finished")[0]["message"]
+
+
+def test_continuing_from_a_checkpoint_starts_from_its_vectors_and_records_the_parent(trainable_project):
+    project = trainable_project(**{"training.save_every": 4})
+    first = create_run(project, steps=4)
+    Trainer(first).run()
+    checkpoint = first.checkpoints()[-1]
+    second = create_run(project, steps=2, start_from=checkpoint.embedding)
+    assert second.read()["parent"] == {"run": first.id, "step": 4, "checkpoint": str(checkpoint.embedding)}
+    trainer = Trainer(second)
+    trainer.run()
+    first_norms = events_of(first, "step")[-1]["norms"]
+    assert events_of(second, "step")[0]["norms"] == pytest.approx(first_norms, abs=0.05)
+
+
+def test_a_run_on_a_project_with_problems_is_refused_with_them(trainable_project):
+    project = trainable_project(**{"token.trigger": ""})
+    with pytest.raises(UserError, match="The project cannot be trained yet:\n  No trigger word is set"):
+        create_run(project)
+
+
+def test_flipped_copies_double_the_training_images(trainable_project):
+    run = create_run(trainable_project(**{"dataset.flip": True}), steps=1)
+    Trainer(run).run()
+    assert events_of(run, "config")[0]["training_images"] == 20
+
+
+def test_prompts_fill_the_template_and_mix_the_caption_tags():
+    generator = random.Random(3)
+    caption = "red scarf, on a beach, waving, sunny"
+    assert build_prompt("a photo of [name], [filewords]", "zorbot", caption, TagOptions(), generator) == (
+        "a photo of zorbot, red scarf, on a beach, waving, sunny"
+    )
+    assert build_prompt("a photo of [name], [filewords]", "zorbot", "", TagOptions(), generator) == "a photo of zorbot"
+    shuffled = {caption_text(caption, TagOptions(shuffle=True, keep=1), random.Random(seed)) for seed in range(20)}
+    assert len(shuffled) > 1 and all(text.startswith("red scarf, ") for text in shuffled)
+    dropped = caption_text(caption, TagOptions(dropout=0.5), random.Random(1))
+    assert 0 < len(dropped.split(", ")) < 4
+    # A caption-only template still names the trigger, or the step would teach nothing.
+    assert build_prompt("[filewords]", "zorbot", "on a beach", TagOptions(), generator) == "zorbot, on a beach"
+    assert build_prompt("[filewords]", "zorbot", "Zorbot on a beach", TagOptions(), generator) == "Zorbot on a beach"
+
+
+def test_shipped_templates_and_a_custom_file(tmp_path):
+    for name in ("subject", "subject_filewords", "style", "style_filewords", "filewords"):
+        lines = load_templates(name, tmp_path)
+        assert lines and all("[name]" in line or "[filewords]" in line for line in lines)
+    (tmp_path / "mine.txt").write_text("# my templates\n\n[name] in a hat\n")
+    assert load_templates("mine.txt", tmp_path) == ["[name] in a hat"]
+    (tmp_path / "empty.txt").write_text("# nothing\n")
+    with pytest.raises(UserError, match="has no template lines"):
+        load_templates("empty.txt", tmp_path)
+
+
+def test_the_data_order_is_a_fresh_shuffle_each_epoch_and_resumes_where_it_was():
+    order = DataOrder(5, seed=1)
+    first_epoch, second_epoch = order.take(5), order.take(5)
+    assert sorted(first_epoch) == sorted(second_epoch) == [0, 1, 2, 3, 4]
+    assert first_epoch != second_epoch
+    order.take(2)
+    saved = order.state()
+    expected = order.take(4)
+    again = DataOrder(5, seed=1)
+    again.restore(saved)
+    assert again.take(4) == expected
+
+
+def test_images_are_squared_upright_and_laid_on_the_background(tmp_path):
+    from PIL import Image
+
+    picture = Image.new("RGBA", (300, 200), (255, 0, 0, 0))
+    picture.save(tmp_path / "clear.png")
+    square = load_square_image(tmp_path / "clear.png", 64, "#00ff00")
+    assert square.size == (64, 64) and square.getpixel((10, 10)) == (0, 255, 0)
+
+
+def test_a_half_written_event_line_waits_for_its_end(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"seq": 1, "type": "step"}\n{"seq": 2, "ty')
+    tail = EventTail(path)
+    assert [event["seq"] for event in tail.read_new()] == [1]
+    with open(path, "a") as handle:
+        handle.write('pe": "step"}\n')
+    assert [event["seq"] for event in tail.read_new()] == [2]
+    assert tail.read_new() == []
+
+
+def test_fp16_weights_train_with_a_scaled_loss_like_fp32(trainable_project):
+    def trained(precision):
+        run = create_run(trainable_project(precision, **{"model.precision": precision, "training.save_every": 3}), steps=3)
+        assert Trainer(run).run() == "completed"
+        return [event["loss"] for event in events_of(run, "step")], load_file(run.checkpoints()[-1].embedding)["emb_params"]
+
+    half_losses, half_vectors = trained("fp16")
+    full_losses, full_vectors = trained("fp32")
+    assert half_losses == pytest.approx(full_losses, abs=0.01)
+    assert (half_vectors - full_vectors).abs().mean() < 1e-4
+    assert torch.isfinite(half_vectors).all()
+
+
+def test_min_snr_weighting_and_gradient_clipping_change_the_steps(trainable_project):
+    def steps(name, **changes):
+        run = create_run(trainable_project(name, **changes), steps=4)
+        Trainer(run).run()
+        return events_of(run, "step")
+
+    plain = steps("plain")
+    weighted = steps("weighted", **{"training.min_snr_gamma": 0.05})
+    clipped = steps("clipped", **{"training.clip_grad_norm": 1e-12})
+    # Low-noise timesteps count for less under min-SNR: the same draws give smaller losses.
+    assert all(weighted_step["loss"] <= plain_step["loss"] + 1e-9 for weighted_step, plain_step in zip(weighted, plain))
+    assert [step["loss"] for step in weighted] != pytest.approx([step["loss"] for step in plain])
+    # Clipping below Adam's epsilon leaves the gradient too small to move the vectors much.
+    assert clipped[-1]["norms"] != pytest.approx(plain[-1]["norms"], abs=1e-6)
+
+
+def test_save_now_and_preview_now_are_done_between_steps(trainable_project, monkeypatch):
+    project = trainable_project(**{"preview.prompts": ["a photo of [name]"], "preview.seeds": [3], "preview.sampling_steps": 2})
+    run = create_run(project, steps=4)
+    original = Trainer.report_step
+
+    def ask_at_step_two(self, duration):
+        original(self, duration)
+        if self.step == 2:
+            run.request("save-now")
+            run.request("preview-now")
+
+    monkeypatch.setattr(Trainer, "report_step", ask_at_step_two)
+    Trainer(run).run()
+    assert [checkpoint.step for checkpoint in run.checkpoints()] == [2, 4]
+    assert sorted(path.name for path in run.previews_dir.iterdir()) == ["step-2-p1-s3-init.png", "step-2-p1-s3.png"]
+    assert run.pending_requests() == set()
+
+
+def test_progress_on_a_terminal_is_one_line_rewritten():
+    import io
+
+    from ti_tui.train.follow import ProgressPrinter
+
+    terminal = io.StringIO()
+    printer = ProgressPrinter(terminal, interactive=True)
+    for step in (1, 2):
+        printer.show({"type": "step", "step": step, "total": 4, "loss": 0.5, "loss_smoothed": 0.5, "lr": 0.005, "steps_per_s": 2.0, "eta_s": 1.0})
+    printer.show({"type": "checkpoint", "step": 2, "path": "zorbot-2.safetensors"})
+    text = terminal.getvalue()
+    assert text.count("\r") == 2 and "[############............] step 2/4" in text
+    assert text.endswith("\nstep 2: saved zorbot-2.safetensors\n")

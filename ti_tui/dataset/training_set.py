@@ -1,0 +1,51 @@
+"""The images a run trains on, with their captions, read at the training size.
+
+Prepared images (in `prepared/`, cropped with care by the Prepare step) are used when there are
+any; until then the originals are used, centre-cropped to a square in memory. Either way the
+files on disk are only read.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ti_tui.dataset.files import caption_path, list_image_files
+from ti_tui.errors import UserError
+
+
+@dataclass(frozen=True)
+class TrainingItem:
+    image: Path
+    caption: str
+
+
+def training_items(images_dir: Path, prepared_dir: Path, recursive: bool) -> list[TrainingItem]:
+    prepared = list_image_files(prepared_dir)
+    images = prepared or list_image_files(images_dir, recursive)
+    return [TrainingItem(image, read_caption(image)) for image in images]
+
+
+def read_caption(image: Path) -> str:
+    path = caption_path(image)
+    try:
+        return " ".join(path.read_text(encoding="utf-8").split())
+    except FileNotFoundError:
+        return ""
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"the caption {path} cannot be read ({error}); save it as UTF-8 text") from None
+
+
+def load_square_image(path: Path, size: int, background: str):
+    """The image as an RGB square of `size` pixels: upright, transparency laid on `background`, centre-cropped."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as opened:
+            image = ImageOps.exif_transpose(opened)
+            image.load()
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as error:
+        raise UserError(f"{path} cannot be read as an image ({error}); remove it or replace it") from None
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        base = Image.new("RGBA", rgba.size, background)
+        image = Image.alpha_composite(base, rgba)
+    return ImageOps.fit(image.convert("RGB"), (size, size), method=Image.Resampling.LANCZOS)
