@@ -1,0 +1,175 @@
+"""The trainer as its own process: detached start, exact resume after kill -9, stop, signals, lost runs."""
+
+import os
+import pty
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import run_ti_tui
+from ti_tui.train.launch import create_run, start_trainer
+from ti_tui.train.run import RunDirectory, run_status
+
+
+def wait_for(condition, timeout: float = 120, what: str = "the condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def only_run(project) -> RunDirectory:
+    (folder,) = project.runs_dir.iterdir()
+    return RunDirectory(folder)
+
+
+def test_the_sample_project_trains_30_steps_in_under_a_minute(trainable_project, tmp_path):
+    project = trainable_project(
+        **{"preview.every": 10, "preview.prompts": ["a photo of [name]"], "preview.seeds": [1], "preview.sampling_steps": 4,
+           "training.save_every": 10, "training.validation_every": 10}
+    )
+    started = time.monotonic()
+    result = run_ti_tui("train", str(project.root), "--steps", "30")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert elapsed < 60, f"took {elapsed:.0f} s"
+    assert "Run completed: trained 30 steps" in result.stdout
+
+    run = only_run(project)
+    kinds = [event["type"] for event in run.events()]
+    assert kinds.count("step") == 30 and kinds.count("validation") == 4 and kinds[-1] == "finished"
+    assert [checkpoint.step for checkpoint in run.checkpoints()] == [10, 20, 30]
+    assert len(list(run.previews_dir.glob("step-30-*.png"))) == 2  # the trigger, and the init words to compare
+
+    from diffusers import StableDiffusionPipeline
+
+    from ti_tui.sd.tiny import builtin_tiny_dir
+
+    pipeline = StableDiffusionPipeline.from_pretrained(builtin_tiny_dir(), local_files_only=True)
+    pipeline.load_textual_inversion(str(run.checkpoints()[-1].embedding), token="zorbot")
+    assert "zorbot_1" in pipeline.maybe_convert_prompt("a photo of zorbot", pipeline.tokenizer)
+
+
+def test_twenty_steps_straight_equal_ten_then_kill_9_then_resume(trainable_project):
+    straight = trainable_project("straight", **{"training.save_every": 10})
+    assert run_ti_tui("train", str(straight.root), "--steps", "20").returncode == 0
+
+    interrupted = trainable_project("interrupted", **{"training.save_every": 10})
+    killed = subprocess.run(
+        [sys.executable, "-m", "ti_tui", "train", str(interrupted.root), "--steps", "20"],
+        env={**os.environ, "TI_TUI_FAULTS": "kill_at=13"}, capture_output=True, text=True, timeout=300,
+    )
+    assert killed.returncode == 1
+    assert "The trainer is gone: lost at step 13 of 20" in killed.stdout
+    run = only_run(interrupted)
+    status = run_status(run)
+    assert status.state == "lost" and status.last_checkpoint.step == 10
+    assert "resume from the checkpoint at step 10" in run_ti_tui("runs", str(interrupted.root)).stdout
+
+    resumed = run_ti_tui("train", str(interrupted.root), "--resume", "last")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "Resuming from the checkpoint at step 10" in resumed.stdout
+
+    def final_vectors(project):
+        return load_file(only_run(project).checkpoints()[-1].embedding)["emb_params"]
+
+    assert (final_vectors(straight) - final_vectors(interrupted)).abs().max().item() <= 1e-6
+
+
+def test_a_run_stopped_through_control_saves_first_and_says_it_was_stopped(trainable_project):
+    project = trainable_project()
+    assert run_ti_tui("train", str(project.root), "--steps", "2000", "--detach").returncode == 0
+    run = only_run(project)
+    wait_for(lambda: run_status(run).step >= 3, what="three steps")
+    assert run_status(run).state == "running"
+    stopped = run_ti_tui("stop", str(project.root))
+    assert stopped.returncode == 0 and "Asked run" in stopped.stdout
+    final = wait_for(lambda: [event for event in run.events() if event["type"] == "finished"], what="the final event")[0]
+    assert final["reason"] == "stopped" and "stopped on request" in final["message"]
+    assert run.checkpoints()[-1].step == final["step"] and run.checkpoints()[-1].resumable
+    assert run_status(run).state == "stopped"
+
+
+def test_sigterm_to_the_trainer_saves_a_checkpoint_and_ends_with_a_final_event(trainable_project):
+    project = trainable_project()
+    run = create_run(project, steps=2000)
+    process = start_trainer(run)
+    wait_for(lambda: run_status(run).step >= 2, what="two steps")
+    os.killpg(process.pid, signal.SIGTERM)
+    assert process.wait(timeout=60) == 1
+    final = [event for event in run.events() if event["type"] == "finished"][0]
+    assert final["reason"] == "stopped" and "SIGTERM" in final["message"]
+    assert run.checkpoints()[-1].step == final["step"]
+
+
+def test_pausing_and_going_on_through_control(trainable_project):
+    project = trainable_project()
+    run = create_run(project, steps=2000)
+    process = start_trainer(run)
+    wait_for(lambda: run_status(run).step >= 1, what="a step")
+    run.request("pause")
+    wait_for(lambda: run_status(run).state == "paused", what="the pause")
+    paused_at = run_status(run).step
+    time.sleep(1.0)
+    assert run_status(run).step == paused_at
+    run.withdraw("pause")
+    wait_for(lambda: run_status(run).step > paused_at, what="training to go on")
+    run.request("stop")
+    assert process.wait(timeout=60) == 1
+
+
+def test_the_trainer_outlives_the_process_that_started_it_and_its_terminal(trainable_project):
+    project = trainable_project()
+    run = create_run(project, steps=25)
+    starter = (
+        "import time\n"
+        "from ti_tui.train.launch import start_trainer\n"
+        "from ti_tui.train.run import RunDirectory\n"
+        f"start_trainer(RunDirectory({str(run.path)!r}))\n"
+        "print('started', flush=True)\n"
+        "time.sleep(300)\n"
+    )
+    child, terminal = pty.fork()
+    if child == 0:
+        os.execv(sys.executable, [sys.executable, "-c", starter])
+    wait_for(lambda: run.read()["launches"], what="the launch")
+    wait_for(lambda: run_status(run).state == "running", what="the trainer to start")
+    os.close(terminal)  # the terminal goes away, as when an SSH link drops
+    _, wait_status = os.waitpid(child, 0)
+    assert os.WIFSIGNALED(wait_status) and os.WTERMSIG(wait_status) == signal.SIGHUP
+    final = wait_for(lambda: [event for event in run.events() if event["type"] == "finished"], what="the run's end")[0]
+    assert final["reason"] == "completed" and final["step"] == 25
+
+
+def test_resuming_a_finished_run_points_to_continuing_it(trainable_project):
+    project = trainable_project(**{"training.save_every": 2})
+    assert run_ti_tui("train", str(project.root), "--steps", "2").returncode == 0
+    result = run_ti_tui("train", str(project.root), "--resume", "last")
+    assert result.returncode == 2
+    assert "finished all its steps; to train on, start a new run from its last checkpoint" in result.stderr
+    assert "--from" in result.stderr
+
+
+def test_two_processes_train_data_parallel_on_the_cpu(trainable_project):
+    project = trainable_project(**{"training.processes": 2, "training.save_every": 3})
+    result = run_ti_tui("train", str(project.root), "--steps", "3", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr + only_run(project).log_file.read_text()
+    assert "x 2 processes" in result.stdout
+    run = only_run(project)
+    assert [event["type"] for event in run.events()].count("started") == 1  # one voice for the run
+    assert torch.isfinite(load_file(run.checkpoints()[-1].embedding)["emb_params"]).all()
+
+
+@pytest.mark.parametrize("steps", ["0", "-3"])
+def test_a_step_count_below_one_is_refused(trainable_project, steps):
+    project = trainable_project()
+    result = run_ti_tui("train", str(project.root), f"--steps={steps}")
+    assert result.returncode == 2 and "--steps must be at least 1" in result.stderr
