@@ -1,0 +1,70 @@
+"""new, open, doctor, fetch: making a project and checking what it and this machine have."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from ti_tui.commands import add_project_argument, quoted
+
+
+def add_commands(commands) -> None:
+    opening = commands.add_parser("open", help="open a project in the wizard (the default command)")
+    opening.add_argument("project", nargs="?", default=".", type=Path, help="project folder or its project.toml")
+    opening.set_defaults(handler=open_project)
+
+    new = commands.add_parser("new", help="create a project folder with a commented project.toml")
+    new.add_argument("folder", help="the project folder (created if missing)")
+    new.add_argument("--model", help="SD 1.x/2.x .safetensors/.ckpt file, diffusers folder, Hugging Face id, or builtin:tiny")
+    new.add_argument("--images", type=Path, help="folder with your photos (default: FOLDER/images)")
+    new.add_argument("--token", help="the trigger word to train (default: from the folder name)")
+    new.set_defaults(handler=new_project)
+
+    doctor = commands.add_parser("doctor", help="report versions, the compute device and problems in words")
+    doctor.add_argument("project", nargs="?", type=Path, help="also check this project (default: the one in this folder)")
+    doctor.set_defaults(handler=doctor_report)
+
+    fetch = commands.add_parser("fetch", help="download, once, the model or tokenizer the project lacks (online)")
+    add_project_argument(fetch)
+    fetch.set_defaults(handler=fetch_files)
+
+
+def new_project(arguments: argparse.Namespace) -> int:
+    from ti_tui.project import create_project
+
+    project = create_project(arguments.folder, model=arguments.model, images=arguments.images, token=arguments.token)
+    settings = project.settings
+    print(f"Created {project.store.path}")
+    print(f"  model    {settings.model.base}")
+    print(f"  trigger  {settings.token.trigger or '(none yet: set token.trigger)'}")
+    print(f"  images   {project.images_dir}")
+    print(f"Put 10-50 photos into the images folder, then open the project: ti-tui {quoted(arguments.folder)}")
+    return 0
+
+
+def open_project(arguments: argparse.Namespace) -> int:
+    from ti_tui.project import Project
+    from ti_tui.tui.app import create_app
+
+    project = Project.open(arguments.project)
+    create_app(project).run()
+    return 0
+
+
+def doctor_report(arguments: argparse.Namespace) -> int:
+    from ti_tui.doctor import run_doctor
+    from ti_tui.project import PROJECT_FILE_NAME
+
+    project = arguments.project
+    if project is None and Path(PROJECT_FILE_NAME).is_file():
+        project = Path.cwd()
+    return run_doctor(project, sys.stdout)
+
+
+def fetch_files(arguments: argparse.Namespace) -> int:
+    from ti_tui.project import Project
+    from ti_tui.sd.fetch import fetch_missing
+
+    project = Project.open(arguments.project)
+    fetched = fetch_missing(project.settings.model, project.root)
+    print("\n".join(fetched) if fetched else f"Nothing to fetch: {project.settings.model.base} is all here.")
+    return 0

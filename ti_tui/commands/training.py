@@ -1,0 +1,91 @@
+"""train, runs, stop: running the trainer and keeping track of it."""
+
+import argparse
+from pathlib import Path
+
+from ti_tui.commands import add_project_argument, quoted
+from ti_tui.errors import UserError
+
+
+def add_commands(commands) -> None:
+    train = commands.add_parser("train", help="train the project's embedding; the trainer runs on if this command ends")
+    add_project_argument(train)
+    train.add_argument("--steps", type=int, help="steps for this run (default: training.steps)")
+    train.add_argument("--detach", action="store_true", help="start the trainer and return at once")
+    train.add_argument("--resume", metavar="RUN", help="resume an interrupted run from its last checkpoint (RUN may be 'last')")
+    train.add_argument("--from", dest="start_from", type=Path, metavar="CHECKPOINT", help="start a new run from these vectors")
+    train.set_defaults(handler=train_project)
+
+    runs = commands.add_parser("runs", help="list the project's training runs and what each is doing")
+    add_project_argument(runs)
+    runs.set_defaults(handler=list_project_runs)
+
+    stop = commands.add_parser("stop", help="ask a running trainer to save a checkpoint and stop")
+    add_project_argument(stop)
+    stop.add_argument("run", nargs="?", default="last", help="the run id (default: the newest)")
+    stop.set_defaults(handler=stop_run)
+
+
+def train_project(arguments: argparse.Namespace) -> int:
+    from ti_tui.project import Project
+    from ti_tui.train.follow import follow
+    from ti_tui.train.launch import create_run, find_run, prepare_resume, start_trainer
+    from ti_tui.train.schedule import LearningRateSchedule
+
+    project = Project.open(arguments.project)
+    if arguments.steps is not None and arguments.steps < 1:
+        raise UserError("--steps must be at least 1")
+    if arguments.resume:
+        if arguments.steps is not None or arguments.start_from is not None:
+            raise UserError("--resume carries on a run as it was set up; to change its steps, start a new run with --from")
+        run = find_run(project, arguments.resume)
+        prepare_resume(run)
+        print(f"Resuming run {run.id}")
+    else:
+        run = create_run(project, steps=arguments.steps, start_from=arguments.start_from)
+        facts = run.read()
+        schedule = LearningRateSchedule.from_settings(project.settings.schedule, facts["steps"])
+        print(f"Run {run.id}: {facts['steps']} steps, {len(facts['images'])} images, {facts['vectors']} vector(s)")
+        print("Learning rate: " + "; ".join(schedule.describe()))
+    already_said = run.events_file.stat().st_size if run.events_file.exists() else 0
+    process = start_trainer(run)
+    if arguments.detach:
+        print(f"The trainer runs in the background (process {process.pid}); its log is {run.log_file}")
+        print(f"Check on it with `ti-tui runs {quoted(project.root)}`; stop it with `ti-tui stop {quoted(project.root)} {run.id}`")
+        return 0
+    try:
+        final = follow(run, process, since=already_said)
+    except KeyboardInterrupt:
+        print(f"\nStopped watching; the trainer goes on. Stop it with: ti-tui stop {quoted(project.root)} {run.id}")
+        return 130
+    return 0 if final is not None and final.get("reason") == "completed" else 1
+
+
+def list_project_runs(arguments: argparse.Namespace) -> int:
+    from ti_tui.project import Project
+    from ti_tui.train.launch import list_runs
+    from ti_tui.train.run import run_status
+
+    project = Project.open(arguments.project)
+    runs = list_runs(project)
+    if not runs:
+        print(f"{project.name} has no runs yet; start one with: ti-tui train {quoted(project.root)}")
+    for run in runs:
+        print(f"{run.id}  {run_status(run).describe()}")
+    return 0
+
+
+def stop_run(arguments: argparse.Namespace) -> int:
+    from ti_tui.project import Project
+    from ti_tui.train.launch import find_run
+    from ti_tui.train.run import run_status
+
+    project = Project.open(arguments.project)
+    run = find_run(project, arguments.run)
+    status = run_status(run)
+    if status.state not in ("starting", "running", "paused"):
+        print(f"Run {run.id} is not running: {status.describe()}")
+        return 1
+    run.request("stop")
+    print(f"Asked run {run.id} to save a checkpoint and stop (it stops after the current step).")
+    return 0
