@@ -110,6 +110,13 @@ def test_a_schedule_that_does_not_fit_its_preset(project_file):
     assert 'preset = "cosine" takes one rate such as 0.005' in str(error)
 
 
+def test_a_floor_above_the_peak(project_file):
+    break_file(project_file, 'preset = "piecewise"', 'preset = "cosine"')
+    break_file(project_file, '"0.005:200, 0.002:1000, 0.0005"', '"0.005"')
+    break_file(project_file, "min_learning_rate = 0.0", "min_learning_rate = 0.01")
+    assert "schedule.min_learning_rate = 0.01: should be below the learning rate (0.005)" in str(open_error(project_file))
+
+
 def test_warmup_longer_than_the_run(project_file):
     break_file(project_file, 'preset = "piecewise"', 'preset = "warmup_cosine"')
     break_file(project_file, '"0.005:200, 0.002:1000, 0.0005"', '"0.005"')

@@ -58,17 +58,29 @@ def test_the_sample_project_trains_30_steps_in_under_a_minute(trainable_project,
     assert "zorbot_1" in pipeline.maybe_convert_prompt("a photo of zorbot", pipeline.tokenizer)
 
 
-def test_twenty_steps_straight_equal_ten_then_kill_9_then_resume(trainable_project):
-    straight = trainable_project("straight", **{"training.save_every": 10})
+EVERY_RANDOM_CHOICE = {
+    "dataset.flip": True,
+    "training.latent_sampling": "random",
+    "training.shuffle_tags": True,
+    "training.tag_dropout": 0.3,
+    "training.batch_size": 2,
+    "training.gradient_accumulation": 2,
+}
+
+
+@pytest.mark.parametrize("changes", [{}, EVERY_RANDOM_CHOICE], ids=["defaults", "every random choice"])
+def test_twenty_steps_straight_equal_ten_then_kill_9_then_resume(trainable_project, changes):
+    straight = trainable_project("straight", **{"training.save_every": 10, **changes})
     assert run_ti_tui("train", str(straight.root), "--steps", "20").returncode == 0
 
-    interrupted = trainable_project("interrupted", **{"training.save_every": 10})
+    interrupted = trainable_project("interrupted", **{"training.save_every": 10, **changes})
     killed = subprocess.run(
         [sys.executable, "-m", "ti_tui", "train", str(interrupted.root), "--steps", "20"],
         env={**os.environ, "TI_TUI_FAULTS": "kill_at=13"}, capture_output=True, text=True, timeout=300,
     )
     assert killed.returncode == 1
     assert "The trainer is gone: lost at step 13 of 20" in killed.stdout
+    assert "trainer.log" in killed.stdout  # where to look
     run = only_run(interrupted)
     status = run_status(run)
     assert status.state == "lost" and status.last_checkpoint.step == 10
@@ -82,6 +94,37 @@ def test_twenty_steps_straight_equal_ten_then_kill_9_then_resume(trainable_proje
         return load_file(only_run(project).checkpoints()[-1].embedding)["emb_params"]
 
     assert (final_vectors(straight) - final_vectors(interrupted)).abs().max().item() <= 1e-6
+
+
+def test_a_stopped_run_resumes_to_its_end_and_shows_only_its_new_progress(trainable_project):
+    project = trainable_project(**{"training.save_every": 5})
+    assert run_ti_tui("train", str(project.root), "--steps", "30", "--detach").returncode == 0
+    run = only_run(project)
+    wait_for(lambda: run_status(run).step >= 2, what="two steps")
+    run.request("pause")
+    wait_for(lambda: run_status(run).state == "paused", what="the pause")
+    assert run_ti_tui("stop", str(project.root)).returncode == 0
+    wait_for(lambda: run_status(run).state == "stopped", what="the stop")
+    assert run.pending_requests() == set()  # neither the stop nor the pause is left behind
+
+    refused = run_ti_tui("train", str(project.root), "--resume", "last", "--steps", "50")
+    assert refused.returncode == 2 and "--resume carries on a run as it was set up" in refused.stderr
+    resumed = run_ti_tui("train", str(project.root), "--resume", "last")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "Run stopped" not in resumed.stdout and "Run completed: trained 30 steps" in resumed.stdout
+    assert run_status(run).state == "finished"
+
+
+def test_a_second_run_is_refused_while_one_is_training(trainable_project):
+    project = trainable_project()
+    assert run_ti_tui("train", str(project.root), "--steps", "2000", "--detach").returncode == 0
+    run = only_run(project)
+    wait_for(lambda: run_status(run).state == "running", what="the first run")
+    second = run_ti_tui("train", str(project.root), "--steps", "5")
+    assert second.returncode == 2
+    assert f"run {run.id} is running" in second.stderr and "ti-tui stop" in second.stderr
+    run.request("stop")
+    wait_for(lambda: run_status(run).state == "stopped", what="the stop")
 
 
 def test_a_run_stopped_through_control_saves_first_and_says_it_was_stopped(trainable_project):

@@ -82,3 +82,28 @@ def test_the_rate_at_each_step():
     )
     assert [round(warmup.rate_at(step), 6) for step in (1, 5, 10, 11, 110)] == [0.001, 0.005, 0.01, 0.01, 0.0]
     assert warmup.rate_at(60) == pytest.approx(0.005, rel=0.02)
+
+
+def test_a_warmup_longer_than_the_run_is_described_as_it_is():
+    schedule = LearningRateSchedule.from_settings(
+        ScheduleSettings(preset="warmup_cosine", learning_rate="0.005", warmup_steps=100), 20
+    )
+    assert schedule.describe() == [
+        "rises from 0 toward 0.005 over all 20 steps, ending at 0.001: the warmup (100 steps) is longer than the run"
+    ]
+    assert schedule.rate_at(20) == pytest.approx(0.001)
+
+
+@pytest.mark.parametrize(("text", "preset"), [(text, preset) for text, preset, _ in documented_schedules()])
+def test_the_described_ranges_hold_the_described_rates(text, preset):
+    schedule = LearningRateSchedule.from_settings(ScheduleSettings(preset=preset, learning_rate=text, warmup_steps=100), 2000)
+    for line in schedule.describe():
+        found = re.fullmatch(r"([\d.e-]+) for steps (\d+)-(\d+).*", line)
+        if found:
+            rate, first, last = float(found.group(1)), int(found.group(2)), int(found.group(3))
+            assert schedule.rate_at(first) == schedule.rate_at(last) == pytest.approx(rate), line
+
+
+def test_a_step_written_in_other_digits_is_named():
+    with pytest.raises(ScheduleError, match="item 1 '0.005:²': the step '²' is not a whole number"):
+        parse_piecewise("0.005:²")

@@ -73,10 +73,19 @@ def test_a_full_disk_ends_the_run_with_what_to_do_and_keeps_the_last_checkpoint(
 
 def test_a_damaged_image_is_named(trainable_project):
     project = trainable_project()
-    run = create_run(project, steps=2)
     (project.images_dir / "03-night.jpg").write_bytes(b"not really a jpeg")
+    run = create_run(project, steps=2)
     assert Trainer(run).run() == "failed"
-    assert "03-night.jpg cannot be read as an image" in events_of(run, "finished")[0]["message"]
+    assert "03-night.jpg is not an image Pillow can read" in events_of(run, "finished")[0]["message"]
+
+
+def test_a_run_refuses_to_go_on_when_its_images_changed(trainable_project):
+    project = trainable_project()
+    run = create_run(project, steps=2)
+    (project.images_dir / "03-night.jpg").write_bytes((project.images_dir / "04-room.jpg").read_bytes())
+    assert Trainer(run).run() == "failed"
+    message = events_of(run, "finished")[0]["message"]
+    assert "03-night.jpg has changed since run" in message and "--from" in message
 
 
 def test_continuing_from_a_checkpoint_starts_from_its_vectors_and_records_the_parent(trainable_project):
@@ -224,3 +233,50 @@ def test_progress_on_a_terminal_is_one_line_rewritten():
     text = terminal.getvalue()
     assert text.count("\r") == 2 and "[############............] step 2/4" in text
     assert text.endswith("\nstep 2: saved zorbot-2.safetensors\n")
+
+
+def test_a_full_disk_before_any_checkpoint_says_there_is_none(trainable_project):
+    run = create_run(trainable_project(**{"training.save_every": 2}), steps=4)
+    assert Trainer(run, Faults("disk_full_at=2")).run() == "failed"
+    assert "no checkpoint had been saved yet" in events_of(run, "finished")[0]["message"]
+
+
+def test_a_long_caption_never_pushes_the_trigger_out_of_the_prompt(trainable_project):
+    from ti_tui.sd.placeholder import PromptEncoder
+
+    model = load_model(ModelSettings(base="builtin:tiny", device="cpu"), trainable_project().root)
+    encoder = PromptEncoder(model.tokenizer, model.text_encoder)
+    entry = encoder.add("zorbot", torch.zeros(2, 768))
+    long_caption = ", ".join(f"tag{number}" for number in range(60))
+    ids = encoder.token_ids(f"a painting of {long_caption} in the style of zorbot")
+    assert len(ids) == 77
+    assert ids[-1 - ids[::-1].index(entry.placeholders[-1]) - 1] == entry.placeholders[0]  # both vectors, together
+
+    project = trainable_project("styled", **{"training.template": "style_filewords"})
+    for caption in project.images_dir.glob("*.txt"):
+        caption.write_text(long_caption)
+    run = create_run(project, steps=2)
+    assert Trainer(run).run() == "completed"
+
+
+def test_velocity_prediction_trains_against_the_velocity(trainable_project):
+    def first_loss(name, prediction):
+        run = create_run(trainable_project(name, **{"model.prediction": prediction}), steps=1)
+        trainer = Trainer(run)
+        trainer.run()
+        return events_of(run, "step")[0]["loss"], trainer.noise_scheduler.config.prediction_type
+
+    noise_loss, noise_kind = first_loss("noise", "epsilon")
+    velocity_loss, velocity_kind = first_loss("velocity", "v_prediction")
+    assert (noise_kind, velocity_kind) == ("epsilon", "v_prediction")
+    assert velocity_loss != pytest.approx(noise_loss)
+
+
+def test_odd_lines_in_the_event_log_are_skipped(trainable_project):
+    run = create_run(trainable_project(), steps=1)
+    run.events_file.write_text('{"note": 1}\n[1, 2]\n{"v": 1, "seq": 7, "type": "step", "step": 1}\n{"v": 1, "se')
+    assert run_status(run).step == 1
+    assert Trainer(run).run() == "completed"
+    kinds = [event["type"] for event in run.events()]
+    assert kinds[0] == "step" and kinds[1] == "started"  # the cut line did not swallow the next event
+    assert run.events()[1]["seq"] == 8

@@ -264,6 +264,10 @@ def consistency_problems(settings: ProjectSettings) -> list[tuple[str, str]]:
         if schedule.preset != "piecewise" and ":" in schedule.learning_rate:
             hint = f'; preset = "{schedule.preset}" takes one rate such as 0.005, rate:step items need preset = "piecewise"'
         problems.append(("schedule.learning_rate", f"{error}{hint}"))
+    if schedule.preset in ("cosine", "warmup_cosine") and not problems:
+        peak = parse_single_rate(schedule.learning_rate)
+        if schedule.min_learning_rate > peak:
+            problems.append(("schedule.min_learning_rate", f"should be below the learning rate ({peak:g}), or the rate would rise"))
     if schedule.preset == "warmup_cosine" and schedule.warmup_steps >= settings.training.steps:
         problems.append(
             ("schedule.warmup_steps", f"should be less than training.steps ({settings.training.steps}), or the rate never peaks")

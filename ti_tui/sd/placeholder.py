@@ -49,12 +49,16 @@ class PromptEncoder:
         return entry
 
     def token_ids(self, prompt: str) -> list[int]:
-        """The prompt's ids with start and end tokens, triggers replaced, padded or cut to the model's length."""
+        """The prompt's ids with start and end tokens, triggers replaced, padded or cut to the model's length.
+
+        A prompt too long loses words from its end, but keeps every trigger: a long caption in a
+        template that names the trigger last must not cut the trigger away.
+        """
         ids = self.tokenizer(prompt, add_special_tokens=False).input_ids
         for entry in self.triggers.values():
             ids = _replace_runs(ids, entry.token_ids, entry.placeholders)
         length = self.tokenizer.model_max_length
-        body = ids[: length - 2]
+        body = _shorten(ids, length - 2, {token for entry in self.triggers.values() for token in entry.placeholders})
         padded = [self.tokenizer.bos_token_id, *body, self.tokenizer.eos_token_id]
         return padded + [self.tokenizer.pad_token_id] * (length - len(padded))
 
@@ -90,6 +94,21 @@ class PromptEncoder:
         for hook in self._hooks:
             hook.remove()
         self._hooks = []
+
+
+def _shorten(ids: list[int], limit: int, keep: set[int]) -> list[int]:
+    """Cut a prompt too long for the model from its end, but never the trigger's vectors."""
+    if len(ids) <= limit:
+        return ids
+    room = max(0, limit - sum(token in keep for token in ids))
+    shortened = []
+    for token in ids:
+        if token in keep:
+            shortened.append(token)
+        elif room:
+            shortened.append(token)
+            room -= 1
+    return shortened[:limit]
 
 
 def _replace_runs(ids: list[int], run: list[int], replacement: list[int]) -> list[int]:

@@ -55,6 +55,7 @@ class RunPlan:
     steps: int
     vector_count: int
     items: list[TrainingItem]
+    digests: list[str]
     initial_embedding: Path | None
 
     @classmethod
@@ -67,8 +68,21 @@ class RunPlan:
             steps=facts["steps"],
             vector_count=facts["vectors"],
             items=[TrainingItem(Path(item["image"]), item["caption"]) for item in facts["images"]],
+            digests=[item["sha256"] for item in facts["images"]],
             initial_embedding=Path(initial) if initial else None,
         )
+
+    def check_images_unchanged(self, run: RunDirectory) -> None:
+        """A run trains on the images it started with; anything else would not be the same run."""
+        from ti_tui.train.launch import file_digest
+
+        for item, digest in zip(self.items, self.digests):
+            if not item.image.is_file() or file_digest(item.image) != digest:
+                what = "is gone" if not item.image.is_file() else "has changed"
+                raise UserError(
+                    f"{item.image} {what} since run {run.id} started, so it cannot go on as the same run. "
+                    "Start a new run from its last checkpoint instead (ti-tui train PROJECT --from CHECKPOINT)"
+                )
 
 
 class DataOrder:
@@ -78,14 +92,17 @@ class DataOrder:
         self.count, self.seed = count, seed
         self.epoch, self.position = 0, 0
 
+    def _order(self) -> list[int]:
+        return torch.randperm(self.count, generator=torch.Generator().manual_seed(self.seed + self.epoch)).tolist()
+
     def take(self, how_many: int) -> list[int]:
-        taken = []
+        taken, order = [], self._order()
         while len(taken) < how_many:
-            order = torch.randperm(self.count, generator=torch.Generator().manual_seed(self.seed + self.epoch)).tolist()
             taken.append(order[self.position])
             self.position += 1
             if self.position == self.count:
                 self.epoch, self.position = self.epoch + 1, 0
+                order = self._order()
         return taken
 
     def state(self) -> dict:
@@ -132,9 +149,12 @@ class Trainer:
     def run(self) -> str:
         """Train to the end, or until stopped; returns the reason written in the final event."""
         self.group = ProcessGroup()
-        self.events = EventWriter(self.run_dir.events_file) if self.group.is_main else SilentEvents()
+        self.events = SilentEvents()
         try:
+            if self.group.is_main:
+                self.events = EventWriter(self.run_dir.events_file)
             self.events.write("started", pid=os.getpid(), version=__version__)
+            self.plan.check_images_unchanged(self.run_dir)
             self.set_up()
             while self.step < self.plan.steps:
                 self.obey_requests()
@@ -165,6 +185,7 @@ class Trainer:
             self.fail(f"{type(error).__name__}: {error} (the trainer's log has the details)")
             raise
         finally:
+            self.events.close()
             self.group.close()
 
     def round_off(self) -> None:
@@ -209,7 +230,8 @@ class Trainer:
         self.step_durations: list[float] = []
         self.bad_steps = 0
         # fp16 gradients through the frozen model underflow unless the loss is scaled up first.
-        self.loss_scale = FP16_LOSS_SCALE if self.unet.dtype == torch.float16 else 1.0
+        self.scales_loss = self.unet.dtype == torch.float16
+        self.loss_scale = FP16_LOSS_SCALE if self.scales_loss else 1.0
 
         self.cache_latents()
         self.order = DataOrder(len(self.latent_cache.means), settings.training.seed)
@@ -298,7 +320,7 @@ class Trainer:
             losses.append(loss.detach())
         self.group.average(self.vectors.grad).div_(self.loss_scale)
         loss_value = self.group.average(torch.stack(losses).mean()).item()
-        if math.isfinite(loss_value) and not torch.isfinite(self.vectors.grad).all() and self.loss_scale > 1:
+        if self.scales_loss and math.isfinite(loss_value) and not torch.isfinite(self.vectors.grad).all() and self.loss_scale > 1:
             # fp16 gradients overflowed at this scale: try the step again at half of it.
             self.loss_scale /= 2
             self.optimizer.zero_grad(set_to_none=True)
@@ -315,7 +337,7 @@ class Trainer:
             return False
         self.step += 1
         self.bad_steps = 0
-        if self.loss_scale > 1 and self.step % LOSS_SCALE_GROWTH_STEPS == 0:
+        if self.scales_loss and self.step % LOSS_SCALE_GROWTH_STEPS == 0:
             self.loss_scale = min(self.loss_scale * 2, FP16_LOSS_SCALE)
         self.last_loss, self.last_rate = loss_value, rate
         self.smoothed_loss = loss_value if self.smoothed_loss is None else SMOOTHING * self.smoothed_loss + (1 - SMOOTHING) * loss_value
@@ -423,7 +445,6 @@ class Trainer:
         trigger = self.settings.token.trigger
         checkpoint = self.run_dir.checkpoint_paths(trigger, self.step)
         checkpoint.embedding.parent.mkdir(parents=True, exist_ok=True)
-        write_embedding(self.embedding(), checkpoint.embedding, "safetensors")
         state = {
             "step": self.step,
             "vectors": self.vectors.detach().cpu(),
@@ -437,7 +458,9 @@ class Trainer:
         }
         buffer = io.BytesIO()
         torch.save(state, buffer)
+        # The resume state first: an embedding file on disk then always has its state beside it.
         atomic_write_bytes(checkpoint.state, buffer.getvalue())
+        write_embedding(self.embedding(), checkpoint.embedding, "safetensors")
         self.events.write("checkpoint", step=self.step, path=str(checkpoint.embedding))
 
     def embedding(self) -> Embedding:
@@ -451,7 +474,7 @@ class Trainer:
         )
 
     def resume_if_interrupted(self) -> None:
-        checkpoints = [checkpoint for checkpoint in self.run_dir.checkpoints() if checkpoint.resumable]
+        checkpoints = self.run_dir.resumable_checkpoints()
         if not checkpoints:
             return
         checkpoint = checkpoints[-1]
@@ -513,7 +536,7 @@ class Trainer:
 
     def obey_requests(self) -> None:
         """Between steps: act on what was asked through control/ or by a signal (process 0 decides for all)."""
-        requests = self.group.decide(self.run_dir.pending_requests() | ({"stop"} if self.stop_reason else set()))
+        requests = self._requests()
         for name in ("save-now", "preview-now"):
             if name in requests and self.group.is_main:
                 self.run_dir.withdraw(name)
@@ -521,23 +544,28 @@ class Trainer:
             self.save_checkpoint()
         if "preview-now" in requests:
             self.render_previews()
-        if "pause" in requests:
+        if "pause" in requests and "stop" not in requests:
             requests = self.wait_while_paused()
         if "stop" in requests:
             if self.group.is_main:
                 self.run_dir.withdraw("stop")
+                self.run_dir.withdraw("pause")  # a resumed run should not start out paused
             why = self.group.decide(self.stop_reason or "stopped on request")
             if self.step and not self.run_dir.checkpoint_paths(self.settings.token.trigger, self.step).embedding.exists():
                 self.save_checkpoint()
             raise StopTraining("stopped", f"{why} at step {self.step}")
+
+    def _requests(self) -> set[str]:
+        return self.group.decide(self.run_dir.pending_requests() | ({"stop"} if self.stop_reason else set()))
 
     def wait_while_paused(self) -> set[str]:
         self.events.write("paused", step=self.step)
         requests = {"pause"}
         while "pause" in requests and "stop" not in requests:
             time.sleep(0.5)
-            requests = self.group.decide(self.run_dir.pending_requests() | ({"stop"} if self.stop_reason else set()))
-        self.events.write("resumed", step=self.step)
+            requests = self._requests()
+        if "stop" not in requests:
+            self.events.write("resumed", step=self.step)
         return requests
 
     def finish(self, reason: str, message: str) -> None:
@@ -555,6 +583,9 @@ class SilentEvents:
     """The event log of processes other than the first: they have nothing to add."""
 
     def write(self, kind: str, **fields) -> None:
+        return None
+
+    def close(self) -> None:
         return None
 
 
@@ -588,8 +619,11 @@ def _disk_message(error: OSError, run: RunDirectory) -> str:
     import errno
 
     if error.errno == errno.ENOSPC:
+        kept = run.resumable_checkpoints()
+        if not kept:
+            return f"the disk is full ({run.path}) and no checkpoint had been saved yet: free some space and start again"
         return (
-            f"the disk is full ({run.path}): the last checkpoint was kept. Free some space, then resume "
-            "the run (ti-tui train PROJECT --resume RUN)"
+            f"the disk is full ({run.path}): the checkpoint at step {kept[-1].step} is intact. Free some space, "
+            f"then resume the run (ti-tui train PROJECT --resume {run.id})"
         )
     return f"{error.filename or 'a file'}: {error.strerror or error}"

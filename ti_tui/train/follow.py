@@ -4,7 +4,7 @@ import sys
 import time
 from typing import TextIO
 
-from ti_tui.train.run import FINAL_EVENT, EventTail, RunDirectory, RunStatus, run_status
+from ti_tui.train.run import FINAL_EVENT, EventTail, RunDirectory, run_status
 
 POLL_SECONDS = 0.25
 STATUS_EVERY_SECONDS = 2.0
@@ -82,23 +82,27 @@ _SENTENCES = {
 }
 
 
-def follow(run: RunDirectory, process=None, out: TextIO = sys.stdout) -> RunStatus:
-    """Print the run's events until it ends (or is lost); returns its final status."""
+def follow(run: RunDirectory, process=None, out: TextIO = sys.stdout, since: int = 0) -> dict | None:
+    """Print the run's events from byte `since` on, until it ends; returns the final event, or None if lost."""
     printer = ProgressPrinter(out, interactive=out.isatty())
     tail = EventTail(run.events_file)
+    tail.offset = since
     last_check = time.monotonic()
     while True:
-        events = tail.read_new()
-        for event in events:
+        for event in tail.read_new():
             printer.show(event)
-        if any(event["type"] == FINAL_EVENT for event in events):
-            return run_status(run)
+            if event["type"] == FINAL_EVENT:
+                return event
         if process is not None:
             process.poll()  # reaps the trainer once it exits, so it is not mistaken for alive
         if time.monotonic() - last_check > STATUS_EVERY_SECONDS:
             last_check = time.monotonic()
             status = run_status(run)
-            if status.state == "lost" and not tail.read_new():
+            if status.state == "lost":
+                for event in tail.read_new():  # written just before the end
+                    printer.show(event)
+                    if event["type"] == FINAL_EVENT:
+                        return event
                 printer.say(f"The trainer is gone: {status.describe()}")
-                return status
+                return None
         time.sleep(POLL_SECONDS)

@@ -6,16 +6,17 @@ losing the SSH link does not reach it.
 """
 
 import os
+import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from ti_tui.dataset.training_set import training_items
 from ti_tui.errors import UserError
 from ti_tui.project import Project
 from ti_tui.project.summary import summarize_project
 from ti_tui.sd.tokens import suggest_vector_count
-from ti_tui.dataset.training_set import training_items
 from ti_tui.train.run import RunDirectory, run_status
 
 
@@ -24,6 +25,13 @@ def create_run(project: Project, steps: int | None = None, start_from: Path | No
     problems = [problem.text for problem in summarize_project(project).errors]
     if problems:
         raise UserError("The project cannot be trained yet:\n  " + "\n  ".join(problems))
+    for other in list_runs(project):
+        status = run_status(other)
+        if status.state in ("starting", "running", "paused"):
+            raise UserError(
+                f"run {other.id} is {status.state} ({status.describe()}); two runs at once would share the GPU "
+                f"and the project. Wait for it, or stop it first: ti-tui stop {shlex.quote(str(project.root))} {other.id}"
+            )
     settings = project.settings
     items = training_items(project.images_dir, project.prepared_dir, settings.dataset.recursive)
     vectors = settings.token.vectors or suggest_vector_count(len(items), settings.dataset.kind)[0]
@@ -34,7 +42,9 @@ def create_run(project: Project, steps: int | None = None, start_from: Path | No
         "settings": settings.to_toml_data(),
         "steps": steps or settings.training.steps,
         "vectors": vectors,
-        "images": [{"image": os.fspath(item.image), "caption": item.caption} for item in items],
+        "images": [
+            {"image": os.fspath(item.image), "caption": item.caption, "sha256": file_digest(item.image)} for item in items
+        ],
         "initial_embedding": None,
         "parent": None,
         "launches": [],
@@ -64,11 +74,17 @@ def _new_run_folder(project: Project, trigger: str) -> Path:
 
 def _parent_of(checkpoint: Path) -> dict | None:
     """The run a checkpoint came from, when it lies in one: `runs/<id>/checkpoints/<name>-<step>.safetensors`."""
-    run_folder = checkpoint.parent.parent
-    if checkpoint.parent.name != "checkpoints" or not (run_folder / "run.json").is_file():
+    parent = RunDirectory(checkpoint.parent.parent)
+    if checkpoint.parent.name != "checkpoints" or not parent.run_file.is_file():
         return None
-    step = checkpoint.stem.rsplit("-", 1)[-1]
-    return {"run": run_folder.name, "step": int(step) if step.isdigit() else None, "checkpoint": os.fspath(checkpoint)}
+    step = next((known.step for known in parent.checkpoints() if known.embedding == checkpoint), None)
+    return {"run": parent.id, "step": step, "checkpoint": os.fspath(checkpoint)}
+
+
+def file_digest(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def find_run(project: Project, name: str) -> RunDirectory:
@@ -102,10 +118,14 @@ def prepare_resume(run: RunDirectory) -> None:
         )
 
 
-def start_trainer(run: RunDirectory, processes: int = 1) -> subprocess.Popen:
-    """Launch the trainer detached: a new session, no terminal, output to trainer.log."""
+def start_trainer(run: RunDirectory) -> subprocess.Popen:
+    """Launch the trainer detached: a new session, no terminal, output to trainer.log.
+
+    As many processes as the run was set up with (training.processes when it was created).
+    """
     import psutil
 
+    processes = run.read()["settings"]["training"]["processes"]
     module = ["-m", "ti_tui.train", os.fspath(run.path)]
     if processes > 1:
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}", *module]

@@ -18,7 +18,7 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -28,7 +28,7 @@ from ti_tui.fsutil import atomic_write_text
 EVENT_VERSION = 1
 CONTROL_REQUESTS = ("stop", "save-now", "preview-now", "pause")
 FINAL_EVENT = "finished"
-FINAL_STATES = {"completed": "finished", "stopped": "stopped", "failed": "failed"}  # the final event's reason
+STATE_AFTER = {"completed": "finished", "stopped": "stopped", "failed": "failed"}  # by the final event's reason
 # A launched trainer that has not taken its lock after this long is not starting any more.
 STARTUP_GRACE_SECONDS = 120
 
@@ -100,6 +100,9 @@ class RunDirectory:
                 found.append(Checkpoint(int(match.group(2)), path, path.with_name(path.stem + ".state.pt")))
         return sorted(found, key=lambda checkpoint: checkpoint.step)
 
+    def resumable_checkpoints(self) -> list[Checkpoint]:
+        return [checkpoint for checkpoint in self.checkpoints() if checkpoint.resumable]
+
     def checkpoint_paths(self, trigger: str, step: int) -> Checkpoint:
         embedding = self.checkpoints_dir / f"{trigger}-{step}.safetensors"
         return Checkpoint(step, embedding, embedding.with_name(embedding.stem + ".state.pt"))
@@ -161,8 +164,10 @@ class EventWriter:
     def __init__(self, path: Path):
         self.path = Path(path)
         previous = EventTail(self.path).read_new()
-        self.sequence = previous[-1]["seq"] if previous else 0
+        self.sequence = max((event.get("seq", 0) for event in previous), default=0)
         self.handle = open(self.path, "a", encoding="utf-8")
+        if self.handle.tell() and not self.path.read_bytes().endswith(b"\n"):
+            self.handle.write("\n")  # end a line cut short by a crash, so the next event stands alone
 
     def write(self, kind: str, **fields) -> dict:
         self.sequence += 1
@@ -196,11 +201,12 @@ class EventTail:
         self.partial = lines.pop()
         events = []
         for line in lines:
-            if line.strip():
-                try:
-                    events.append(json.loads(line))
-                except ValueError:
-                    continue  # a line cut by a crash mid-write; the next ones are whole
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # a line cut by a crash mid-write; the next ones are whole
+            if isinstance(event, dict) and isinstance(event.get("type"), str):
+                events.append(event)
         return events
 
 
@@ -215,13 +221,14 @@ class RunStatus:
     reason: str = ""
     last_checkpoint: Checkpoint | None = None
     loss: float | None = None
-    events: list[dict] = field(default_factory=list)
+    log_file: Path | None = None
 
     def describe(self) -> str:
         progress = f"step {self.step} of {self.total_steps}"
         if self.state == "lost":
             where = f"; resume from the checkpoint at step {self.last_checkpoint.step}" if self.last_checkpoint else "; no checkpoint was saved"
-            return f"lost at {progress}: the trainer stopped without saying why (killed, or the machine went down){where}"
+            log = f" (its last words are in {self.log_file})" if self.log_file else ""
+            return f"lost at {progress}: the trainer stopped without saying why{log}{where}"
         if self.state in ("finished", "stopped", "failed"):
             return f"{self.state} at {progress}" + (f": {self.reason}" if self.reason else "")
         return f"{self.state}, {progress}"
@@ -231,7 +238,7 @@ def run_status(run: RunDirectory) -> RunStatus:
     """What a run is doing now, from its folder alone."""
     events = run.events()
     facts = run.read()
-    status = RunStatus("starting", total_steps=facts.get("steps", 0), events=events)
+    status = RunStatus("starting", total_steps=facts.get("steps", 0), log_file=run.log_file)
     session = events
     for index in range(len(events) - 1, -1, -1):
         if events[index]["type"] == "started":
@@ -240,28 +247,29 @@ def run_status(run: RunDirectory) -> RunStatus:
     for event in events:
         if event["type"] == "step":
             status.step, status.loss = event["step"], event.get("loss")
-    checkpoints = [checkpoint for checkpoint in run.checkpoints() if checkpoint.resumable]
+    checkpoints = run.resumable_checkpoints()
     status.last_checkpoint = checkpoints[-1] if checkpoints else None
     final = next((event for event in reversed(session) if event["type"] == FINAL_EVENT), None)
+    launched = (facts.get("launches") or [{}])[-1]
+    relaunched = final is not None and launched.get("started", 0) > final.get("t", 0)
     if run.is_locked():
         paused = [event["type"] for event in session if event["type"] in ("paused", "resumed")]
         status.state = "paused" if paused and paused[-1] == "paused" else "running"
-    elif final is not None:
-        status.state = FINAL_STATES.get(final.get("reason"), "failed")
+    elif final is not None and not relaunched:
+        status.state = STATE_AFTER.get(final.get("reason"), "failed")
         status.reason = final.get("message", "")
-    elif _launch_is_fresh(facts):
+    elif _launch_is_fresh(launched):
         status.state = "starting"
     else:
         status.state = "lost"
     return status
 
 
-def _launch_is_fresh(facts: dict) -> bool:
-    launches = facts.get("launches") or []
-    if not launches:
+def _launch_is_fresh(launch: dict) -> bool:
+    """A trainer was launched a moment ago and is still alive, but has not taken its lock yet."""
+    if not launch or time.time() - launch.get("started", 0) > STARTUP_GRACE_SECONDS:
         return False
-    latest = launches[-1]
-    return time.time() - latest.get("started", 0) < STARTUP_GRACE_SECONDS and _process_alive(latest.get("pid"), latest.get("process_started"))
+    return _process_alive(launch.get("pid"), launch.get("process_started"))
 
 
 def _process_alive(pid: int | None, started: float | None) -> bool:

@@ -67,7 +67,7 @@ def _parse_rate(text: str, where: str) -> float:
 
 
 def _parse_step(text: str, where: str) -> int:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise ScheduleError(f"{where}: the step {text!r} is not a whole number of steps (expected e.g. 0.005:200)")
     step = int(text)
     if step < 1:
@@ -117,6 +117,11 @@ class LearningRateSchedule:
         if self.preset == "constant":
             return [f"{self.pieces[0].rate:g} for all {total} steps"]
         if self.preset in ("cosine", "warmup_cosine"):
+            if self.preset == "warmup_cosine" and self.warmup_steps >= total:
+                return [
+                    f"rises from 0 toward {self.pieces[0].rate:g} over all {total} steps, ending at {self.rate_at(total):.3g}: "
+                    f"the warmup ({self.warmup_steps} steps) is longer than the run"
+                ]
             lines = []
             if self.preset == "warmup_cosine" and self.warmup_steps:
                 lines.append(f"rises from 0 to {self.pieces[0].rate:g} over steps 1-{self.warmup_steps}")
