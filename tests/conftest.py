@@ -122,3 +122,35 @@ def trainable_project(tmp_path):
         return project
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_captioner(tmp_path_factory) -> Path:
+    """A tiny random BLIP with a small word-piece vocabulary: it writes nonsense captions, quickly."""
+    import torch
+    from transformers import BertTokenizer, BlipConfig, BlipForConditionalGeneration, BlipProcessor
+    from transformers.models.blip.image_processing_pil_blip import BlipImageProcessorPil
+
+    folder = tmp_path_factory.mktemp("tiny-blip")
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "photo", "of", "robot", "on", "the", "beach", "sky", "blue", "red"]
+    (folder / "vocab.txt").write_text("\n".join(words) + "\n")
+    tokenizer = BertTokenizer(str(folder / "vocab.txt"), bos_token="[DEC]")
+    processor = BlipProcessor(image_processor=BlipImageProcessorPil(size={"height": 32, "width": 32}), tokenizer=tokenizer)
+    small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2)
+    config = BlipConfig(
+        vision_config=dict(small, image_size=32, patch_size=16),
+        text_config=dict(
+            small,
+            vocab_size=len(tokenizer),
+            encoder_hidden_size=32,
+            max_position_embeddings=64,
+            bos_token_id=tokenizer.convert_tokens_to_ids("[DEC]"),
+            pad_token_id=0,
+            sep_token_id=3,
+        ),
+        projection_dim=32,
+    )
+    torch.manual_seed(0)
+    BlipForConditionalGeneration(config).save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder

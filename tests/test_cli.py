@@ -149,3 +149,19 @@ def test_doctor_flags_a_device_this_machine_lacks(tmp_path):
     result = run_ti_tui("doctor", "p", cwd=tmp_path)
     assert result.returncode == 1
     assert "model.device is 'cuda:3', but this machine has only" in result.stdout
+
+
+def test_the_dataset_commands_from_import_to_prompts(tmp_path):
+    assert run_ti_tui("new", "p", "--model", "builtin:tiny", "--token", "zorbot", cwd=tmp_path).returncode == 0
+    imported = run_ti_tui("import", "p", str(SAMPLE_PROJECT / "images"), cwd=tmp_path)
+    assert "Imported 10 image(s)" in imported.stdout
+    checked = run_ti_tui("check", "p", cwd=tmp_path)
+    assert checked.returncode == 0 and "10 image(s) checked for training at 128 px" in checked.stdout
+    prepared = run_ti_tui("prepare", "p", cwd=tmp_path)
+    assert "Prepared 10 image(s) at 128 px" in prepared.stdout
+    assert "Prepared 0 image(s) at 128 px" in run_ti_tui("prepare", "p", cwd=tmp_path).stdout
+    edited = run_ti_tui("captions", "p", "--replace", "scarf", "bandana", cwd=tmp_path)
+    assert "Changed 10 caption(s)" in edited.stdout
+    prompts = run_ti_tui("prompts", "p", cwd=tmp_path).stdout
+    assert "  a photo of zorbot, standing on a green hill under a blue sky with clouds, waving, red bandana" in prompts
+    assert (SAMPLE_PROJECT / "images" / "01-hill.txt").read_text().strip().endswith("red scarf")  # originals untouched

@@ -111,3 +111,22 @@ asyncio.run(main())
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+async def test_image_checks_are_shown_in_words(tiny_project):
+    from ti_tui.dataset.checks import DatasetReport, Finding
+
+    def check_with_a_finding(project):
+        return DatasetReport(findings=[Finding("blur", "warning", ("a.jpg",), "a.jpg looks blurry", "Replace it")])
+
+    app = create_app(tiny_project, check_images=check_with_a_finding)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert "warning: a.jpg looks blurry. Replace it." in screen_text(app)
+
+
+async def test_the_sample_projects_images_pass_their_checks():
+    app = create_app(Project.open(SAMPLE_PROJECT))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert "No problems found in 10 image(s)." in screen_text(app)

@@ -62,6 +62,9 @@ def run_doctor(project_path: Path | None, out: TextIO) -> int:
             _write_project(write, summary)
             blocking += [problem.text for problem in summary.errors]
             warnings += [problem.text for problem in summary.problems if problem.severity == "warning"]
+            dataset_blocking, dataset_warnings = _write_dataset(write, project)
+            blocking += dataset_blocking
+            warnings += dataset_warnings
             if devices is not None:
                 device_blocking, device_warnings = _device_problems(project.settings, devices)
                 blocking += device_blocking
@@ -85,6 +88,28 @@ def _write_project(write: "_Writer", summary: ProjectSummary) -> None:
     write.fact("Images", f"{summary.image_count} in {summary.images_dir}, {summary.captioned_count} with captions")
     for notice in summary.notices:
         write.fact("Note", notice)
+
+
+def _write_dataset(write: "_Writer", project: Project) -> tuple[list[str], list[str]]:
+    """The image checks; the count of images is already in the project's own problems."""
+    from ti_tui.dataset.workflow import check_project_images, training_size
+
+    try:
+        report = check_project_images(project)
+    except UserError as error:
+        write.heading("Images")
+        write.line(f"  not checked: {error}")
+        return [], []  # the project's own problems already name what is wrong with its images
+    write.heading(f"Images ({len(report.facts)} readable, checked for training at {training_size(project)} px)")
+    findings = [finding for finding in report.findings if finding.check != "count"]
+    for finding in findings:
+        write.line(f"  {finding.severity}: {finding}")
+    if not findings:
+        write.line("  No problems found in the images.")
+    return (
+        [str(finding) for finding in findings if finding.severity == "error"],
+        [str(finding) for finding in findings if finding.severity == "warning"],
+    )
 
 
 def _device_problems(settings: ProjectSettings, devices: list[ComputeDevice]) -> tuple[list[str], list[str]]:

@@ -36,16 +36,11 @@ def read_caption(image: Path) -> str:
 
 def load_square_image(path: Path, size: int, background: str):
     """The image as an RGB square of `size` pixels: upright, transparency laid on `background`, centre-cropped."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, ImageOps
 
-    try:
-        with Image.open(path) as opened:
-            image = ImageOps.exif_transpose(opened)
-            image.load()
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as error:
-        raise UserError(f"{path} cannot be read as an image ({error}); remove it or replace it") from None
-    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        base = Image.new("RGBA", rgba.size, background)
-        image = Image.alpha_composite(base, rgba)
-    return ImageOps.fit(image.convert("RGB"), (size, size), method=Image.Resampling.LANCZOS)
+    from ti_tui.dataset.reading import open_image
+
+    image = open_image(path, background)
+    if image.size == (size, size):
+        return image
+    return ImageOps.fit(image, (size, size), method=Image.Resampling.LANCZOS)

@@ -109,3 +109,35 @@ def _hub_cached_file(repo_id: str, filename: str) -> str | None:
 
     found = try_to_load_from_cache(repo_id, filename)
     return found if isinstance(found, str) else None
+
+
+def native_resolution(source: ModelSource) -> int:
+    """The image size the model was trained at, from its configs or its family, without loading it."""
+    import json
+
+    from ti_tui.sd.family import family_config
+
+    folder = None
+    if source.kind == "builtin":
+        from ti_tui.sd.tiny import IMAGE_SIZE
+
+        return IMAGE_SIZE
+    if source.kind == "folder":
+        folder = source.path
+    elif source.kind == "hub":
+        cached = _hub_cached_file(source.text, "model_index.json")
+        folder = Path(cached).parent if cached else None
+    if folder is not None:
+        try:
+            unet = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8"))
+            vae = json.loads((folder / "vae" / "config.json").read_text(encoding="utf-8"))
+            return unet["sample_size"] * 2 ** (len(vae["block_out_channels"]) - 1)
+        except (OSError, ValueError, KeyError):
+            return 512
+    family = None
+    if source.kind == "file" and source.path.suffix.lower() == ".safetensors":
+        try:
+            family = family_from_shapes(read_safetensors_header(source.path)[0], source.path.name).name
+        except UserError:
+            pass
+    return family_config(family)["vae"]["sample_size"] if family else 512

@@ -11,6 +11,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, Static
 
+from ti_tui.dataset.checks import DatasetReport
 from ti_tui.errors import UserError
 from ti_tui.project import Project
 from ti_tui.project.model import ModelSettings
@@ -19,6 +20,7 @@ from ti_tui.tui.widgets.fact_list import FactList
 
 Summarize = Callable[[Project], ProjectSummary]
 Fetch = Callable[[ModelSettings, Path], list[str]]
+CheckImages = Callable[[Project], DatasetReport]
 
 
 class ProjectScreen(Screen):
@@ -44,11 +46,17 @@ class ProjectScreen(Screen):
             super().__init__()
             self.report = report
 
-    def __init__(self, project: Project, summarize: Summarize, fetch: Fetch):
+    class ImagesChecked(Message):
+        def __init__(self, lines: list[str]):
+            super().__init__()
+            self.lines = lines
+
+    def __init__(self, project: Project, summarize: Summarize, fetch: Fetch, check_images: CheckImages):
         super().__init__()
         self.project = project
         self.summarize = summarize
         self.fetch = fetch
+        self.check_images = check_images
         self.fetchable = False
 
     def compose(self) -> ComposeResult:
@@ -60,6 +68,8 @@ class ProjectScreen(Screen):
             yield FactList(_settings_facts(self.project), id="settings")
             yield Label("Found on disk", classes="section-title")
             yield FactList([("", "Checking the model, tokenizer and images...")], id="found")
+            yield Label("Image checks", classes="section-title")
+            yield Static("Looking at every image...", id="image-checks", markup=False)
             yield Static(
                 "This screen shows the project. The step-by-step wizard (images, captions, token, schedule, "
                 "training) is being built; until then, edit project.toml and press r, or run ti-tui doctor.",
@@ -72,6 +82,21 @@ class ProjectScreen(Screen):
         self.title = "ti-tui"
         self.sub_title = self.project.name
         self.check_project()
+        self.look_at_images()
+
+    @work(thread=True, exclusive=True, group="images")
+    def look_at_images(self) -> None:
+        try:
+            report = self.check_images(self.project)
+            lines = [f"{finding.severity}: {finding}" for finding in report.findings if finding.check != "count"]
+            lines = lines or [f"No problems found in {len(report.facts)} image(s)."]
+        except (UserError, OSError) as error:
+            lines = [str(error)]
+        self.post_message(self.ImagesChecked(lines))
+
+    @on(ImagesChecked)
+    def show_image_checks(self, message: ImagesChecked) -> None:
+        self.query_one("#image-checks", Static).update("\n".join(message.lines))
 
     @work(thread=True, exclusive=True)
     def check_project(self, reload: bool = False) -> None:
@@ -86,6 +111,7 @@ class ProjectScreen(Screen):
 
     def action_reload(self) -> None:
         self.check_project(reload=True)
+        self.look_at_images()
 
     def check_action(self, action: str, parameters: tuple) -> bool:
         # Offer the download only when there is something to download.

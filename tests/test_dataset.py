@@ -1,0 +1,261 @@
+"""Dataset checks, import, face-aware preparation and captions, on real photographs and made-up faults."""
+
+import io
+import json
+import shutil
+import struct
+import zlib
+
+import pytest
+from PIL import Image, ImageFilter
+from skimage import data
+
+from conftest import SAMPLE_PROJECT
+from ti_tui.dataset.captions import appending, caption_warnings, edit_captions, prepending, removing_word, replacing
+from ti_tui.dataset.checks import check_dataset, jpeg_quality
+from ti_tui.dataset.faces import detect_faces
+from ti_tui.dataset.importing import import_images
+from ti_tui.dataset.prepare import face_crop, prepare_dataset
+from ti_tui.dataset.reading import open_image
+
+PHOTOS = ("astronaut", "coffee", "camera", "rocket", "chelsea")
+
+
+def photo(name: str) -> Image.Image:
+    return Image.fromarray(getattr(data, name)()).convert("RGB")
+
+
+def good_set(folder, count: int = 10):
+    """Varied sharp photos at least 512 px: the sample project's drawings."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for image in sorted(SAMPLE_PROJECT.glob("images/*.jpg"))[:count]:
+        shutil.copy(image, folder / image.name)
+        shutil.copy(image.with_suffix(".txt"), folder / image.with_suffix(".txt").name)
+    return sorted(folder.glob("*.jpg"))
+
+
+def messages(report, name: str) -> str:
+    return " | ".join(str(finding) for finding in report.findings if name in finding.images)
+
+
+def test_a_good_set_gets_no_findings(tmp_path):
+    report = check_dataset(good_set(tmp_path / "images"), resolution=512, kind="subject")
+    assert report.findings == []
+
+
+def png_header_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header promises a huge picture: opening it must not try to decode it."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda path: photo("astronaut").resize((300, 300)).save(path), "smaller than the training size (512 px): it would be enlarged 1.7 times"),
+        (lambda path: photo("astronaut").filter(ImageFilter.GaussianBlur(3)).save(path), "looks blurry"),
+        (lambda path: photo("astronaut").crop((0, 200, 512, 380)).resize((1536, 540)).save(path), "2.8 times wider than tall"),
+        (lambda path: photo("astronaut").save(path, quality=25), "heavily compressed JPEG (quality about 25)"),
+        (lambda path: photo("astronaut").quantize(8).convert("RGB").save(path, format="PNG"), "very few colours (8)"),
+        (lambda path: Image.new("RGB", (1, 1)).save(path), "is only 1x1 pixels"),
+        (lambda path: path.write_bytes(b"\xff\xd8\xff\xe0 this is not a photo"), "cannot be read"),
+        (lambda path: path.write_text("just some text"), "is not an image Pillow can read"),
+        (lambda path: path.write_bytes(png_header_claiming(20000, 20000)), "too large to open safely"),
+    ],
+    ids=["small", "blurry", "aspect", "jpeg", "bit depth", "1x1", "corrupt", "not an image", "bomb"],
+)
+def test_each_check_fires_on_an_image_made_to_trigger_it(tmp_path, make, expected):
+    paths = good_set(tmp_path / "images", count=9)
+    faulty = tmp_path / "images" / "faulty.jpg"
+    make(faulty)
+    report = check_dataset(paths + [faulty], resolution=512, kind="subject")
+    assert expected in messages(report, "faulty.jpg")
+    assert all(not report.about(path) for path in paths), report.findings
+
+
+def test_a_truncated_file_is_called_cut_short(tmp_path):
+    paths = good_set(tmp_path / "images", count=9)
+    whole = io.BytesIO()
+    photo("astronaut").save(whole, format="JPEG", quality=95)
+    (tmp_path / "images" / "cut.jpg").write_bytes(whole.getvalue()[: len(whole.getvalue()) // 2])
+    report = check_dataset(paths + [tmp_path / "images" / "cut.jpg"], resolution=512, kind="subject")
+    assert "is cut short" in messages(report, "cut.jpg")
+
+
+def test_near_duplicates_are_named_as_a_pair(tmp_path):
+    paths = good_set(tmp_path / "images", count=9)
+    copy = tmp_path / "images" / "copy-of-hill.jpg"
+    Image.open(paths[0]).resize((700, 700)).save(copy, quality=85)
+    report = check_dataset(paths + [copy], resolution=512, kind="subject")
+    assert f"{paths[0].name} and copy-of-hill.jpg are near-duplicates" in messages(report, "copy-of-hill.jpg")
+
+
+def test_faces_are_looked_for_in_face_projects(tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    photo("astronaut").save(folder / "astronaut.png")
+    photo("coffee").resize((768, 512)).save(folder / "coffee.png")
+    crowd = Image.new("RGB", (1024, 512), "white")
+    crowd.paste(photo("astronaut"), (0, 0))
+    crowd.paste(photo("astronaut"), (512, 0))
+    crowd.save(folder / "two-astronauts.png")
+    report = check_dataset(sorted(folder.iterdir()), resolution=512, kind="face")
+    assert messages(report, "astronaut.png") == ""
+    assert "No face was found in coffee.png" in messages(report, "coffee.png")
+    assert "shows 2 faces" in messages(report, "two-astronauts.png")
+    assert "No face" not in str(check_dataset([folder / "coffee.png"], resolution=512, kind="subject").findings)
+
+
+def test_too_few_and_too_alike(tmp_path):
+    few = check_dataset(good_set(tmp_path / "few", count=3), resolution=512, kind="subject")
+    assert "Only 3 usable image(s)" in str(few.errors)
+    alike = tmp_path / "alike"
+    alike.mkdir()
+    for index in range(6):
+        photo("astronaut").crop((index * 4, 0, 500 + index * 4, 500)).resize((512, 512)).save(alike / f"{index}.png")
+    report = check_dataset(sorted(alike.iterdir()), resolution=512, kind="subject")
+    assert "The images look much alike" in str(report.findings)
+
+
+def test_the_jpeg_quality_estimate_follows_the_setting(tmp_path):
+    for quality in (20, 50, 75, 95):
+        photo("coffee").save(tmp_path / f"{quality}.jpg", quality=quality)
+        assert abs(jpeg_quality(tmp_path / f"{quality}.jpg") - quality) <= 2
+    photo("coffee").save(tmp_path / "lossless.png")
+    assert jpeg_quality(tmp_path / "lossless.png") is None
+
+
+def test_images_open_upright_and_in_rgb(tmp_path):
+    upright = photo("coffee")  # 600 x 400
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90" as phones write it
+    upright.rotate(90, expand=True).save(tmp_path / "phone.jpg", exif=exif)
+    assert open_image(tmp_path / "phone.jpg").size == (600, 400)
+    upright.convert("CMYK").save(tmp_path / "print.jpg")
+    assert open_image(tmp_path / "print.jpg").mode == "RGB"
+    clear = Image.new("RGBA", (80, 80), (0, 0, 0, 0))
+    clear.save(tmp_path / "clear.png")
+    assert open_image(tmp_path / "clear.png", background="#ff0000").getpixel((5, 5)) == (255, 0, 0)
+
+
+def test_import_takes_the_good_files_and_explains_the_rest(tmp_path):
+    source = tmp_path / "camera-roll"
+    good = good_set(source, count=6)
+    Image.new("RGB", (1, 1)).save(source / "dot.png")
+    (source / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(100))
+    (source / "bomb.png").write_bytes(png_header_claiming(20000, 20000))
+    (source / "notes.jpg").write_text("shopping list")
+    before = {path.name: path.read_bytes() for path in source.iterdir()}
+
+    report = import_images([source], tmp_path / "project" / "images")
+    assert sorted(report.imported) == sorted(path.name for path in good)
+    refused = " | ".join(report.refused)
+    for expected in ("dot.png is only 1x1", "broken.jpg", "bomb.png is too large to open safely (400 megapixels)", "notes.jpg is not an image"):
+        assert expected in refused
+    assert (tmp_path / "project" / "images" / "01-hill.txt").is_file()  # its caption came along
+    assert {path.name: path.read_bytes() for path in source.iterdir()} == before  # sources untouched
+
+    again = import_images([source], tmp_path / "project" / "images")
+    assert again.imported == [] and len(again.already_there) == 6
+
+
+def test_the_face_centred_crop_keeps_the_astronauts_face_inside_and_centred():
+    image = photo("astronaut")
+    (face,) = detect_faces(image)
+    crop = face_crop(image.width, image.height, face, resolution=256)
+    left, top, right, bottom = crop.as_tuple()
+    assert left <= face.x and top <= face.y and face.x + face.width <= right and face.y + face.height <= bottom
+    centre_x, centre_y = face.centre
+    assert abs((centre_x - left) / crop.side - 0.5) < 0.05  # across: centred
+    assert abs((centre_y - top) / crop.side - 0.4) < 0.05  # down: a little high, leaving room for the head
+    assert crop.side >= 256  # never enlarged when the photo is big enough
+
+
+def test_preparing_twice_does_no_work_and_a_changed_original_is_the_only_one_redone(tmp_path):
+    originals = good_set(tmp_path / "images", count=6)
+    prepared = tmp_path / "prepared"
+    first = prepare_dataset(originals, prepared, 128, "subject", "#ffffff")
+    assert len(first.prepared) == 6 and first.unchanged == []
+    assert all(Image.open(prepared / name).size == (128, 128) for name in first.prepared)
+    assert (prepared / "01-hill.txt").read_text() == (tmp_path / "images" / "01-hill.txt").read_text()
+
+    second = prepare_dataset(originals, prepared, 128, "subject", "#ffffff")
+    assert second.prepared == [] and len(second.unchanged) == 6
+
+    Image.open(originals[2]).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(originals[2])
+    (prepared / "01-hill.txt").write_text("my own words\n")  # a caption the user edited
+    third = prepare_dataset(originals, prepared, 128, "subject", "#ffffff")
+    assert third.prepared == [originals[2].stem + ".png"]
+    assert (prepared / "01-hill.txt").read_text() == "my own words\n"
+
+    manifest = json.loads((prepared / "manifest.json").read_text())["images"]
+    assert manifest["01-hill.png"]["original"] == str(originals[0])
+    assert len(manifest["01-hill.png"]["crop"]) == 4
+
+    originals[5].unlink()
+    fourth = prepare_dataset(originals[:5], prepared, 128, "subject", "#ffffff")
+    assert fourth.retired == [originals[5].stem + ".png"]
+    assert (prepared / "removed" / (originals[5].stem + ".png")).is_file()
+
+
+def test_bulk_caption_edits(tmp_path):
+    folder = tmp_path / "prepared"
+    folder.mkdir()
+    for name, caption in (("a", "red scarf, on a beach"), ("b", "robot waving, red scarf"), ("c", "")):
+        Image.new("RGB", (8, 8)).save(folder / f"{name}.png")
+        (folder / f"{name}.txt").write_text(caption)
+    assert edit_captions(folder, replacing("red", "blue")) == ["a.png", "b.png"]
+    assert edit_captions(folder, prepending("photo")) == ["a.png", "b.png", "c.png"]
+    edit_captions(folder, appending("daylight"))
+    edit_captions(folder, removing_word("robot"))
+    assert (folder / "a.txt").read_text() == "photo, blue scarf, on a beach, daylight\n"
+    assert (folder / "b.txt").read_text() == "photo, waving, blue scarf, daylight\n"
+    assert (folder / "c.txt").read_text() == "photo, daylight\n"
+
+
+def test_caption_warnings_for_the_trigger_and_the_identity(tmp_path):
+    folder = tmp_path / "prepared"
+    folder.mkdir()
+    for name, caption in (("a", "zorbot on a beach"), ("b", "a teal robot in the snow"), ("c", "in the city at night")):
+        Image.new("RGB", (8, 8)).save(folder / f"{name}.png")
+        (folder / f"{name}.txt").write_text(caption)
+    warnings = {warning.image: warning.message for warning in caption_warnings(folder, "zorbot", "robot", "subject_filewords")}
+    assert set(warnings) == {"a.png", "b.png"}
+    assert "names the trigger 'zorbot'" in warnings["a.png"]
+    assert "the caption says robot, which is what the embedding should learn" in warnings["b.png"]
+    assert not caption_warnings(folder, "zorbot", "", "filewords")  # caption-only templates need the trigger
+
+
+def test_auto_captions_are_written_once_and_never_over_an_edit_unless_asked(tmp_path, tiny_captioner):
+    from ti_tui.dataset.captioner import run_in_worker
+
+    prepared = tmp_path / "prepared"
+    prepared.mkdir()
+    for image in good_set(tmp_path / "images", count=3):
+        Image.open(image).resize((64, 64)).save(prepared / (image.stem + ".png"))
+    images = sorted(prepared.glob("*.png"))
+
+    first = list(run_in_worker(str(tiny_captioner), images))
+    assert [progress.done for progress in first] == [1, 2, 3]
+    captions = {image.name: image.with_suffix(".txt").read_text().strip() for image in images}
+    assert all(captions.values())  # nonsense, but written
+
+    images[0].with_suffix(".txt").write_text("my own caption\n")
+    again = list(run_in_worker(str(tiny_captioner), images))
+    assert images[0].with_suffix(".txt").read_text() == "my own caption\n"
+    assert [progress.caption for progress in again if progress.image == images[0].name] == [None]
+
+    list(run_in_worker(str(tiny_captioner), images, overwrite=True))
+    assert images[0].with_suffix(".txt").read_text().strip() == captions[images[0].name]
+
+
+def test_a_missing_captioning_model_says_where_to_get_one(tmp_path):
+    from ti_tui.dataset.captioner import run_in_worker
+    from ti_tui.errors import UserError
+
+    Image.new("RGB", (64, 64)).save(tmp_path / "a.png")
+    with pytest.raises(UserError, match="is not on this machine.*hf download Salesforce/blip-image-captioning-large"):
+        list(run_in_worker(str(tmp_path / "no-model"), [tmp_path / "a.png"]))

@@ -1,0 +1,74 @@
+"""Importing photos into a project: copies into its images folder, the sources left as they were.
+
+Every file is opened first; one that cannot be used (damaged, not an image, far too large, a few
+pixels) is reported in words and left out, and the rest come in. Copies keep their names, and
+caption files beside them come along.
+"""
+
+import hashlib
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ti_tui.dataset.checks import MIN_USABLE_SIDE
+from ti_tui.dataset.files import caption_path, list_image_files
+from ti_tui.dataset.reading import ImageProblem, open_image
+from ti_tui.errors import UserError
+
+
+@dataclass
+class ImportReport:
+    imported: list[str] = field(default_factory=list)
+    already_there: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # one sentence each
+
+
+def import_images(sources: list[Path], images_dir: Path, recursive: bool = False) -> ImportReport:
+    report = ImportReport()
+    images_dir.mkdir(parents=True, exist_ok=True)
+    present = {_digest(path): path.name for path in list_image_files(images_dir)}
+    for path in _candidates(sources, recursive):
+        try:
+            image = open_image(path)
+        except ImageProblem as problem:
+            report.refused.append(str(problem))
+            continue
+        if min(image.size) < MIN_USABLE_SIDE:
+            report.refused.append(f"{path.name} is only {image.width}x{image.height} pixels, too small to learn from")
+            continue
+        digest = _digest(path)
+        if digest in present:
+            report.already_there.append(f"{path.name} (as {present[digest]})")
+            continue
+        target = _free_name(images_dir, path.name)
+        shutil.copy2(path, target)
+        if caption_path(path).is_file() and not caption_path(target).exists():
+            shutil.copy2(caption_path(path), caption_path(target))
+        present[digest] = target.name
+        report.imported.append(target.name)
+    return report
+
+
+def _candidates(sources: list[Path], recursive: bool) -> list[Path]:
+    found = []
+    for source in sources:
+        source = source.expanduser()
+        if source.is_dir():
+            found += list_image_files(source, recursive)
+        elif source.is_file():
+            found.append(source)  # named on purpose: tried whatever its extension
+        else:
+            raise UserError(f"{source} does not exist; name image files or folders that hold them")
+    return found
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    target, number = folder / name, 2
+    while target.exists():
+        target = folder / f"{Path(name).stem}-{number}{Path(name).suffix}"
+        number += 1
+    return target
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

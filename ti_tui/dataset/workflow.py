@@ -1,0 +1,58 @@
+"""The dataset steps for a whole project: check, prepare, caption, preview the prompts.
+
+Shared by the commands and the wizard, so both do the same thing.
+"""
+
+import random
+from pathlib import Path
+
+from ti_tui.dataset.checks import DatasetReport, check_dataset
+from ti_tui.dataset.files import list_image_files
+from ti_tui.dataset.prepare import PreparationReport, prepare_dataset
+from ti_tui.dataset.training_set import read_caption
+from ti_tui.errors import UserError
+from ti_tui.project import Project
+from ti_tui.sd.availability import native_resolution
+from ti_tui.sd.source import classify_model_source
+
+
+def training_size(project: Project) -> int:
+    settings = project.settings
+    return settings.dataset.resolution or native_resolution(classify_model_source(settings.model.base, project.root))
+
+
+def originals(project: Project) -> list[Path]:
+    return list_image_files(project.images_dir, project.settings.dataset.recursive)
+
+
+def check_project_images(project: Project) -> DatasetReport:
+    settings = project.settings.dataset
+    return check_dataset(originals(project), training_size(project), settings.kind, settings.background)
+
+
+def prepare_project(project: Project) -> PreparationReport:
+    settings = project.settings.dataset
+    return prepare_dataset(originals(project), project.prepared_dir, training_size(project), settings.kind, settings.background)
+
+
+def prepared_images(project: Project) -> list[Path]:
+    images = list_image_files(project.prepared_dir)
+    if not images:
+        raise UserError(f"{project.name} has no prepared images yet; prepare them first: ti-tui prepare {project.root}")
+    return images
+
+
+def preview_prompts(project: Project) -> list[tuple[str, list[str]]]:
+    """For each training image, the prompts its caption makes with every line of the template."""
+    from ti_tui.train.prompts import TagOptions, build_prompt, load_templates
+
+    settings = project.settings
+    templates = load_templates(settings.training.template, project.root)
+    images = list_image_files(project.prepared_dir) or originals(project)
+    return [
+        (
+            image.name,
+            [build_prompt(line, settings.token.trigger, read_caption(image), TagOptions(), random.Random(0)) for line in templates],
+        )
+        for image in images
+    ]
