@@ -165,3 +165,15 @@ def test_the_dataset_commands_from_import_to_prompts(tmp_path):
     prompts = run_ti_tui("prompts", "p", cwd=tmp_path).stdout
     assert "  a photo of zorbot, standing on a green hill under a blue sky with clouds, waving, red bandana" in prompts
     assert (SAMPLE_PROJECT / "images" / "01-hill.txt").read_text().strip().endswith("red scarf")  # originals untouched
+
+
+def test_doctor_lists_what_is_wrong_with_the_images(trainable_project):
+    from PIL import Image, ImageFilter
+
+    project = trainable_project()
+    hill = project.images_dir / "01-hill.jpg"
+    Image.open(hill).filter(ImageFilter.GaussianBlur(4)).save(hill)
+    report = run_ti_tui("doctor", str(project.root)).stdout
+    images = report.split("\nImages (", 1)[1].split("\n\n", 1)[0]
+    assert "10 readable, checked for training at 128 px" in images
+    assert "warning: 01-hill.jpg looks blurry" in images

@@ -10,6 +10,8 @@ import pytest
 from PIL import Image, ImageFilter
 from skimage import data
 
+from ti_tui.errors import UserError
+
 from conftest import SAMPLE_PROJECT
 from ti_tui.dataset.captions import appending, caption_warnings, edit_captions, prepending, removing_word, replacing
 from ti_tui.dataset.checks import check_dataset, jpeg_quality
@@ -38,6 +40,10 @@ def messages(report, name: str) -> str:
     return " | ".join(str(finding) for finding in report.findings if name in finding.images)
 
 
+def about(report, path) -> list:
+    return [finding for finding in report.findings if path.name in finding.images]
+
+
 def test_a_good_set_gets_no_findings(tmp_path):
     report = check_dataset(good_set(tmp_path / "images"), resolution=512, kind="subject")
     assert report.findings == []
@@ -56,14 +62,14 @@ def png_header_claiming(width: int, height: int) -> bytes:
     ("make", "expected"),
     [
         (lambda path: photo("astronaut").resize((300, 300)).save(path), "smaller than the training size (512 px): it would be enlarged 1.7 times"),
-        (lambda path: photo("astronaut").filter(ImageFilter.GaussianBlur(3)).save(path), "looks blurry"),
-        (lambda path: photo("astronaut").crop((0, 200, 512, 380)).resize((1536, 540)).save(path), "2.8 times wider than tall"),
+        (lambda path: photo("astronaut").filter(ImageFilter.GaussianBlur(1.5)).save(path), "looks blurry"),
+        (lambda path: photo("astronaut").crop((0, 200, 512, 380)).resize((1536, 540)).save(path), "2.8 times wider than tall: a square crop keeps only 35%"),
         (lambda path: photo("astronaut").save(path, quality=25), "heavily compressed JPEG (quality about 25)"),
         (lambda path: photo("astronaut").quantize(8).convert("RGB").save(path, format="PNG"), "very few colours (8)"),
         (lambda path: Image.new("RGB", (1, 1)).save(path), "is only 1x1 pixels"),
         (lambda path: path.write_bytes(b"\xff\xd8\xff\xe0 this is not a photo"), "cannot be read"),
         (lambda path: path.write_text("just some text"), "is not an image Pillow can read"),
-        (lambda path: path.write_bytes(png_header_claiming(20000, 20000)), "too large to open safely"),
+        (lambda path: path.write_bytes(png_header_claiming(20000, 20000)), "too large to open safely (400 megapixels"),
     ],
     ids=["small", "blurry", "aspect", "jpeg", "bit depth", "1x1", "corrupt", "not an image", "bomb"],
 )
@@ -73,7 +79,7 @@ def test_each_check_fires_on_an_image_made_to_trigger_it(tmp_path, make, expecte
     make(faulty)
     report = check_dataset(paths + [faulty], resolution=512, kind="subject")
     assert expected in messages(report, "faulty.jpg")
-    assert all(not report.about(path) for path in paths), report.findings
+    assert all(not about(report, path) for path in paths), report.findings
 
 
 def test_a_truncated_file_is_called_cut_short(tmp_path):
@@ -153,7 +159,7 @@ def test_import_takes_the_good_files_and_explains_the_rest(tmp_path):
     report = import_images([source], tmp_path / "project" / "images")
     assert sorted(report.imported) == sorted(path.name for path in good)
     refused = " | ".join(report.refused)
-    for expected in ("dot.png is only 1x1", "broken.jpg", "bomb.png is too large to open safely (400 megapixels)", "notes.jpg is not an image"):
+    for expected in ("dot.png is only 1x1", "broken.jpg", "bomb.png is too large to open safely (400 megapixels; the limit is 89)", "notes.jpg is not an image"):
         assert expected in refused
     assert (tmp_path / "project" / "images" / "01-hill.txt").is_file()  # its caption came along
     assert {path.name: path.read_bytes() for path in source.iterdir()} == before  # sources untouched
@@ -177,17 +183,21 @@ def test_the_face_centred_crop_keeps_the_astronauts_face_inside_and_centred():
 def test_preparing_twice_does_no_work_and_a_changed_original_is_the_only_one_redone(tmp_path):
     originals = good_set(tmp_path / "images", count=6)
     prepared = tmp_path / "prepared"
-    first = prepare_dataset(originals, prepared, 128, "subject", "#ffffff")
+    images = tmp_path / "images"
+    first = prepare_dataset(originals, images, prepared, 128, "subject", "#ffffff")
     assert len(first.prepared) == 6 and first.unchanged == []
     assert all(Image.open(prepared / name).size == (128, 128) for name in first.prepared)
     assert (prepared / "01-hill.txt").read_text() == (tmp_path / "images" / "01-hill.txt").read_text()
 
-    second = prepare_dataset(originals, prepared, 128, "subject", "#ffffff")
+    times = {path.name: path.stat().st_mtime_ns for path in prepared.iterdir()}
+    second = prepare_dataset(originals, images, prepared, 128, "subject", "#ffffff")
     assert second.prepared == [] and len(second.unchanged) == 6
+    changed = [path.name for path in prepared.iterdir() if path.suffix == ".png" and path.stat().st_mtime_ns != times[path.name]]
+    assert changed == []
 
     Image.open(originals[2]).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(originals[2])
     (prepared / "01-hill.txt").write_text("my own words\n")  # a caption the user edited
-    third = prepare_dataset(originals, prepared, 128, "subject", "#ffffff")
+    third = prepare_dataset(originals, images, prepared, 128, "subject", "#ffffff")
     assert third.prepared == [originals[2].stem + ".png"]
     assert (prepared / "01-hill.txt").read_text() == "my own words\n"
 
@@ -195,10 +205,17 @@ def test_preparing_twice_does_no_work_and_a_changed_original_is_the_only_one_red
     assert manifest["01-hill.png"]["original"] == str(originals[0])
     assert len(manifest["01-hill.png"]["crop"]) == 4
 
+    gone = originals[5].read_bytes()
     originals[5].unlink()
-    fourth = prepare_dataset(originals[:5], prepared, 128, "subject", "#ffffff")
+    fourth = prepare_dataset(originals[:5], images, prepared, 128, "subject", "#ffffff")
     assert fourth.retired == [originals[5].stem + ".png"]
     assert (prepared / "removed" / (originals[5].stem + ".png")).is_file()
+    (prepared / "removed" / (originals[5].stem + ".txt")).write_text("caption written after preparing\n")
+
+    originals[5].write_bytes(gone)  # it comes back: so does its caption, not the original's
+    fifth = prepare_dataset(originals, images, prepared, 128, "subject", "#ffffff")
+    assert fifth.prepared == [originals[5].stem + ".png"]
+    assert (prepared / (originals[5].stem + ".txt")).read_text() == "caption written after preparing\n"
 
 
 def test_bulk_caption_edits(tmp_path):
@@ -214,6 +231,13 @@ def test_bulk_caption_edits(tmp_path):
     assert (folder / "a.txt").read_text() == "photo, blue scarf, on a beach, daylight\n"
     assert (folder / "b.txt").read_text() == "photo, waving, blue scarf, daylight\n"
     assert (folder / "c.txt").read_text() == "photo, daylight\n"
+    (folder / "a.txt").write_text("a bored man, red hat, human-like, woman\n")
+    assert edit_captions(folder, replacing("man", "person")) == ["a.png"]
+    assert (folder / "a.txt").read_text() == "a bored person, red hat, human-like, woman\n"
+    history = sorted((folder / "caption-history").iterdir())
+    assert (history[-1] / "a.txt").read_text() == "a bored man, red hat, human-like, woman\n"
+    with pytest.raises(UserError, match="would change every caption"):
+        replacing("", "-")
 
 
 def test_caption_warnings_for_the_trigger_and_the_identity(tmp_path):
@@ -259,3 +283,133 @@ def test_a_missing_captioning_model_says_where_to_get_one(tmp_path):
     Image.new("RGB", (64, 64)).save(tmp_path / "a.png")
     with pytest.raises(UserError, match="is not on this machine.*hf download Salesforce/blip-image-captioning-large"):
         list(run_in_worker(str(tmp_path / "no-model"), [tmp_path / "a.png"]))
+
+
+def test_preparing_refuses_when_the_originals_are_not_there(tmp_path):
+    from ti_tui.errors import UserError
+
+    originals = good_set(tmp_path / "images", count=5)
+    prepare_dataset(originals, tmp_path / "images", tmp_path / "prepared", 128, "subject", "#ffffff")
+    with pytest.raises(UserError, match="is not there"):
+        prepare_dataset([], tmp_path / "unplugged", tmp_path / "prepared", 128, "subject", "#ffffff")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="none of the 5 images prepared before"):
+        prepare_dataset([], tmp_path / "empty", tmp_path / "prepared", 128, "subject", "#ffffff")
+    assert len(list((tmp_path / "prepared").glob("*.png"))) == 5
+
+
+def test_a_damaged_original_keeps_what_was_prepared_from_it(tmp_path):
+    originals = good_set(tmp_path / "images", count=5)
+    prepare_dataset(originals, tmp_path / "images", tmp_path / "prepared", 128, "subject", "#ffffff")
+    originals[1].write_bytes(originals[1].read_bytes()[:2000])
+    report = prepare_dataset(originals, tmp_path / "images", tmp_path / "prepared", 128, "subject", "#ffffff")
+    assert report.retired == [] and "is cut short" in report.problems[0]
+    assert (tmp_path / "prepared" / (originals[1].stem + ".png")).is_file()
+
+
+def test_a_prepared_image_edited_by_hand_is_kept(tmp_path):
+    originals = good_set(tmp_path / "images", count=5)
+    prepared = tmp_path / "prepared"
+    prepare_dataset(originals, tmp_path / "images", prepared, 128, "subject", "#ffffff")
+    retouched = prepared / (originals[0].stem + ".png")
+    Image.new("RGB", (128, 128), "purple").save(retouched)
+    report = prepare_dataset(originals, tmp_path / "images", prepared, 128, "face", "#ffffff")  # another recipe
+    assert report.kept_edits == [retouched.name]
+    assert Image.open(retouched).getpixel((5, 5)) == (128, 0, 128)
+
+
+def test_twins_in_subfolders_keep_their_own_names_and_captions(tmp_path):
+    images = tmp_path / "images"
+    source = good_set(tmp_path / "pool", count=3)
+    for year, picture in zip(("2023", "2024"), source):
+        (images / year).mkdir(parents=True)
+        shutil.copy(picture, images / year / "IMG_0001.jpg")
+    originals = sorted(images.rglob("*.jpg"))
+    prepared = tmp_path / "prepared"
+    prepare_dataset(originals, images, prepared, 128, "subject", "#ffffff")
+    assert sorted(path.name for path in prepared.glob("*.png")) == ["2023--IMG_0001.png", "2024--IMG_0001.png"]
+    (prepared / "2023--IMG_0001.txt").write_text("on a green hill\n")
+    (images / "2022").mkdir()
+    shutil.copy(source[2], images / "2022" / "IMG_0001.jpg")
+    prepare_dataset(sorted(images.rglob("*.jpg")), images, prepared, 128, "subject", "#ffffff")
+    assert (prepared / "2023--IMG_0001.txt").read_text() == "on a green hill\n"
+    manifest = json.loads((prepared / "manifest.json").read_text())["images"]
+    assert manifest["2023--IMG_0001.png"]["original"].endswith("2023/IMG_0001.jpg")
+    report = check_dataset(sorted(images.rglob("*.jpg")), 128, "subject", folder=images)
+    assert {name for finding in report.findings for name in finding.images} <= {"2022/IMG_0001.jpg", "2023/IMG_0001.jpg", "2024/IMG_0001.jpg"}
+
+
+def test_stale_prepared_images_block_training_until_prepared_again(trainable_project):
+    from ti_tui.dataset.workflow import prepare_project
+    from ti_tui.project.summary import summarize_project
+
+    project = trainable_project()
+    prepare_project(project)
+    assert summarize_project(project).errors == []
+    Image.open(project.images_dir / "02-beach.jpg").rotate(5).save(project.images_dir / "02-beach.jpg")
+    errors = [problem.text for problem in summarize_project(project).errors]
+    assert len(errors) == 1 and "prepared images are out of date (02-beach.jpg changed)" in errors[0]
+    prepare_project(project)
+    assert summarize_project(project).errors == []
+
+
+def test_near_duplicates_are_one_finding_per_group(tmp_path):
+    paths = good_set(tmp_path / "images", count=6)
+    for number in range(4):
+        Image.open(paths[0]).resize((700 - number * 20, 700 - number * 20)).save(tmp_path / "images" / f"copy{number}.jpg")
+    report = check_dataset(sorted((tmp_path / "images").glob("*.jpg")), 512, "subject")
+    duplicates = [finding for finding in report.findings if finding.check == "duplicate"]
+    assert len(duplicates) == 1 and len(duplicates[0].images) == 5
+
+
+def test_deep_and_oddly_stored_pictures_keep_their_brightness(tmp_path):
+    import numpy
+
+    grey = numpy.asarray(photo("coffee").convert("L"), dtype=numpy.uint16) * 257
+    Image.fromarray(grey).save(tmp_path / "deep.png")
+    assert Image.open(tmp_path / "deep.png").mode.startswith("I")
+    assert abs(numpy.asarray(open_image(tmp_path / "deep.png")).mean() - grey.mean() / 257) < 2
+    floats = numpy.asarray(photo("coffee").convert("L"), dtype=numpy.float32) / 255
+    Image.fromarray(floats).save(tmp_path / "float.tiff")
+    assert abs(numpy.asarray(open_image(tmp_path / "float.tiff")).mean() - floats.mean() * 255) < 2
+    photo("coffee").convert("P").save(tmp_path / "animated.gif", save_all=True, append_images=[photo("rocket").convert("P")])
+    assert open_image(tmp_path / "animated.gif").size == (600, 400)
+
+
+@pytest.mark.parametrize(("orientation", "turned"), [(3, 180), (6, 90), (8, 270)])
+def test_every_phone_orientation_comes_out_upright(tmp_path, orientation, turned):
+    upright = photo("coffee")
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    upright.rotate(turned, expand=True).save(tmp_path / "phone.jpg", exif=exif)
+    opened = open_image(tmp_path / "phone.jpg")
+    assert opened.size == upright.size
+    assert abs(opened.getpixel((100, 100))[0] - upright.getpixel((100, 100))[0]) < 40
+
+
+def test_the_face_crop_at_512_from_a_larger_photo(tmp_path):
+    image = photo("astronaut").resize((1024, 1024))
+    (face,) = detect_faces(image)
+    crop = face_crop(image.width, image.height, face, resolution=512)
+    left, top, right, bottom = crop.as_tuple()
+    assert crop.side >= 512 and crop.side < image.width  # a real crop, never enlarged
+    assert left <= face.x and face.x + face.width <= right and top <= face.y and face.y + face.height <= bottom
+    assert abs((face.centre[0] - crop.left) / crop.side - 0.5) < 0.02
+
+
+def test_caption_files_in_other_encodings(tmp_path):
+    from ti_tui.dataset.captions import read_caption_file
+    from ti_tui.errors import UserError
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    (tmp_path / "a.txt").write_bytes("\ufeffwith a mark".encode("utf-8"))
+    assert read_caption_file(tmp_path / "a.png") == "with a mark"
+    (tmp_path / "a.txt").write_bytes("caf\xe9".encode("latin-1"))
+    with pytest.raises(UserError, match="a.txt is not UTF-8 text"):
+        read_caption_file(tmp_path / "a.png")
+
+
+def test_between_five_and_ten_images_is_a_warning(tmp_path):
+    report = check_dataset(good_set(tmp_path / "images", count=6), resolution=512, kind="subject")
+    counts = [finding for finding in report.findings if finding.check == "count"]
+    assert [(finding.severity, finding.message) for finding in counts] == [("warning", "Only 6 images")]

@@ -82,6 +82,8 @@ def prepare_images(arguments: argparse.Namespace) -> int:
         f"Prepared {len(report.prepared)} image(s) at {training_size(project)} px into {project.prepared_dir}; "
         f"{len(report.unchanged)} unchanged"
     )
+    for name in report.kept_edits:
+        print(f"  kept as you edited it: {name} (delete it to have it prepared again)")
     for name in report.retired:
         print(f"  moved to removed/ (its original is gone): {name}")
     for sentence in report.problems:
@@ -97,8 +99,10 @@ def caption_images(arguments: argparse.Namespace) -> int:
     project = Project.open(arguments.project)
     kept = 0
     for progress in run_in_worker(arguments.model, prepared_images(project), arguments.overwrite):
-        if progress.caption is None:
+        if progress.kept:
             kept += 1
+        elif progress.caption is None:
+            print(f"[{progress.done}/{progress.total}] {progress.image}: the model said nothing; no caption written")
         else:
             print(f"[{progress.done}/{progress.total}] {progress.image}: {progress.caption}")
     if kept:
@@ -123,7 +127,7 @@ def edit_or_show_captions(arguments: argparse.Namespace) -> int:
     if arguments.remove:
         edits.append(captions.removing_word(arguments.remove))
     for edit in edits:
-        print(f"Changed {len(captions.edit_captions(project.prepared_dir, edit))} caption(s)")
+        print(f"Changed {len(captions.edit_captions(project.prepared_dir, edit))} caption(s); the earlier ones are in {project.prepared_dir / captions.HISTORY}")
     if not edits:
         for image in images:
             print(f"{image.name}: {captions.read_caption_file(image) or '(no caption)'}")
@@ -134,15 +138,18 @@ def edit_or_show_captions(arguments: argparse.Namespace) -> int:
 
 
 def show_prompts(arguments: argparse.Namespace) -> int:
-    from ti_tui.dataset.workflow import preview_prompts
+    from ti_tui.dataset.workflow import preview_prompts, uses_prepared_images
     from ti_tui.project import Project
 
     project = Project.open(arguments.project)
-    print(f"Template {project.settings.training.template}: one line is drawn at random each time an image is used")
+    training = project.settings.training
+    print(f"Template {training.template}: one line is drawn at random each time an image is used")
+    if training.shuffle_tags or training.tag_dropout:
+        print("Caption tags are shuffled or dropped anew each time; these are one draw")
     for image, prompts in preview_prompts(project):
         print(image)
         for prompt in prompts:
             print(f"  {prompt}")
-    if not (project.prepared_dir.is_dir() and any(project.prepared_dir.iterdir())):
+    if not uses_prepared_images(project):
         print(f"(from the originals' captions; after `ti-tui prepare {quoted(project.root)}` the prepared ones count)")
     return 0

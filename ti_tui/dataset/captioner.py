@@ -29,7 +29,8 @@ class CaptionProgress:
     done: int
     total: int
     image: str
-    caption: str | None  # None: left as it was
+    caption: str | None  # what was written; None when nothing was
+    kept: bool = False  # the user's own caption, left as it was
 
 
 def _digest(text: str) -> str:
@@ -65,7 +66,7 @@ def caption_images(model_path: str, images: list[Path], overwrite: bool = False)
     for image in images:
         if image not in todo:
             done += 1
-            yield CaptionProgress(done, len(images), image.name, None)
+            yield CaptionProgress(done, len(images), image.name, None, kept=True)
     processor, model = load_captioner(model_path)
     for start in range(0, len(todo), BATCH):
         batch = todo[start : start + BATCH]
@@ -124,7 +125,10 @@ def run_in_worker(model_path: str, images: list[Path], overwrite: bool = False):
             yield CaptionProgress(**message)
         errors = worker.stderr.read()
     if worker.returncode:
-        raise UserError(f"the captioner stopped unexpectedly: {errors.strip().splitlines()[-1] if errors.strip() else worker.returncode}")
+        # The last line that is not a progress bar is the one that says what went wrong.
+        said = [line for line in errors.splitlines() if line.strip() and "%|" not in line]
+        why = said[-1].strip() if said else f"it was ended by signal {-worker.returncode}" if worker.returncode < 0 else f"exit code {worker.returncode}"
+        raise UserError(f"the captioner stopped before finishing ({why}); the captions written so far are kept, run it again to go on")
 
 
 def main(argv: list[str]) -> int:

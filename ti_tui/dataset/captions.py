@@ -6,11 +6,16 @@ teach the model to lean on the word instead.
 """
 
 import re
+import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ti_tui.dataset.files import caption_path, list_image_files
+from ti_tui.errors import UserError
 from ti_tui.fsutil import atomic_write_text
+
+HISTORY = "caption-history"  # each bulk edit keeps the captions it changed, as they were, in here
 
 
 @dataclass(frozen=True)
@@ -20,8 +25,17 @@ class CaptionWarning:
 
 
 def read_caption_file(image: Path) -> str | None:
+    """The caption beside `image` on one line, or None when it has none."""
     path = caption_path(image)
-    return path.read_text(encoding="utf-8").strip() if path.is_file() else None
+    try:
+        # utf-8-sig: Windows editors start UTF-8 files with a byte-order mark that must not reach the prompt.
+        return " ".join(path.read_text(encoding="utf-8-sig").split())
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError:
+        raise UserError(f"the caption {path} is not UTF-8 text; save it as UTF-8 in an editor") from None
+    except OSError as error:
+        raise UserError(f"the caption {path} cannot be read: {error.strerror}") from None
 
 
 def write_caption_file(image: Path, text: str) -> None:
@@ -40,19 +54,32 @@ def _word(word: str) -> re.Pattern:
 
 
 def edit_captions(folder: Path, edit) -> list[str]:
-    """Apply `edit(text) -> text` to every caption in `folder`; returns the images whose caption changed."""
-    changed = []
+    """Apply `edit(text) -> text` to every caption in `folder`; returns the images whose caption changed.
+
+    The captions it changes are first copied, as they were, into `caption-history/<time>/`.
+    """
+    changes = {}
     for image in list_image_files(folder):
-        before = read_caption_file(image) or ""
+        before = tidy(read_caption_file(image) or "")
         after = tidy(edit(before))
         if after != before:
-            write_caption_file(image, after)
-            changed.append(image.name)
-    return changed
+            changes[image] = after
+    if changes:
+        kept = folder / HISTORY / time.strftime("%Y%m%d-%H%M%S")
+        kept.mkdir(parents=True, exist_ok=True)
+        for image in changes:
+            if caption_path(image).is_file():
+                shutil.copy2(caption_path(image), kept / caption_path(image).name)
+    for image, after in changes.items():
+        write_caption_file(image, after)
+    return [image.name for image in changes]
 
 
 def replacing(old: str, new: str):
-    return lambda text: text.replace(old, new)
+    """Replace a word or phrase, whole words only: "man" leaves "woman" and "human" alone."""
+    if not old.strip():
+        raise UserError("--replace needs the words to look for; an empty text would change every caption")
+    return lambda text: _word(old.strip()).sub(new, text)
 
 
 def prepending(words: str):
@@ -64,7 +91,9 @@ def appending(words: str):
 
 
 def removing_word(word: str):
-    return lambda text: _word(word).sub("", text)
+    if not word.strip():
+        raise UserError("--remove needs a word")
+    return lambda text: _word(word.strip()).sub("", text)
 
 
 def caption_warnings(folder: Path, trigger: str, init_text: str, template: str) -> list[CaptionWarning]:
@@ -84,7 +113,7 @@ def caption_warnings(folder: Path, trigger: str, init_text: str, template: str) 
             warnings.append(
                 CaptionWarning(
                     image.name,
-                    f"the caption says {', '.join(described)!s}, which is what the embedding should learn: "
+                    f"the caption says {', '.join(described)}, which is what the embedding should learn: "
                     "leave it out so the trigger carries it",
                 )
             )

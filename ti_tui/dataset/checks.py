@@ -1,24 +1,32 @@
 """Checking the images before training, and saying what is wrong in words, with what to do.
 
-Each check is calibrated on real photographs (scikit-image's astronaut, coffee, camera, rocket)
-and on blurred, shrunk and recompressed copies of them; the thresholds below note what they saw.
+Each check is calibrated on real photographs (scikit-image's astronaut, coffee, chelsea, camera,
+rocket) and on blurred, shrunk and recompressed copies of them; the thresholds below note what
+they saw. What is measured of an image is remembered (by path, size and time) in the user cache,
+so checking a project again costs only its new or changed images.
 """
 
-from dataclasses import dataclass, field
+import json
+import os
+from dataclasses import asdict, dataclass, field
 from itertools import combinations
 from pathlib import Path
 from typing import Literal
 
+from ti_tui.dataset.files import display_name
 from ti_tui.dataset.reading import ImageProblem, open_image
+from ti_tui.fsutil import atomic_write_text
+from ti_tui.paths import cache_dir
 
 MIN_USABLE_SIDE = 64
 EXTREME_ASPECT = 2.5  # a square crop of a 2.5:1 picture keeps 40% of it
-# Variance of the Laplacian at a short side of at most 512 px: sharp photos scored 200-1100, and
-# 40 for a soft-focus cat; a 2-pixel Gaussian blur brought them all under 12.
-BLURRY_BELOW = 15.0
+# Variance of the Laplacian at a short side of at most 512 px: the sharp photos scored 218-1133
+# (chelsea, the cat, 399), the sample drawings 196-877; a 1.5-pixel Gaussian blur brought the
+# photos to 20-60, and 2 pixels under 12.
+BLURRY_BELOW = 40.0
 LOW_JPEG_QUALITY = 60
-FEW_COLOURS = 48  # distinct colours in a 64x64 thumbnail; photos and anti-aliased drawings have hundreds
-NEAR_DUPLICATE_BITS = 5  # of 64 in the difference hash: resized or re-saved copies differ by 0-4
+FEW_COLOURS = 24  # distinct colours in a 64x64 thumbnail: an 8-colour posterised photo has 8, a foggy black-and-white one 43
+NEAR_DUPLICATE_BITS = 5  # of 64 in the difference hash: resized or re-saved copies differ by 0-4, distinct photos by 18 or more
 ALIKE_BITS = 12  # median distance under this: the set lacks variety
 MIN_IMAGES, ENOUGH_IMAGES = 5, 10
 
@@ -65,27 +73,55 @@ class DatasetReport:
     def errors(self) -> list[Finding]:
         return [finding for finding in self.findings if finding.severity == "error"]
 
-    def usable(self) -> list[Path]:
-        """Images without an error of their own."""
-        broken = {name for finding in self.errors for name in finding.images}
-        return [facts.path for facts in self.facts if facts.path.name not in broken]
 
-    def about(self, path: Path) -> list[Finding]:
-        return [finding for finding in self.findings if path.name in finding.images]
-
-
-def check_dataset(paths: list[Path], resolution: int, kind: str, background: str = "#ffffff") -> DatasetReport:
+def check_dataset(paths: list[Path], resolution: int, kind: str, background: str = "#ffffff", folder: Path | None = None) -> DatasetReport:
+    """Check `paths`; findings name images by their path inside `folder` (or by file name)."""
     report = DatasetReport()
+    memory = FactsCache()
+    names = {path: display_name(path, folder) if folder else path.name for path in paths}
     for path in paths:
         try:
-            facts = image_facts(path, background, look_for_faces=kind == "face")
+            facts = memory.facts(path, background, look_for_faces=kind == "face")
         except ImageProblem as problem:
-            report.findings.append(Finding("unreadable", "error", (path.name,), str(problem), "Remove it, or replace it with a good copy"))
+            report.findings.append(Finding("unreadable", "error", (names[path],), str(problem), "Remove it, or replace it with a good copy"))
             continue
         report.facts.append(facts)
-        report.findings += image_findings(facts, resolution)
-    report.findings += set_findings(report.facts)
+        report.findings += image_findings(facts, names[path], resolution)
+    memory.save()
+    report.findings += set_findings(report.facts, names)
     return report
+
+
+class FactsCache:
+    """What was measured of each image, kept while the file is unchanged."""
+
+    def __init__(self):
+        self.path = cache_dir() / "image-facts.json"
+        try:
+            self.known = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.known = {}
+        self.changed = False
+
+    def facts(self, path: Path, background: str, look_for_faces: bool) -> ImageFacts:
+        status = path.stat()
+        key = f"{os.path.realpath(path)}|{status.st_size}|{status.st_mtime_ns}|{background}|{look_for_faces}"
+        entry = self.known.get(key)
+        if isinstance(entry, dict):
+            return ImageFacts(path=path, **entry)
+        facts = image_facts(path, background, look_for_faces)
+        self.known[key] = {name: value for name, value in asdict(facts).items() if name != "path"}
+        self.changed = True
+        return facts
+
+    def save(self) -> None:
+        if not self.changed:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.path, json.dumps(self.known))
+        except OSError:
+            pass  # only costs time next check
 
 
 def image_facts(path: Path, background: str, look_for_faces: bool) -> ImageFacts:
@@ -107,8 +143,8 @@ def image_facts(path: Path, background: str, look_for_faces: bool) -> ImageFacts
     )
 
 
-def image_findings(facts: ImageFacts, resolution: int) -> list[Finding]:
-    name, short, long = facts.path.name, min(facts.width, facts.height), max(facts.width, facts.height)
+def image_findings(facts: ImageFacts, name: str, resolution: int) -> list[Finding]:
+    short, long = min(facts.width, facts.height), max(facts.width, facts.height)
     size = f"{facts.width}x{facts.height}"
     if short < MIN_USABLE_SIDE:
         return [Finding("size", "error", (name,), f"{name} is only {size} pixels", f"Use a photo at least {resolution} pixels on its short side")]
@@ -126,8 +162,8 @@ def image_findings(facts: ImageFacts, resolution: int) -> list[Finding]:
         findings.append(
             Finding(
                 "aspect", "warning", (name,),
-                f"{name} is {long / short:.1f} times wider than tall (or taller than wide): a square crop keeps only "
-                f"{short / long:.0%} of it",
+                f"{name} is {long / short:.1f} times {'wider than tall' if facts.width > facts.height else 'taller than wide'}: "
+                f"a square crop keeps only {short / long:.0%} of it",
                 "Crop it yourself around the subject, or use another photo",
             )
         )
@@ -169,20 +205,27 @@ def image_findings(facts: ImageFacts, resolution: int) -> list[Finding]:
     return findings
 
 
-def set_findings(all_facts: list[ImageFacts]) -> list[Finding]:
+def set_findings(all_facts: list[ImageFacts], names: dict[Path, str]) -> list[Finding]:
     findings = []
     distances = {}
+    group_of = {facts.path: {facts.path} for facts in all_facts}
     for first, second in combinations(all_facts, 2):
         distance = bin(first.difference_hash ^ second.difference_hash).count("1")
-        distances[first.path.name, second.path.name] = distance
-        if distance <= NEAR_DUPLICATE_BITS:
-            findings.append(
-                Finding(
-                    "duplicate", "warning", (first.path.name, second.path.name),
-                    f"{first.path.name} and {second.path.name} are near-duplicates",
-                    "Keep one: a repeated image is learned twice as hard",
-                )
+        distances[first.path, second.path] = distance
+        if distance <= NEAR_DUPLICATE_BITS and group_of[first.path] is not group_of[second.path]:
+            merged = group_of[first.path] | group_of[second.path]
+            for member in merged:
+                group_of[member] = merged
+    groups = {id(group): group for group in group_of.values() if len(group) > 1}.values()
+    for group in groups:
+        members = sorted(names[path] for path in group)
+        findings.append(
+            Finding(
+                "duplicate", "warning", tuple(members),
+                f"{_listed(members)} are near-duplicates",
+                "Keep one: a repeated image is learned harder than the rest",
             )
+        )
     count = len(all_facts)
     if count < MIN_IMAGES:
         findings.append(Finding("count", "error", (), f"Only {count} usable image(s)", f"Add at least {MIN_IMAGES - count} more; 10-50 varied ones work best"))
@@ -196,6 +239,10 @@ def set_findings(all_facts: list[ImageFacts]) -> list[Finding]:
             )
         )
     return findings
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + f" and {names[-1]}"
 
 
 def _colour_count(image) -> int:

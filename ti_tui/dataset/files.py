@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif", ".avif")
 
 
 def list_image_files(folder: Path, recursive: bool = False) -> list[Path]:
@@ -17,6 +17,14 @@ def list_image_files(folder: Path, recursive: bool = False) -> list[Path]:
         and path.suffix.lower() in IMAGE_SUFFIXES
         and not any(part.startswith(".") for part in path.relative_to(folder).parts)
     )
+
+
+def display_name(path: Path, folder: Path) -> str:
+    """How to name an image to its owner: its path inside the image folder, so twins in subfolders differ."""
+    try:
+        return path.relative_to(folder).as_posix()
+    except ValueError:
+        return path.name
 
 
 def caption_path(image: Path) -> Path:

@@ -5,15 +5,15 @@ pixels) is reported in words and left out, and the rest come in. Copies keep the
 caption files beside them come along.
 """
 
-import hashlib
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ti_tui.dataset.checks import MIN_USABLE_SIDE
-from ti_tui.dataset.files import caption_path, list_image_files
+from ti_tui.dataset.files import IMAGE_SUFFIXES, caption_path, list_image_files
 from ti_tui.dataset.reading import ImageProblem, open_image
 from ti_tui.errors import UserError
+from ti_tui.fsutil import file_sha256
 
 
 @dataclass
@@ -26,7 +26,7 @@ class ImportReport:
 def import_images(sources: list[Path], images_dir: Path, recursive: bool = False) -> ImportReport:
     report = ImportReport()
     images_dir.mkdir(parents=True, exist_ok=True)
-    present = {_digest(path): path.name for path in list_image_files(images_dir)}
+    present = {file_sha256(path): path.name for path in list_image_files(images_dir)}
     for path in _candidates(sources, recursive):
         try:
             image = open_image(path)
@@ -36,11 +36,14 @@ def import_images(sources: list[Path], images_dir: Path, recursive: bool = False
         if min(image.size) < MIN_USABLE_SIDE:
             report.refused.append(f"{path.name} is only {image.width}x{image.height} pixels, too small to learn from")
             continue
-        digest = _digest(path)
+        digest = file_sha256(path)
         if digest in present:
             report.already_there.append(f"{path.name} (as {present[digest]})")
             continue
-        target = _free_name(images_dir, path.name)
+        name = path.name
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            name = f"{path.name}.{_format_suffix(path)}"  # an image under another name: copied so it is seen
+        target = _free_name(images_dir, name)
         shutil.copy2(path, target)
         if caption_path(path).is_file() and not caption_path(target).exists():
             shutil.copy2(caption_path(path), caption_path(target))
@@ -70,5 +73,8 @@ def _free_name(folder: Path, name: str) -> Path:
     return target
 
 
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _format_suffix(path: Path) -> str:
+    from PIL import Image
+
+    with Image.open(path) as opened:
+        return {"JPEG": "jpg", "MPO": "jpg"}.get(opened.format, (opened.format or "png").lower())

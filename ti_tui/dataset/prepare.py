@@ -14,9 +14,10 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ti_tui.dataset.files import caption_path
+from ti_tui.dataset.files import caption_path, display_name
 from ti_tui.dataset.reading import ImageProblem, open_image
-from ti_tui.fsutil import atomic_write_bytes, atomic_write_text
+from ti_tui.errors import UserError
+from ti_tui.fsutil import atomic_write_bytes, atomic_write_text, file_sha256
 
 MANIFEST = "manifest.json"
 RETIRED = "removed"  # prepared images whose original is gone are moved here, with their captions
@@ -39,6 +40,7 @@ class CropBox:
 class PreparationReport:
     prepared: list[str] = field(default_factory=list)  # made (again) this time
     unchanged: list[str] = field(default_factory=list)
+    kept_edits: list[str] = field(default_factory=list)  # edited by hand since they were prepared: left alone
     retired: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -105,55 +107,120 @@ def choose_crop(image, kind: str, resolution: int) -> tuple[CropBox, str]:
     return salient_crop(image), "saliency"
 
 
-def prepare_dataset(originals: list[Path], prepared_dir: Path, resolution: int, kind: str, background: str) -> PreparationReport:
-    """Bring `prepared_dir` up to date with `originals`, doing only the work that changed."""
+def prepare_dataset(
+    originals: list[Path], images_dir: Path, prepared_dir: Path, resolution: int, kind: str, background: str
+) -> PreparationReport:
+    """Bring `prepared_dir` up to date with `originals`, doing only the work that changed.
+
+    Never loses the user's work: a prepared image edited by hand is kept, captions are only ever
+    moved (to `removed/`, and back when their original returns), and an images folder that has
+    gone missing is refused rather than taken to mean "retire everything".
+    """
+    from filelock import FileLock, Timeout
+
+    if not images_dir.is_dir():
+        raise UserError(f"the image folder {images_dir} is not there (unplugged?); nothing was changed")
+    prepared_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with FileLock(os.fspath(prepared_dir / ".prepare.lock"), timeout=0):
+            return _prepare(originals, images_dir, prepared_dir, {"resolution": resolution, "kind": kind, "background": background})
+    except Timeout:
+        raise UserError(f"another prepare is working on {prepared_dir}; wait for it to finish") from None
+
+
+def _prepare(originals: list[Path], images_dir: Path, prepared_dir: Path, recipe: dict) -> PreparationReport:
     from PIL import Image
 
     report = PreparationReport()
-    prepared_dir.mkdir(parents=True, exist_ok=True)
     manifest = _read_manifest(prepared_dir)
-    recipe = {"resolution": resolution, "kind": kind, "background": background}
-    entries, names = {}, _prepared_names(originals)
-    for original, name in zip(originals, names):
-        digest = hashlib.sha256(original.read_bytes()).hexdigest()
-        known = manifest.get(name)
+    if manifest and not any(os.fspath(path) in {entry["original"] for entry in manifest.values()} for path in originals):
+        raise UserError(
+            f"none of the {len(manifest)} images prepared before is in {images_dir} any more; if that is meant, "
+            f"move {prepared_dir} away first. Nothing was changed"
+        )
+    entries = {}
+    for original, name in zip(originals, _prepared_names(originals, images_dir, manifest)):
         target = prepared_dir / name
+        known = manifest.get(name)
+        stamp = _stamp(original)
+        if known and target.is_file() and known.get("prepared_sha256") not in (None, file_sha256(target)):
+            entries[name] = {**known, "original_stamp": stamp}
+            report.kept_edits.append(name)
+            continue
+        digest = file_sha256(original)
         if known and known["original_sha256"] == digest and known["recipe"] == recipe and target.is_file():
-            entries[name] = known
+            entries[name] = {**known, "original_stamp": stamp}
             report.unchanged.append(name)
             continue
         try:
-            image = open_image(original, background)
+            image = open_image(original, recipe["background"])
         except ImageProblem as problem:
             report.problems.append(str(problem))
+            if known:
+                entries[name] = known  # keep what was prepared from it before; it may come back readable
             continue
-        crop, method = choose_crop(image, kind, resolution)
-        square = image.crop(crop.as_tuple()).resize((resolution, resolution), Image.Resampling.LANCZOS)
-        atomic_write_bytes(target, _png_bytes(square))
-        _adopt_caption(original, target)
+        crop, method = choose_crop(image, recipe["kind"], recipe["resolution"])
+        square = image.crop(crop.as_tuple()).resize((recipe["resolution"],) * 2, Image.Resampling.LANCZOS)
+        data = _png_bytes(square)
+        atomic_write_bytes(target, data)
+        _bring_caption(original, target, prepared_dir)
         entries[name] = {
             "original": os.fspath(original),
             "original_sha256": digest,
+            "original_stamp": stamp,
+            "prepared_sha256": hashlib.sha256(data).hexdigest(),
             "recipe": recipe,
             "crop": list(crop.as_tuple()),
             "method": method,
         }
         report.prepared.append(name)
-    for name in set(manifest) - set(entries):
+    for name in sorted(set(manifest) - set(entries)):
         _retire(prepared_dir, name)
         report.retired.append(name)
     atomic_write_text(prepared_dir / MANIFEST, json.dumps({"version": 1, "images": entries}, indent=1))
     return report
 
 
-def _prepared_names(originals: list[Path]) -> list[str]:
-    """`<original stem>.png`, numbered when two originals share a stem (photo.jpg and photo.png)."""
-    names, seen = [], set()
+def stale_reasons(originals: list[Path], prepared_dir: Path) -> list[str]:
+    """Why `prepared/` no longer matches the originals, from sizes and times alone (cheap enough to ask often)."""
+    manifest = _read_manifest(prepared_dir)
+    if not manifest:
+        return []
+    prepared_from = {entry["original"]: entry for entry in manifest.values()}
+    reasons = []
     for original in originals:
-        name, number = f"{original.stem}.png", 2
-        while name in seen:
-            name, number = f"{original.stem}-{number}.png", number + 1
-        seen.add(name)
+        entry = prepared_from.get(os.fspath(original))
+        if entry is None:
+            reasons.append(f"{original.name} is new")
+        elif entry.get("original_stamp") != _stamp(original):
+            reasons.append(f"{original.name} changed")
+    present = {os.fspath(original) for original in originals}
+    reasons += [f"{Path(path).name} is gone" for path in prepared_from if path not in present]
+    return reasons
+
+
+def _stamp(path: Path) -> list[int]:
+    status = path.stat()
+    return [status.st_size, status.st_mtime_ns]
+
+
+def _prepared_names(originals: list[Path], images_dir: Path, manifest: dict) -> list[str]:
+    """A name for each original's prepared image that never moves to another original.
+
+    An original keeps the name the manifest gave it; a new one is named after its path in the
+    image folder (`2023/IMG_1.jpg` becomes `2023--IMG_1.png`), numbered if that name is taken.
+    """
+    by_original = {entry["original"]: name for name, entry in manifest.items()}
+    taken = {by_original[os.fspath(path)] for path in originals if os.fspath(path) in by_original}
+    names = []
+    for original in originals:
+        name = by_original.get(os.fspath(original))
+        if name is None:
+            stem = Path(display_name(original, images_dir)).with_suffix("").as_posix().replace("/", "--")
+            name, number = f"{stem}.png", 2
+            while name in taken or (name in manifest and manifest[name]["original"] != os.fspath(original)):
+                name, number = f"{stem}-{number}.png", number + 1
+            taken.add(name)
         names.append(name)
     return names
 
@@ -166,19 +233,28 @@ def _png_bytes(image) -> bytes:
     return buffer.getvalue()
 
 
-def _adopt_caption(original: Path, prepared: Path) -> None:
-    """A caption written beside the original comes along, once; after that the prepared one is the user's."""
-    source, target = caption_path(original), caption_path(prepared)
-    if source.is_file() and not target.exists():
-        shutil.copyfile(source, target)
+def _bring_caption(original: Path, prepared: Path, prepared_dir: Path) -> None:
+    """The prepared image's caption: the one retired with it, if it comes back; else, once, the original's."""
+    target = caption_path(prepared)
+    if target.exists():
+        return
+    retired = caption_path(prepared_dir / RETIRED / prepared.name)
+    if retired.is_file():
+        os.replace(retired, target)
+    elif caption_path(original).is_file():
+        shutil.copyfile(caption_path(original), target)
 
 
 def _retire(prepared_dir: Path, name: str) -> None:
+    """Move a prepared image whose original is gone, and its caption, into removed/, overwriting nothing."""
     retired = prepared_dir / RETIRED
     retired.mkdir(exist_ok=True)
     for path in (prepared_dir / name, caption_path(prepared_dir / name)):
         if path.exists():
-            os.replace(path, retired / path.name)
+            target, number = retired / path.name, 2
+            while target.exists():
+                target, number = retired / f"{path.stem}-{number}{path.suffix}", number + 1
+            os.replace(path, target)
 
 
 def _read_manifest(prepared_dir: Path) -> dict:

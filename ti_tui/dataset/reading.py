@@ -1,17 +1,19 @@
-"""Opening a user's image safely and the same way everywhere: upright, RGB, transparency laid on a background.
+"""Opening a user's image safely and the same way everywhere: upright, 8-bit sRGB, transparency laid on a background.
 
 Phone formats (HEIC/HEIF) open through the pillow-heif plugin; AVIF and WebP through Pillow itself.
-Files too large to decode safely are refused before they are decoded.
+Very large JPEGs are decoded at a reduced size; other files too large to decode safely are refused
+before they are decoded.
 """
 
+import io
 import re
 import warnings
 from pathlib import Path
 
 from ti_tui.errors import UserError
 
-# Pillow refuses images over twice its limit outright; over the limit it only warns, and a
-# 100-megapixel photo is too big to check or prepare comfortably, so both are refused.
+# Pillow's own limit: above it an image could be a decompression bomb; above twice it, Pillow
+# refuses to even read the header.
 MAX_PIXELS = 89_478_485
 
 
@@ -27,28 +29,31 @@ def register_phone_formats() -> None:
     register_heif_opener()
 
 
+def too_large(name: str, pixels: int) -> ImageProblem:
+    return ImageProblem(
+        f"{name} is too large to open safely ({pixels / 1e6:.0f} megapixels; the limit is {MAX_PIXELS / 1e6:.0f}): "
+        "save a smaller copy"
+    )
+
+
 def open_image(path: Path, background: str = "#ffffff"):
-    """The image at `path` as an upright RGB picture; raises ImageProblem naming the file."""
+    """The image at `path` as an upright 8-bit sRGB picture; raises ImageProblem naming the file."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     register_phone_formats()
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked below
             with Image.open(path) as opened:
                 width, height = opened.size
                 if width * height > MAX_PIXELS:
-                    raise ImageProblem(
-                        f"{path.name} is too large to open safely ({width * height / 1e6:.0f} megapixels); "
-                        "scale it down below 80 megapixels"
-                    )
+                    _decode_smaller(opened, path.name)
                 image = ImageOps.exif_transpose(opened)
                 image.load()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+    except Image.DecompressionBombError as error:
         # Pillow stops at the header, before decoding, and says how many pixels it promised.
         promised = re.search(r"\((\d+) pixels\)", str(error))
-        size = f"{int(promised.group(1)) / 1e6:.0f} megapixels" if promised else "too many pixels"
-        raise ImageProblem(f"{path.name} is too large to open safely ({size}); scale it down below 80 megapixels") from None
+        raise too_large(path.name, int(promised.group(1)) if promised else 2 * MAX_PIXELS) from None
     except UnidentifiedImageError:
         raise ImageProblem(f"{path.name} is not an image Pillow can read, whatever its name says") from None
     except OSError as error:
@@ -60,11 +65,54 @@ def open_image(path: Path, background: str = "#ffffff"):
     return as_rgb(image, background)
 
 
+def _decode_smaller(opened, name: str) -> None:
+    """A JPEG can be decoded at a half, quarter or eighth of its size; other formats cannot."""
+    width, height = opened.size
+    if opened.format == "JPEG":
+        for factor in (2, 4, 8):
+            if (width // factor) * (height // factor) <= MAX_PIXELS:
+                opened.draft("RGB", (width // factor, height // factor))
+                return
+    raise too_large(name, width * height)
+
+
 def as_rgb(image, background: str):
-    """Colour modes normalised: CMYK, greyscale and palettes to RGB; transparent parts on `background`."""
+    """8-bit sRGB: deep and floating-point pixels scaled down, colour profiles applied, alpha on `background`."""
     from PIL import Image
 
+    image = _eight_bit(image)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
-        return Image.alpha_composite(Image.new("RGBA", rgba.size, background), rgba).convert("RGB")
-    return image.convert("RGB")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, background), rgba)
+    return _in_srgb(image).convert("RGB")
+
+
+def _eight_bit(image):
+    """16-bit and floating-point greyscale would turn white or black in Pillow's conversion; scale them first."""
+    from PIL import Image
+
+    if image.mode not in ("I", "F") and not image.mode.startswith("I;16"):
+        return image
+    import numpy
+
+    values = numpy.asarray(image, dtype=numpy.float64)
+    if image.mode == "F":
+        top = 1.0 if values.max(initial=0.0) <= 1.0 else values.max()
+    else:
+        top = 65535.0 if values.max(initial=0.0) > 255 else 255.0
+    scaled = numpy.clip(values / top * 255.0, 0, 255).round().astype(numpy.uint8)
+    return Image.fromarray(scaled, mode="L")
+
+
+def _in_srgb(image):
+    """Colours as the photo meant them: a wide-gamut (Display P3, Adobe RGB) profile is converted to sRGB."""
+    profile = image.info.get("icc_profile")
+    if not profile or image.mode not in ("RGB", "RGBA", "CMYK"):
+        return image
+    from PIL import ImageCms
+
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+        return ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return image  # a broken profile: keep the pixels as they are rather than refuse the photo

@@ -8,8 +8,8 @@ files on disk are only read.
 from dataclasses import dataclass
 from pathlib import Path
 
-from ti_tui.dataset.files import caption_path, list_image_files
-from ti_tui.errors import UserError
+from ti_tui.dataset.captions import read_caption_file
+from ti_tui.dataset.files import list_image_files
 
 
 @dataclass(frozen=True)
@@ -25,13 +25,7 @@ def training_items(images_dir: Path, prepared_dir: Path, recursive: bool) -> lis
 
 
 def read_caption(image: Path) -> str:
-    path = caption_path(image)
-    try:
-        return " ".join(path.read_text(encoding="utf-8").split())
-    except FileNotFoundError:
-        return ""
-    except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"the caption {path} cannot be read ({error}); save it as UTF-8 text") from None
+    return read_caption_file(image) or ""
 
 
 def load_square_image(path: Path, size: int, background: str):

@@ -27,12 +27,19 @@ def originals(project: Project) -> list[Path]:
 
 def check_project_images(project: Project) -> DatasetReport:
     settings = project.settings.dataset
-    return check_dataset(originals(project), training_size(project), settings.kind, settings.background)
+    return check_dataset(originals(project), training_size(project), settings.kind, settings.background, project.images_dir)
 
 
 def prepare_project(project: Project) -> PreparationReport:
     settings = project.settings.dataset
-    return prepare_dataset(originals(project), project.prepared_dir, training_size(project), settings.kind, settings.background)
+    return prepare_dataset(
+        originals(project), project.images_dir, project.prepared_dir, training_size(project), settings.kind, settings.background
+    )
+
+
+def uses_prepared_images(project: Project) -> bool:
+    """Training (and the prompt preview) reads prepared/ once it holds images, else the originals."""
+    return bool(list_image_files(project.prepared_dir))
 
 
 def prepared_images(project: Project) -> list[Path]:
@@ -43,16 +50,20 @@ def prepared_images(project: Project) -> list[Path]:
 
 
 def preview_prompts(project: Project) -> list[tuple[str, list[str]]]:
-    """For each training image, the prompts its caption makes with every line of the template."""
+    """For each training image, the prompt its caption makes with every line of the template.
+
+    Tags are shuffled and dropped as training will (training.shuffle_tags, keep_tags, tag_dropout),
+    drawn with the run's seed: training draws them anew each time an image is used.
+    """
     from ti_tui.train.prompts import TagOptions, build_prompt, load_templates
 
     settings = project.settings
-    templates = load_templates(settings.training.template, project.root)
-    images = list_image_files(project.prepared_dir) or originals(project)
+    training = settings.training
+    options = TagOptions(training.shuffle_tags, training.keep_tags, training.tag_dropout)
+    templates = load_templates(training.template, project.root)
+    images = list_image_files(project.prepared_dir) if uses_prepared_images(project) else originals(project)
+    draws = random.Random(training.seed)
     return [
-        (
-            image.name,
-            [build_prompt(line, settings.token.trigger, read_caption(image), TagOptions(), random.Random(0)) for line in templates],
-        )
+        (image.name, [build_prompt(line, settings.token.trigger, read_caption(image), options, draws) for line in templates])
         for image in images
     ]

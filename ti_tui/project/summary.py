@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from ti_tui.dataset.files import caption_path, list_image_files
+from ti_tui.dataset.prepare import stale_reasons
 from ti_tui.errors import UserError
 from ti_tui.project.model import BUILTIN_TINY
 from ti_tui.project.project import Project
@@ -86,6 +87,12 @@ def summarize_project(project: Project) -> ProjectSummary:
         problems.append(Problem("error", f"The image folder {images_dir} cannot be read: {error.strerror}."))
     else:
         problems += _image_count_problems(images_dir, len(images))
+        outdated = stale_reasons(images, project.prepared_dir)
+        if outdated:
+            shown = "; ".join(outdated[:3]) + (f"; and {len(outdated) - 3} more" if len(outdated) > 3 else "")
+            problems.append(
+                Problem("error", f"The prepared images are out of date ({shown}). Prepare them again: ti-tui prepare {project.root}")
+            )
     captioned = sum(1 for image in images if caption_path(image).is_file())
 
     if not settings.token.trigger:

@@ -23,7 +23,7 @@ from ti_tui import __version__
 from ti_tui.dataset.training_set import TrainingItem, load_square_image
 from ti_tui.embedding.files import Embedding, check_fits, read_embedding, write_embedding
 from ti_tui.errors import UserError
-from ti_tui.fsutil import atomic_write_bytes
+from ti_tui.fsutil import atomic_write_bytes, file_sha256
 from ti_tui.project.model import ProjectSettings
 from ti_tui.sd.loading import LoadedModel, load_model
 from ti_tui.sd.placeholder import PromptEncoder
@@ -74,10 +74,8 @@ class RunPlan:
 
     def check_images_unchanged(self, run: RunDirectory) -> None:
         """A run trains on the images it started with; anything else would not be the same run."""
-        from ti_tui.train.launch import file_digest
-
         for item, digest in zip(self.items, self.digests):
-            if not item.image.is_file() or file_digest(item.image) != digest:
+            if not item.image.is_file() or file_sha256(item.image) != digest:
                 what = "is gone" if not item.image.is_file() else "has changed"
                 raise UserError(
                     f"{item.image} {what} since run {run.id} started, so it cannot go on as the same run. "

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ti_tui.dataset.training_set import training_items
 from ti_tui.errors import UserError
+from ti_tui.fsutil import file_sha256
 from ti_tui.project import Project
 from ti_tui.project.summary import summarize_project
 from ti_tui.sd.tokens import suggest_vector_count
@@ -43,7 +44,7 @@ def create_run(project: Project, steps: int | None = None, start_from: Path | No
         "steps": steps or settings.training.steps,
         "vectors": vectors,
         "images": [
-            {"image": os.fspath(item.image), "caption": item.caption, "sha256": file_digest(item.image)} for item in items
+            {"image": os.fspath(item.image), "caption": item.caption, "sha256": file_sha256(item.image)} for item in items
         ],
         "initial_embedding": None,
         "parent": None,
@@ -80,11 +81,6 @@ def _parent_of(checkpoint: Path) -> dict | None:
     step = next((known.step for known in parent.checkpoints() if known.embedding == checkpoint), None)
     return {"run": parent.id, "step": step, "checkpoint": os.fspath(checkpoint)}
 
-
-def file_digest(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def find_run(project: Project, name: str) -> RunDirectory:
