@@ -42,6 +42,7 @@ def test_the_sample_project_trains_30_steps_in_under_a_minute(trainable_project,
     assert result.returncode == 0, result.stdout + result.stderr
     assert elapsed < 60, f"took {elapsed:.0f} s"
     assert "Run completed: trained 30 steps" in result.stdout
+    assert "Memory needed: about " in result.stdout.split("step 1/30")[0], "the estimate comes before the first step"
 
     run = only_run(project)
     kinds = [event["type"] for event in run.events()]

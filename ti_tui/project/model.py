@@ -148,7 +148,7 @@ class TrainingSettings(Section):
         "auto", description="auto (on when the GPU is small) | on | off: trades speed for memory"
     )
     save_every: int = Field(100, ge=1, description="steps between checkpoints (each one can be compared and exported)")
-    validation_every: int = Field(50, ge=1, description="steps between fixed-noise validation losses")
+    validation_every: int = Field(50, ge=0, description="steps between fixed-noise validation losses; 0 = none")
     processes: int = Field(1, ge=1, le=64, description="GPUs to train on at once (data parallel)")
 
 

@@ -30,6 +30,7 @@ from ti_tui.sd.placeholder import PromptEncoder
 from ti_tui.sd.tokens import initial_vectors
 from ti_tui.train.distributed import ProcessGroup
 from ti_tui.train.faults import Faults
+from ti_tui.train.memory import estimate_training_memory
 from ti_tui.train.prompts import TagOptions, build_prompt, load_templates, pick_template
 from ti_tui.train.run import FINAL_EVENT, EventWriter, RunDirectory
 from ti_tui.train.schedule import LearningRateSchedule
@@ -111,17 +112,55 @@ class DataOrder:
 
 
 class LatentCache:
-    """Every training image encoded once; `once` keeps one sample, `deterministic` the mean, `random` resamples."""
+    """Every training image's latents, encoded the first time the image is drawn, then kept.
 
-    def __init__(self, means: torch.Tensor, deviations: torch.Tensor | None):
-        self.means, self.deviations = means, deviations
+    Encoding on first use lets training start after one image instead of all of them; once every
+    image is in, the VAE is not needed for training any more. An image's mirror image is encoded
+    with it. `once` keeps one sample per image (drawn from a seed of its own, so the order images
+    arrive in does not matter), `deterministic` the posterior mean, `random` resamples every use.
+    """
+
+    def __init__(self, encode, image_count: int, variants: int, sampling: str, seed: int, on_encoded):
+        self.encode, self.image_count, self.variants = encode, image_count, variants
+        self.sampling, self.seed, self.on_encoded = sampling, seed, on_encoded
+        self.means: dict[int, torch.Tensor] = {}
+        self.deviations: dict[int, torch.Tensor] = {}
+        self.posterior: dict[int, torch.Tensor] = {}  # per image, un-mirrored and unsampled: for validation
+
+    def __len__(self) -> int:
+        return self.image_count * self.variants
+
+    @property
+    def complete(self) -> bool:
+        return len(self.means) == len(self)
+
+    def ensure(self, indices) -> None:
+        for image in sorted({index // self.variants for index in indices}):
+            if image * self.variants in self.means:
+                continue
+            mean, deviation = self.encode(image)  # [variants, channels, height, width] each
+            self.posterior[image] = mean[0]
+            if self.sampling == "once":
+                generator = torch.Generator().manual_seed(LATENT_SEED + self.seed + image)
+                mean = mean + deviation * torch.randn(mean.shape, generator=generator).to(mean.device)
+            for variant in range(self.variants):
+                self.means[image * self.variants + variant] = mean[variant]
+                if self.sampling == "random":  # the other choices never look at it again
+                    self.deviations[image * self.variants + variant] = deviation[variant]
+            self.on_encoded(len(self.means) // self.variants, self.image_count)
 
     def latents(self, indices: list[int], generator: torch.Generator) -> torch.Tensor:
-        means = self.means[indices]
-        if self.deviations is None:
+        self.ensure(indices)
+        means = torch.stack([self.means[index] for index in indices])
+        if self.sampling != "random":
             return means
-        noise = torch.randn(means.shape, generator=generator).to(means.device)
-        return means + self.deviations[indices] * noise
+        deviations = torch.stack([self.deviations[index] for index in indices])
+        return means + deviations * torch.randn(means.shape, generator=generator).to(means.device)
+
+    def posterior_mean(self, image: int) -> torch.Tensor:
+        """The un-mirrored posterior mean of an image, for validation."""
+        self.ensure([image * self.variants])
+        return self.posterior[image]
 
 
 class StopTraining(Exception):
@@ -161,7 +200,7 @@ class Trainer:
                     continue  # rolled back; the step is tried again
                 self.report_step(time.monotonic() - started)
                 self.faults.after_step(self.step)
-                if self.step % self.settings.training.validation_every == 0:
+                if self.settings.training.validation_every and self.step % self.settings.training.validation_every == 0:
                     self.validate()
                 if self.step % self.settings.training.save_every == 0 or self.step == self.plan.steps:
                     self.save_checkpoint()
@@ -188,7 +227,7 @@ class Trainer:
 
     def round_off(self) -> None:
         """The last step gets a validation loss and previews even when it is off their schedule."""
-        if self.step % self.settings.training.validation_every:
+        if self.settings.training.validation_every and self.step % self.settings.training.validation_every:
             self.validate()
         if self.settings.preview.every and self.step % self.settings.preview.every:
             self.render_previews()
@@ -208,7 +247,8 @@ class Trainer:
         if self.device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
-        if self._wants_gradient_checkpointing():
+        self.checkpointing = self._wants_gradient_checkpointing()
+        if self.checkpointing:
             self.unet.enable_gradient_checkpointing()
         self.noise_scheduler = _training_scheduler(self.model.pipeline.scheduler)
         self.resolution = settings.dataset.resolution or self.unet.config.sample_size * self.model.pipeline.vae_scale_factor
@@ -231,17 +271,18 @@ class Trainer:
         self.scales_loss = self.unet.dtype == torch.float16
         self.loss_scale = FP16_LOSS_SCALE if self.scales_loss else 1.0
 
-        self.cache_latents()
-        self.order = DataOrder(len(self.latent_cache.means), settings.training.seed)
+        self.start_latent_cache()
+        self.order = DataOrder(len(self.latent_cache), settings.training.seed)
         self.resume_if_interrupted()
         self.last_good = self._snapshot()
+        memory = estimate_training_memory(self.model.pipeline, self.resolution, settings.training.batch_size, self.checkpointing)
         self.events.write(
             "config",
             steps=self.plan.steps,
             start_step=self.step,
             schedule=self.schedule.describe(),
             images=len(self.plan.items),
-            training_images=len(self.latent_cache.means),
+            training_images=len(self.latent_cache),
             vectors=self.plan.vector_count,
             resolution=self.resolution,
             batch_size=settings.training.batch_size,
@@ -252,8 +293,11 @@ class Trainer:
             model=self.model.name,
             model_hash=self.model.short_hash,
             family=self.model.family.label,
+            gradient_checkpointing=self.checkpointing,
+            memory_estimate_mb=round(memory.total_mb),
+            memory_estimate=memory.describe(),
         )
-        if self.step == 0:
+        if self.step == 0 and settings.training.validation_every:
             self.validate()
 
     def _wants_gradient_checkpointing(self) -> bool:
@@ -275,30 +319,31 @@ class Trainer:
             self.settings.training.seed,
         ).to(self.device)
 
-    def cache_latents(self) -> None:
-        """Encode every image once (and its mirror image when flipping); the VAE then leaves the GPU."""
-        items, sampling = self.plan.items, self.settings.training.latent_sampling
-        generator = torch.Generator().manual_seed(LATENT_SEED + self.settings.training.seed)
-        means, deviations = [], []
-        for index, item in enumerate(items, start=1):
-            image = load_square_image(item.image, self.resolution, self.settings.dataset.background)
-            pixels = torch.from_numpy(_as_array(image)).permute(2, 0, 1).float() / 127.5 - 1.0
-            variants = [pixels, pixels.flip(-1)] if self.settings.dataset.flip else [pixels]
-            with torch.no_grad():
-                posterior = self.vae.encode(torch.stack(variants).to(self.device, self.vae.dtype)).latent_dist
-            scale = self.vae.config.scaling_factor
-            means.append(posterior.mean.float() * scale)
-            deviations.append(posterior.std.float() * scale)
-            self.events.write("caching", done=index, total=len(items))
-        mean, deviation = torch.cat(means), torch.cat(deviations)
-        if sampling == "once":
-            noise = torch.randn(mean.shape, generator=generator).to(mean.device)
-            self.latent_cache = LatentCache(mean + deviation * noise, None)
-        else:
-            self.latent_cache = LatentCache(mean, deviation if sampling == "random" else None)
-        self.validation_latents = mean[:: 2 if self.settings.dataset.flip else 1][:VALIDATION_IMAGES]
-        if self.device.type != "cpu":
-            self.vae.to("cpu")
+    def start_latent_cache(self) -> None:
+        self.latent_cache = LatentCache(
+            self._encode_image,
+            len(self.plan.items),
+            2 if self.settings.dataset.flip else 1,
+            self.settings.training.latent_sampling,
+            self.settings.training.seed,
+            self._note_encoded,
+        )
+
+    def _encode_image(self, image_index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        item = self.plan.items[image_index]
+        image = load_square_image(item.image, self.resolution, self.settings.dataset.background)
+        pixels = torch.from_numpy(_as_array(image)).permute(2, 0, 1).float() / 127.5 - 1.0
+        variants = [pixels, pixels.flip(-1)] if self.settings.dataset.flip else [pixels]
+        self.vae.to(self.device)
+        with torch.no_grad():
+            posterior = self.vae.encode(torch.stack(variants).to(self.device, self.vae.dtype)).latent_dist
+        scale = self.vae.config.scaling_factor
+        return posterior.mean.float() * scale, posterior.std.float() * scale
+
+    def _note_encoded(self, done: int, total: int) -> None:
+        self.events.write("caching", done=done, total=total)
+        if done == total and self.device.type != "cpu":
+            self.vae.to("cpu")  # every latent is in: the VAE leaves the GPU until previews need it
 
     # One step -----------------------------------------------------------------------------
 
@@ -423,8 +468,10 @@ class Trainer:
         if not self.group.is_main:
             return
         losses = []
+        images = range(min(VALIDATION_IMAGES, len(self.plan.items)))
         with torch.no_grad():
-            for index, latent in enumerate(self.validation_latents):
+            for index in images:
+                latent = self.latent_cache.posterior_mean(index)
                 generator = torch.Generator().manual_seed(VALIDATION_SEED + index)
                 latents = latent.unsqueeze(0).expand(len(VALIDATION_TIMESTEPS), -1, -1, -1)
                 noise = torch.randn(latents.shape, generator=generator).to(latents.device)

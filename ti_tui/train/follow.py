@@ -70,6 +70,7 @@ _SENTENCES = {
         f"{event['vectors']} vector(s), batch {event['batch_size']} x {event['gradient_accumulation']}"
         + (f" x {event['processes']} processes" if event["processes"] > 1 else "")
         + f" ({event['device']}, {event['dtype']})"
+        + f"\nMemory needed: {event['memory_estimate']}"
     ),
     "validation": lambda event: f"step {event['step']}: validation loss {event['loss']:.4f}",
     "checkpoint": lambda event: f"step {event['step']}: saved {event['path']}",
