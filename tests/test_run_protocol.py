@@ -142,6 +142,19 @@ def test_a_run_stopped_through_control_saves_first_and_says_it_was_stopped(train
     assert run_status(run).state == "stopped"
 
 
+def test_a_stop_asked_during_a_preview_pass_does_not_wait_for_the_rest_of_it(trainable_project):
+    seeds = list(range(1, 61))  # 60 seeds x (trigger + init words): a long pass, as previews are on a CPU
+    project = trainable_project(**{"preview.every": 3, "preview.prompts": ["a photo of [name]"], "preview.seeds": seeds})
+    assert run_ti_tui("train", str(project.root), "--steps", "2000", "--detach").returncode == 0
+    run = only_run(project)
+    wait_for(lambda: any(event["type"] == "preview" for event in run.events()), what="the first preview")
+    assert run_ti_tui("stop", str(project.root)).returncode == 0
+    final = wait_for(lambda: [event for event in run.events() if event["type"] == "finished"], what="the final event")[0]
+    assert final["reason"] == "stopped" and final["step"] == 3
+    previews = [event for event in run.events() if event["type"] == "preview"]
+    assert len(previews) < len(seeds), "the pass went on after the stop"
+
+
 def test_sigterm_to_the_trainer_saves_a_checkpoint_and_ends_with_a_final_event(trainable_project):
     project = trainable_project()
     run = create_run(project, steps=2000)

@@ -471,6 +471,8 @@ class Trainer:
         images = range(min(VALIDATION_IMAGES, len(self.plan.items)))
         with torch.no_grad():
             for index in images:
+                if self._stop_asked():
+                    return  # a loss over some of the images would not compare with the others
                 latent = self.latent_cache.posterior_mean(index)
                 generator = torch.Generator().manual_seed(VALIDATION_SEED + index)
                 latents = latent.unsqueeze(0).expand(len(VALIDATION_TIMESTEPS), -1, -1, -1)
@@ -556,6 +558,8 @@ class Trainer:
                 for suffix, prompt in variants:
                     conditioning = self.prompt_encoder.encode([prompt])
                     for seed in preview.seeds:
+                        if self._stop_asked():
+                            break
                         image = self.model.pipeline(
                             prompt_embeds=conditioning,
                             negative_prompt_embeds=negative,
@@ -599,6 +603,10 @@ class Trainer:
             if self.step and not self.run_dir.checkpoint_paths(self.settings.token.trigger, self.step).embedding.exists():
                 self.save_checkpoint()
             raise StopTraining("stopped", f"{why} at step {self.step}")
+
+    def _stop_asked(self) -> bool:
+        """Checked between the images of a validation or preview pass, which take minutes on a CPU."""
+        return self.stop_reason is not None or "stop" in self.run_dir.pending_requests()
 
     def _requests(self) -> set[str]:
         return self.group.decide(self.run_dir.pending_requests() | ({"stop"} if self.stop_reason else set()))
