@@ -1,0 +1,218 @@
+"""Training speed, memory and start-up of ti-tui's trainer against the diffusers example's method.
+
+    python bench/train_step.py [--resolution 256] [--batch 1] [--steps 6] [--device cpu|cuda]
+                               [--precision auto|fp32|bf16|fp16] [--repeat 1] [--scaling]
+
+Both run on a model with the exact SD 1.5 shapes (random weights, built once into the cache), on
+the same images, resolution, batch, precision and steps, each in a fresh process, one after the
+other. Ours is the real trainer, started the way `ti-tui train` starts it; the reference is
+bench/reference_loop.py. The first steps of each are a warm-up (ours encodes each image's latents
+the first time it is drawn, so the warm-up covers one pass over the images); steps/s is measured
+on the steps after it, time to first step from the process start, memory as the peak resident
+size on the CPU or the peak allocated memory on a GPU.
+"""
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPOSITORY = BENCH.parent
+sys.path.insert(0, str(REPOSITORY))
+sys.path.insert(0, str(BENCH))
+
+IMAGES = 5  # the fewest a project accepts, so that one pass over them (the warm-up) is short on a CPU
+
+
+@dataclass
+class Measurement:
+    first_step_s: float
+    steps_per_s: float
+    peak_memory_mb: float
+    losses: list[float]
+    estimate_mb: float | None = None  # what our trainer printed before its first step
+
+
+def steady_speed(times: list[float], warmup: int) -> float:
+    measured = times[warmup - 1 :] if warmup else times
+    if len(measured) < 2:
+        raise SystemExit("too few steps to measure a speed; raise --steps")
+    return (len(measured) - 1) / (measured[-1] - measured[0])
+
+
+def watch_peak_rss(process: subprocess.Popen) -> float:
+    """Poll the process's high-water mark of resident memory until it ends."""
+    peak = 0.0
+    while process.poll() is None:
+        try:
+            with open(f"/proc/{process.pid}/status", encoding="ascii") as status:
+                line = next(line for line in status if line.startswith("VmHWM:"))
+            peak = max(peak, int(line.split()[1]) / 1024)
+        except (OSError, StopIteration):
+            pass
+        time.sleep(0.2)
+    return peak
+
+
+def prepare_images(folder: Path) -> Path:
+    images = folder / "images"
+    images.mkdir(parents=True)
+    for picture in sorted((REPOSITORY / "sample_project" / "images").glob("*.jpg"))[:IMAGES]:
+        shutil.copy(picture, images / picture.name)
+        shutil.copy(picture.with_suffix(".txt"), images / picture.with_suffix(".txt").name)
+    return images
+
+
+def run_ours(model: Path, images: Path, work: Path, resolution: int, batch: int, steps: int, precision: str, device: str) -> Measurement:
+    from ti_tui.project import create_project
+    from ti_tui.train.launch import create_run, start_trainer
+
+    project = create_project(work / f"ours-{resolution}-{batch}-{time.monotonic_ns()}", model=str(model), images=images, token="zorbot")
+    settings = project.settings.model_copy(deep=True)
+    settings.model.precision, settings.model.device = precision, device
+    settings.dataset.kind, settings.dataset.resolution = "subject", resolution
+    settings.token.init_text, settings.token.vectors = "robot", 1
+    training = settings.training
+    training.batch_size, training.template, training.latent_sampling = batch, "subject", "random"
+    training.validation_every, training.save_every = 0, steps
+    settings.preview.every = 0
+    settings.schedule.preset, settings.schedule.learning_rate = "constant", "0.005"
+    project.store.save(settings)
+    started = time.time()  # what `ti-tui train` does from here on counts: checking the images, starting the trainer
+    run = create_run(project, steps=steps)
+    process = start_trainer(run)
+    peak = watch_peak_rss(process)
+    events = run.events()
+    step_events = [event for event in events if event["type"] == "step"]
+    final = [event for event in events if event["type"] == "finished"]
+    if not final or final[0]["reason"] != "completed":
+        raise SystemExit(f"our trainer did not finish: {final or run.log_file.read_text()[-2000:]}")
+    if device.startswith("cuda"):
+        peak = max(event["memory_mb"] for event in step_events)
+    times = [event["t"] for event in step_events]
+    warmup = math.ceil(IMAGES / batch)
+    config = next(event for event in events if event["type"] == "config")
+    losses = [event["loss"] for event in step_events]
+    return Measurement(times[0] - started, steady_speed(times, warmup), peak, losses, config["memory_estimate_mb"])
+
+
+def run_reference(model: Path, images: Path, resolution: int, batch: int, steps: int, precision: str, device: str) -> Measurement:
+    import psutil
+
+    command = [
+        sys.executable, str(BENCH / "reference_loop.py"), "--model", str(model), "--images", str(images),
+        "--resolution", str(resolution), "--batch", str(batch), "--steps", str(steps), "--precision", precision, "--device", device,
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    started = psutil.Process(process.pid).create_time()
+    lines = [json.loads(line) for line in process.stdout]
+    process.wait()
+    if process.returncode:
+        raise SystemExit("the reference loop failed")
+    times = [line["t"] for line in lines if "step" in line]
+    peak = next(line["peak_memory_mb"] for line in lines if "peak_memory_mb" in line)
+    warmup = math.ceil(IMAGES / batch)
+    return Measurement(times[0] - started, steady_speed(times, warmup), peak, [line["loss"] for line in lines if "step" in line])
+
+
+def chosen_precision(precision: str, device: str) -> str:
+    """What our trainer would pick for "auto", named so that the reference can use the same."""
+    import torch
+
+    from ti_tui.sd.device import choose_dtype
+
+    dtype = choose_dtype(precision, torch.device(device))
+    return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
+
+
+def machine(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda"):
+        return f"{torch.cuda.get_device_name(0)}, torch {torch.__version__}"
+    capability = torch.backends.cpu.get_cpu_capability()
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
+    return f"{model}, {os.cpu_count()} cores ({capability}), {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+
+
+def compare(model: Path, images: Path, work: Path, resolution: int, batch: int, steps: int, precision: str, device: str, repeat: int):
+    """Alternate ours and the reference `repeat` times; the best of each counts."""
+    warmup = math.ceil(IMAGES / batch)
+    ours, reference = [], []
+    for _ in range(repeat):
+        ours.append(run_ours(model, images, work, resolution, batch, warmup + steps, precision, device))
+        reference.append(run_reference(model, images, resolution, batch, warmup + steps, precision, device))
+    return max(ours, key=lambda m: m.steps_per_s), max(reference, key=lambda m: m.steps_per_s)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python bench/train_step.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--resolution", type=int, default=256)
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=6, help="measured steps of each, after the warm-up")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
+    parser.add_argument("--repeat", type=int, default=1, help="alternate the two this many times, keep the best of each")
+    parser.add_argument("--scaling", action="store_true", help="also measure 256/384/512 px x batch 1/2/4 (long on a CPU)")
+    arguments = parser.parse_args(argv)
+
+    from sd15_model import parameter_counts, sd15_model_dir
+
+    precision = chosen_precision(arguments.precision, arguments.device)
+    built = time.monotonic()
+    model = sd15_model_dir()
+    counts = parameter_counts(model)
+    print(f"Machine: {machine(arguments.device)}")
+    print(
+        f"Model: SD 1.5 shapes, random weights (UNet {counts['unet'] / 1e6:.1f}M, text encoder {counts['text_encoder'] / 1e6:.1f}M, "
+        f"VAE {counts['vae'] / 1e6:.1f}M parameters), ready in {time.monotonic() - built:.0f} s"
+    )
+    print(
+        f"Run: {arguments.resolution} px, batch {arguments.batch}, {precision} on {arguments.device}, {IMAGES} images, "
+        f"{math.ceil(IMAGES / arguments.batch)} warm-up + {arguments.steps} measured steps, each loop in a fresh process"
+    )
+    with tempfile.TemporaryDirectory(prefix="ti-tui-bench-") as scratch:
+        work = Path(scratch)
+        images = prepare_images(work)
+        ours, reference = compare(
+            model, images, work, arguments.resolution, arguments.batch, arguments.steps, precision, arguments.device, arguments.repeat
+        )
+        memory_kind = "peak allocated VRAM" if arguments.device.startswith("cuda") else "peak RSS"
+        print()
+        print(f"{'':12}{'steps/s':>10}{'first step':>14}{memory_kind:>20}")
+        for name, measurement in (("ti-tui", ours), ("reference", reference)):
+            print(
+                f"{name:12}{measurement.steps_per_s:>10.3f}{measurement.first_step_s:>12.1f} s"
+                f"{measurement.peak_memory_mb / 1024:>17.2f} GiB"
+            )
+        print(f"\nSpeed ratio (ti-tui / reference): {ours.steps_per_s / reference.steps_per_s:.2f}x")
+        print(f"Memory ratio (ti-tui / reference): {ours.peak_memory_mb / reference.peak_memory_mb:.2f}")
+        print(f"Time to first step ratio (ti-tui / reference): {ours.first_step_s / reference.first_step_s:.2f}")
+        print(f"Memory estimate printed by ti-tui: {ours.estimate_mb / 1024:.2f} GiB; measured {ours.peak_memory_mb / 1024:.2f} GiB")
+
+        if arguments.scaling:
+            print(f"\nScaling ({arguments.device}, {precision}, {max(2, arguments.steps // 3)} measured steps each)")
+            print(f"{'px':>5}{'batch':>6}{'ti-tui steps/s':>16}{'reference':>11}{'ratio':>7}{'ti-tui GiB':>12}{'reference GiB':>15}{'estimate GiB':>14}")
+            for resolution in (256, 384, 512):
+                for batch in (1, 2, 4):
+                    ours, reference = compare(model, images, work, resolution, batch, max(2, arguments.steps // 3), precision, arguments.device, 1)
+                    print(
+                        f"{resolution:>5}{batch:>6}{ours.steps_per_s:>16.3f}{reference.steps_per_s:>11.3f}"
+                        f"{ours.steps_per_s / reference.steps_per_s:>7.2f}{ours.peak_memory_mb / 1024:>12.2f}"
+                        f"{reference.peak_memory_mb / 1024:>15.2f}{ours.estimate_mb / 1024:>14.2f}",
+                        flush=True,
+                    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
