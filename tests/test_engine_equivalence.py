@@ -7,7 +7,6 @@ start; both vectors are then scored by the same fixed-noise validation loss.
 """
 
 import io
-import sys
 from pathlib import Path
 
 from conftest import run_ti_tui
@@ -24,7 +23,7 @@ def last_run_events(project, kind: str) -> list[dict]:
     return [event for event in list_runs(project)[-1].events() if event["type"] == kind]
 
 
-def test_the_optimised_engine_learns_what_a_plain_fp32_loop_learns(trainable_project, tmp_path):
+def test_the_optimised_engine_learns_what_a_plain_fp32_loop_learns(trainable_project, tmp_path, monkeypatch):
     settings = {
         "token.vectors": 1,
         "training.template": "subject",
@@ -40,7 +39,7 @@ def test_the_optimised_engine_learns_what_a_plain_fp32_loop_learns(trainable_pro
     start, ours_end = (event["loss"] for event in last_run_events(ours, "validation"))
     resolution = last_run_events(ours, "config")[0]["resolution"]
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "bench"))
     from reference_loop import train
 
     from ti_tui.embedding.files import Embedding, write_embedding
@@ -53,6 +52,6 @@ def test_the_optimised_engine_learns_what_a_plain_fp32_loop_learns(trainable_pro
     assert result.returncode == 0, result.stdout + result.stderr
     plain_end = last_run_events(scored, "validation")[0]["loss"]  # at step 0: the plain loop's vector as it came
 
-    print(f"validation loss: start {start:.5f}, ours {ours_end:.5f}, plain loop {plain_end:.5f}")
+    print(f"validation loss at the start {start:.5f}, ours {ours_end:.5f}, plain loop {plain_end:.5f}")
     assert plain_end < start and ours_end < start
     assert abs((start - ours_end) - (start - plain_end)) <= TOLERANCE * (start - plain_end)

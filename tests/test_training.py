@@ -71,12 +71,16 @@ def test_a_full_disk_ends_the_run_with_what_to_do_and_keeps_the_last_checkpoint(
     assert status.state == "failed" and status.last_checkpoint.step == 2
 
 
-def test_a_damaged_image_is_named(trainable_project):
-    project = trainable_project()
+def test_a_damaged_image_is_named_before_a_run_starts(trainable_project):
+    project = trainable_project(**{"training.validation_every": 0})
     (project.images_dir / "03-night.jpg").write_bytes(b"not really a jpeg")
-    run = create_run(project, steps=2)
-    assert Trainer(run).run() == "failed"
-    assert "03-night.jpg is not an image Pillow can read" in events_of(run, "finished")[0]["message"]
+    cut_short = (project.images_dir / "08-snow.jpg").read_bytes()
+    (project.images_dir / "08-snow.jpg").write_bytes(cut_short[: len(cut_short) // 2])
+    with pytest.raises(UserError) as refused:
+        create_run(project, steps=2)
+    assert "03-night.jpg is not an image Pillow can read" in str(refused.value)
+    assert "08-snow.jpg is cut short" in str(refused.value)
+    assert not project.runs_dir.exists() or not any(project.runs_dir.iterdir())
 
 
 def test_a_run_refuses_to_go_on_when_its_images_changed(trainable_project):

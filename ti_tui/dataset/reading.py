@@ -8,6 +8,7 @@ before they are decoded.
 import io
 import re
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 from ti_tui.errors import UserError
@@ -38,18 +39,46 @@ def too_large(name: str, pixels: int) -> ImageProblem:
 
 def open_image(path: Path, background: str = "#ffffff"):
     """The image at `path` as an upright 8-bit sRGB picture; raises ImageProblem naming the file."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import ImageOps
+
+    with _read_problems_explained(path):
+        with _opened(path) as opened:
+            width, height = opened.size
+            if width * height > MAX_PIXELS:
+                _decode_smaller(opened, path.name)
+            image = ImageOps.exif_transpose(opened)
+            image.load()
+    return as_rgb(image, background)
+
+
+def check_readable(path: Path) -> None:
+    """Decode the image, JPEGs at an eighth of their size, to find damage quickly; raises ImageProblem."""
+    with _read_problems_explained(path):
+        with _opened(path) as opened:
+            if opened.width * opened.height > MAX_PIXELS:
+                _decode_smaller(opened, path.name)
+            else:
+                opened.draft("RGB", (max(1, opened.width // 8), max(1, opened.height // 8)))
+            opened.load()
+
+
+@contextmanager
+def _opened(path: Path):
+    from PIL import Image
 
     register_phone_formats()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # callers check the size
+        with Image.open(path) as opened:
+            yield opened
+
+
+@contextmanager
+def _read_problems_explained(path: Path):
+    from PIL import Image, UnidentifiedImageError
+
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked below
-            with Image.open(path) as opened:
-                width, height = opened.size
-                if width * height > MAX_PIXELS:
-                    _decode_smaller(opened, path.name)
-                image = ImageOps.exif_transpose(opened)
-                image.load()
+        yield
     except Image.DecompressionBombError as error:
         # Pillow stops at the header, before decoding, and says how many pixels it promised.
         promised = re.search(r"\((\d+) pixels\)", str(error))
@@ -62,7 +91,6 @@ def open_image(path: Path, background: str = "#ffffff"):
         raise ImageProblem(f"{path.name} cannot be read: {error}") from None
     except (ValueError, SyntaxError) as error:  # Pillow's decoders raise these for malformed headers
         raise ImageProblem(f"{path.name} is damaged: {error}") from None
-    return as_rgb(image, background)
 
 
 def _decode_smaller(opened, name: str) -> None:

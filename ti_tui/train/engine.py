@@ -1,7 +1,8 @@
 """The training loop: one new word's vectors learned against a frozen Stable Diffusion model.
 
-Read `Trainer.run` from top to bottom: load the model, cache the latents, then step, validating,
-saving and previewing on schedule, until the step count is reached or someone asks to stop. Only
+Read `Trainer.run` from top to bottom: load the model, then step (each image's latents are cached
+the first time it is drawn), validating, saving and previewing on schedule, until the step count
+is reached or someone asks to stop. Only
 the vectors `[count, width]` are trained, in float32; the rest of the model is frozen, in the
 precision the project chose. Every random draw comes from generators whose state is saved with
 each checkpoint, so a resumed run continues exactly as an uninterrupted one would have.
@@ -39,6 +40,7 @@ VALIDATION_TIMESTEPS = (100, 300, 500, 700, 900)
 VALIDATION_IMAGES = 16
 VALIDATION_SEED = 20_000
 LATENT_SEED = 10_000
+LATENT_SEED_STRIDE = 1_000_003  # more than any dataset's images: no two (seed, image) pairs share a draw
 SMOOTHING = 0.95  # of the displayed loss; each step moves it 5% of the way
 GIVE_UP_AFTER = 3  # non-finite steps in a row before the run stops
 SMALL_GPU_BYTES = 12 * 2**30
@@ -125,23 +127,20 @@ class LatentCache:
         self.sampling, self.seed, self.on_encoded = sampling, seed, on_encoded
         self.means: dict[int, torch.Tensor] = {}
         self.deviations: dict[int, torch.Tensor] = {}
-        self.posterior: dict[int, torch.Tensor] = {}  # per image, un-mirrored and unsampled: for validation
+        self.validation_means: dict[int, torch.Tensor] = {}  # un-mirrored and unsampled, of the validation images
 
     def __len__(self) -> int:
         return self.image_count * self.variants
-
-    @property
-    def complete(self) -> bool:
-        return len(self.means) == len(self)
 
     def ensure(self, indices) -> None:
         for image in sorted({index // self.variants for index in indices}):
             if image * self.variants in self.means:
                 continue
             mean, deviation = self.encode(image)  # [variants, channels, height, width] each
-            self.posterior[image] = mean[0]
+            if image < VALIDATION_IMAGES:
+                self.validation_means[image] = mean[0].clone()
             if self.sampling == "once":
-                generator = torch.Generator().manual_seed(LATENT_SEED + self.seed + image)
+                generator = torch.Generator().manual_seed(LATENT_SEED + self.seed * LATENT_SEED_STRIDE + image)
                 mean = mean + deviation * torch.randn(mean.shape, generator=generator).to(mean.device)
             for variant in range(self.variants):
                 self.means[image * self.variants + variant] = mean[variant]
@@ -160,7 +159,7 @@ class LatentCache:
     def posterior_mean(self, image: int) -> torch.Tensor:
         """The un-mirrored posterior mean of an image, for validation."""
         self.ensure([image * self.variants])
-        return self.posterior[image]
+        return self.validation_means[image]
 
 
 class StopTraining(Exception):
@@ -541,13 +540,20 @@ class Trainer:
 
     def render_previews(self) -> None:
         """Images at fixed seeds: each prompt with the trigger, and with the init words to compare."""
-        from PIL.PngImagePlugin import PngInfo
-
         if not self.group.is_main:
             return
-        preview = self.settings.preview
         self.run_dir.previews_dir.mkdir(parents=True, exist_ok=True)
         self.vae.to(self.device)
+        try:
+            self._render_preview_images()
+        finally:
+            if self.device.type != "cpu":
+                self.vae.to("cpu")
+
+    def _render_preview_images(self) -> None:
+        from PIL.PngImagePlugin import PngInfo
+
+        preview = self.settings.preview
         trigger, init_text = self.settings.token.trigger, self.settings.token.init_text
         with torch.no_grad():
             negative = self.prompt_encoder.encode([preview.negative_prompt])
@@ -559,7 +565,7 @@ class Trainer:
                     conditioning = self.prompt_encoder.encode([prompt])
                     for seed in preview.seeds:
                         if self._stop_asked():
-                            break
+                            return
                         image = self.model.pipeline(
                             prompt_embeds=conditioning,
                             negative_prompt_embeds=negative,
@@ -578,8 +584,6 @@ class Trainer:
                         )
                         image.save(path, pnginfo=info)
                         self.events.write("preview", step=self.step, path=str(path), seed=seed, prompt=prompt, init=bool(suffix))
-        if self.device.type != "cpu":
-            self.vae.to("cpu")
 
     # Requests and the end -----------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from ti_tui.dataset.reading import ImageProblem, check_readable
 from ti_tui.dataset.training_set import training_items
 from ti_tui.errors import UserError
 from ti_tui.fsutil import file_sha256
@@ -35,6 +36,14 @@ def create_run(project: Project, steps: int | None = None, start_from: Path | No
             )
     settings = project.settings
     items = training_items(project.images_dir, project.prepared_dir, settings.dataset.recursive)
+    unreadable = []
+    for item in items:  # the trainer reads an image only when it first draws it, maybe hours in
+        try:
+            check_readable(item.image)
+        except ImageProblem as problem:
+            unreadable.append(str(problem))
+    if unreadable:
+        raise UserError("The project cannot be trained yet:\n  " + "\n  ".join(unreadable) + "\nReplace or remove these images.")
     vectors = settings.token.vectors or suggest_vector_count(len(items), settings.dataset.kind)[0]
     facts = {
         "v": 1,

@@ -1,19 +1,23 @@
-"""How much memory a run will need, estimated before the first step from the model's shapes.
+"""How much memory the training steps of a run will need, estimated before the first step.
 
 Weights: every parameter of the UNet, text encoder and VAE at the precision they were loaded in.
 Activations: what the UNet keeps for the backward pass, in proportion to the batch, the latent
 area and the UNet's channel widths (level by level, each level a quarter of the area of the one
 above); the constant was measured on the SD 1.5 shapes (bench/RESULTS.md). On a CPU the process
 itself (Python, torch and the libraries) adds a fixed amount; on a GPU the figure is what PyTorch
-allocates.
+allocates, without the CUDA context. Previews decode full-size images with the VAE, which can
+need more for a moment; they are not counted.
 """
 
 from dataclasses import dataclass
 
 # Bytes the UNet keeps for the backward pass per latent pixel, per unit of channel load (channel
-# width / 4^level summed over levels), per byte of precision. Measured on SD 1.5 shapes, CPU, fp32.
+# width / 4^level summed over levels), per byte of precision. Fitted to the peak resident size of
+# our trainer on SD 1.5 shapes at 256 px, batch 1, fp32 on a CPU (bench/RESULTS.md).
 ACTIVATION_BYTES = 180.0
-GRADIENT_CHECKPOINTING_SHARE = 0.25  # of the activations that checkpointing keeps
+# Of the activations, what checkpointing each UNet block keeps: the blocks' inputs and one block's
+# insides at a time. Not measured yet: no GPU was at hand, where checkpointing is switched on.
+GRADIENT_CHECKPOINTING_SHARE = 0.25
 CPU_PROCESS_MB = 425.0  # Python, torch, diffusers and transformers imported, before any model
 
 
@@ -37,15 +41,14 @@ class MemoryEstimate:
 def estimate_from_shapes(
     weight_bytes: int,
     unet_channels: list[int],
-    resolution: int,
+    latent_size: int,
     batch: int,
-    activation_width: int,
+    bytes_per_element: int,
     on_cpu: bool,
     checkpointing: bool = False,
 ) -> MemoryEstimate:
-    latent_pixels = (resolution // 8) ** 2
     channel_load = sum(channels / 4**level for level, channels in enumerate(unet_channels))
-    activations = ACTIVATION_BYTES * batch * latent_pixels * channel_load * activation_width
+    activations = ACTIVATION_BYTES * batch * latent_size**2 * channel_load * bytes_per_element
     if checkpointing:
         activations *= GRADIENT_CHECKPOINTING_SHARE
     return MemoryEstimate(
@@ -65,9 +68,9 @@ def estimate_training_memory(pipeline, resolution: int, batch: int, checkpointin
     return estimate_from_shapes(
         weight_bytes,
         list(pipeline.unet.config.block_out_channels),
-        resolution,
+        resolution // pipeline.vae_scale_factor,
         batch,
-        activation_width=pipeline.unet.dtype.itemsize,
+        bytes_per_element=pipeline.unet.dtype.itemsize,
         on_cpu=pipeline.unet.device.type == "cpu",
         checkpointing=checkpointing,
     )
