@@ -42,7 +42,7 @@ def make_pictures(folder: Path, count: int, size: int = 96) -> None:
 
 
 def measure(count: int, measured_steps: int, work: Path) -> dict:
-    from train_step import watch_peak_rss
+    from train_step import wait_for_peak_rss
 
     from ti_tui.project import create_project
     from ti_tui.train.launch import create_run, start_trainer
@@ -62,7 +62,7 @@ def measure(count: int, measured_steps: int, work: Path) -> dict:
     run = create_run(project, steps=steps)
     run_created_s = time.monotonic() - prepared
     process = start_trainer(run)
-    peak_mb = watch_peak_rss(process)
+    peak_mb = wait_for_peak_rss(process)
     events = run.events()
     final = [event for event in events if event["type"] == "finished"]
     if not final or final[0]["reason"] != "completed":

@@ -2,7 +2,8 @@
 
 Each step encodes the batch's images with the VAE, hands the text encoder's whole token table to
 AdamW (weight decay 1e-2) and then restores every row but the new token's; the frozen UNet and VAE
-are cast to the mixed-precision dtype and the text encoder stays float32, under autocast. Run as a
+are cast to the mixed-precision dtype and the text encoder stays float32, its forward under
+autocast (as accelerate wraps the model it prepares). Run as a
 script, it prints one JSON line per finished step, and its peak memory at the end, so that the
 benchmark can time it in a fresh process exactly like our trainer.
 
@@ -22,17 +23,17 @@ import torch.nn.functional as F
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def load_images(folder: Path, resolution: int) -> list[tuple[torch.Tensor, str]]:
-    from ti_tui.dataset.files import list_image_files
-    from ti_tui.dataset.training_set import load_square_image, read_caption
-
+def load_images(folder: Path, resolution: int) -> list[torch.Tensor]:
+    """Every image as pixels in [-1, 1]; loaded once, which spares the reference the example's per-step decoding."""
     import numpy
+
+    from ti_tui.dataset.files import list_image_files
+    from ti_tui.dataset.training_set import load_square_image
 
     pictures = []
     for path in list_image_files(folder):
-        image = load_square_image(path, resolution, "#ffffff")
-        pixels = torch.from_numpy(numpy.asarray(image, dtype=numpy.uint8).copy())
-        pictures.append((pixels.permute(2, 0, 1).float() / 127.5 - 1.0, read_caption(path)))
+        pixels = torch.from_numpy(numpy.asarray(load_square_image(path, resolution, "#ffffff"), dtype=numpy.uint8).copy())
+        pictures.append(pixels.permute(2, 0, 1).float() / 127.5 - 1.0)
     return pictures
 
 
@@ -56,17 +57,18 @@ def train(model: Path, images: Path, resolution: int, batch: int, steps: int, pr
     tokenizer.add_tokens(["<zorbot>"])
     placeholder = tokenizer.convert_tokens_to_ids("<zorbot>")
     initializer = tokenizer.encode("robot", add_special_tokens=False)[0]
-    text_encoder.resize_token_embeddings(len(tokenizer))
+    # The example's tokenizer is CLIP's own, so its table grows by one row; the bench's tokenizer
+    # is smaller than the table, which must keep every one of its 49408 rows all the same.
+    text_encoder.resize_token_embeddings(max(len(tokenizer), text_encoder.config.vocab_size + 1))
     table = text_encoder.get_input_embeddings().weight
     with torch.no_grad():
         table[placeholder] = table[initializer].clone()
 
     vae.requires_grad_(False)
     unet.requires_grad_(False)
-    inner = getattr(text_encoder, "text_model", text_encoder)  # transformers 5.6 dropped the "text_model" level
-    inner.encoder.requires_grad_(False)
-    inner.final_layer_norm.requires_grad_(False)
-    inner.embeddings.position_embedding.requires_grad_(False)
+    text_encoder.encoder.requires_grad_(False)
+    text_encoder.final_layer_norm.requires_grad_(False)
+    text_encoder.embeddings.position_embedding.requires_grad_(False)
     optimizer = torch.optim.AdamW(text_encoder.get_input_embeddings().parameters(), lr=5e-3, betas=(0.9, 0.999), weight_decay=1e-2, eps=1e-8)
     unet.to(device, dtype=dtype)
     vae.to(device, dtype=dtype)
@@ -79,26 +81,26 @@ def train(model: Path, images: Path, resolution: int, batch: int, steps: int, pr
     autocast = torch.autocast(device_type=torch.device(device).type, dtype=dtype, enabled=dtype != torch.float32)
     for step in range(1, steps + 1):
         chosen = [pictures[generator.randrange(len(pictures))] for _ in range(batch)]
-        pixel_values = torch.stack([pixels for pixels, _ in chosen]).to(device, dtype=dtype)
+        pixel_values = torch.stack(chosen).to(device, dtype=dtype)
         prompts = [generator.choice(templates).replace("[name]", "<zorbot>") for _ in chosen]
         input_ids = tokenizer(prompts, padding="max_length", truncation=True, max_length=77, return_tensors="pt").input_ids.to(device)
+        latents = vae.encode(pixel_values).latent_dist.sample().detach() * vae.config.scaling_factor
+        noise = torch.randn_like(latents)
+        timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (batch,), device=device)
+        noisy_latents = noise_scheduler.add_noise(latents, noise, timesteps)
         with autocast:
-            latents = vae.encode(pixel_values).latent_dist.sample().detach() * vae.config.scaling_factor
-            noise = torch.randn_like(latents)
-            timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (batch,), device=device)
-            noisy_latents = noise_scheduler.add_noise(latents, noise, timesteps)
             encoder_hidden_states = text_encoder(input_ids)[0].to(dtype=dtype)
-            prediction = unet(noisy_latents, timesteps, encoder_hidden_states).sample
-            if noise_scheduler.config.prediction_type == "v_prediction":
-                target = noise_scheduler.get_velocity(latents, noise, timesteps)
-            else:
-                target = noise
-            loss = F.mse_loss(prediction.float(), target.float(), reduction="mean")
+        prediction = unet(noisy_latents, timesteps, encoder_hidden_states).sample
+        if noise_scheduler.config.prediction_type == "v_prediction":
+            target = noise_scheduler.get_velocity(latents, noise, timesteps)
+        else:
+            target = noise
+        loss = F.mse_loss(prediction.float(), target.float(), reduction="mean")
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
         with torch.no_grad():
-            keep = torch.ones((len(tokenizer),), dtype=torch.bool)
+            keep = torch.ones((table.shape[0],), dtype=torch.bool)
             keep[placeholder] = False
             text_encoder.get_input_embeddings().weight[keep] = original_table[keep]
         if device.startswith("cuda"):

@@ -1,7 +1,7 @@
 """Training speed, memory and start-up of ti-tui's trainer against the diffusers example's method.
 
     python bench/train_step.py [--resolution 256] [--batch 1] [--steps 6] [--device cpu|cuda]
-                               [--precision auto|fp32|bf16|fp16] [--repeat 1] [--scaling]
+                               [--precision auto|fp32|bf16|fp16] [--repeat 1] [--no-scaling]
 
 Both run on a model with the exact SD 1.5 shapes (random weights, built once into the cache), on
 the same images, resolution, batch, precision and steps, each in a fresh process, one after the
@@ -9,7 +9,8 @@ other. Ours is the real trainer, started the way `ti-tui train` starts it; the r
 bench/reference_loop.py. The first steps of each are a warm-up (ours encodes each image's latents
 the first time it is drawn, so the warm-up covers one pass over the images); steps/s is measured
 on the steps after it, time to first step from the process start, memory as the peak resident
-size on the CPU or the peak allocated memory on a GPU.
+size on the CPU or the peak allocated memory on a GPU. The model's files are read once before
+either starts, so that start-up is timed on a warm disk cache for both.
 """
 
 import argparse
@@ -18,6 +19,7 @@ import math
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -43,24 +45,34 @@ class Measurement:
 
 
 def steady_speed(times: list[float], warmup: int) -> float:
-    measured = times[warmup - 1 :] if warmup else times
+    measured = times[warmup - 1 :]
     if len(measured) < 2:
         raise SystemExit("too few steps to measure a speed; raise --steps")
     return (len(measured) - 1) / (measured[-1] - measured[0])
 
 
-def watch_peak_rss(process: subprocess.Popen) -> float:
-    """Poll the process's high-water mark of resident memory until it ends."""
-    peak = 0.0
-    while process.poll() is None:
-        try:
-            with open(f"/proc/{process.pid}/status", encoding="ascii") as status:
-                line = next(line for line in status if line.startswith("VmHWM:"))
-            peak = max(peak, int(line.split()[1]) / 1024)
-        except (OSError, StopIteration):
-            pass
-        time.sleep(0.2)
-    return peak
+def wait_for_peak_rss(process: subprocess.Popen) -> float:
+    """Wait for the process to end; its peak resident size in MiB, as the kernel counted it.
+
+    The trainer runs in a session of its own, so an interrupted benchmark would leave it running
+    and slow every later measurement: it is stopped with the benchmark.
+    """
+    try:
+        _, status, usage = os.wait4(process.pid, 0)
+    except BaseException:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here; Popen must not wait for it again
+    return usage.ru_maxrss / 1024
+
+
+def read_into_file_cache(folder: Path) -> None:
+    """Read every model file once, so that neither loop's start-up is timed on a cold disk cache."""
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                while handle.read(1 << 24):
+                    pass
 
 
 def prepare_images(folder: Path) -> Path:
@@ -90,7 +102,7 @@ def run_ours(model: Path, images: Path, work: Path, resolution: int, batch: int,
     started = time.time()  # what `ti-tui train` does from here on counts: checking the images, starting the trainer
     run = create_run(project, steps=steps)
     process = start_trainer(run)
-    peak = watch_peak_rss(process)
+    peak = wait_for_peak_rss(process)
     events = run.events()
     step_events = [event for event in events if event["type"] == "step"]
     final = [event for event in events if event["type"] == "finished"]
@@ -162,7 +174,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
     parser.add_argument("--repeat", type=int, default=1, help="alternate the two this many times, keep the best of each")
-    parser.add_argument("--scaling", action="store_true", help="also measure 256/384/512 px x batch 1/2/4 (long on a CPU)")
+    parser.add_argument("--no-scaling", dest="scaling", action="store_false", help="skip the 256/384/512 px x batch 1/2/4 table (an hour on a CPU)")
     arguments = parser.parse_args(argv)
 
     from sd15_model import parameter_counts, sd15_model_dir
@@ -171,6 +183,7 @@ def main(argv: list[str]) -> int:
     built = time.monotonic()
     model = sd15_model_dir()
     counts = parameter_counts(model)
+    read_into_file_cache(model)
     print(f"Machine: {machine(arguments.device)}")
     print(
         f"Model: SD 1.5 shapes, random weights (UNet {counts['unet'] / 1e6:.1f}M, text encoder {counts['text_encoder'] / 1e6:.1f}M, "
