@@ -5,6 +5,7 @@ SD 1.5 checkpoint costs to train, without downloading one. Its tokenizer is buil
 ids it makes all fall inside the 49408-row table), since CLIP's own cannot be fetched here.
 """
 
+import math
 import os
 import shutil
 import tempfile
@@ -59,12 +60,6 @@ def parameter_counts(folder: Path) -> dict[str, int]:
     counts = {}
     for part, name in (("unet", "diffusion_pytorch_model.safetensors"), ("vae", "diffusion_pytorch_model.safetensors"), ("text_encoder", "model.safetensors")):
         with safe_open(folder / part / name, framework="pt") as handle:
-            counts[part] = sum(_product(handle.get_slice(key).get_shape()) for key in handle.keys())
+            counts[part] = sum(math.prod(handle.get_slice(key).get_shape()) for key in handle.keys())
     return counts
 
-
-def _product(shape) -> int:
-    total = 1
-    for size in shape:
-        total *= size
-    return total

@@ -24,7 +24,10 @@ from ti_tui.train.run import RunDirectory, run_status
 
 def create_run(project: Project, steps: int | None = None, start_from: Path | None = None) -> RunDirectory:
     """A new run of `project`: its settings and images frozen in run.json, ready to launch."""
-    problems = [problem.text for problem in summarize_project(project).errors]
+    settings = project.settings
+    items = training_items(project.images_dir, project.prepared_dir, settings.dataset.recursive)
+    # The trainer reads an image only when it first draws it, maybe hours in: damage is found now.
+    problems = [problem.text for problem in summarize_project(project).errors] + _unreadable_images(items)
     if problems:
         raise UserError("The project cannot be trained yet:\n  " + "\n  ".join(problems))
     for other in list_runs(project):
@@ -34,16 +37,6 @@ def create_run(project: Project, steps: int | None = None, start_from: Path | No
                 f"run {other.id} is {status.state} ({status.describe()}); two runs at once would share the GPU "
                 f"and the project. Wait for it, or stop it first: ti-tui stop {shlex.quote(str(project.root))} {other.id}"
             )
-    settings = project.settings
-    items = training_items(project.images_dir, project.prepared_dir, settings.dataset.recursive)
-    unreadable = []
-    for item in items:  # the trainer reads an image only when it first draws it, maybe hours in
-        try:
-            check_readable(item.image)
-        except ImageProblem as problem:
-            unreadable.append(str(problem))
-    if unreadable:
-        raise UserError("The project cannot be trained yet:\n  " + "\n  ".join(unreadable) + "\nReplace or remove these images.")
     vectors = settings.token.vectors or suggest_vector_count(len(items), settings.dataset.kind)[0]
     facts = {
         "v": 1,
@@ -68,6 +61,16 @@ def create_run(project: Project, steps: int | None = None, start_from: Path | No
     run = RunDirectory(_new_run_folder(project, settings.token.trigger))
     run.write(facts)
     return run
+
+
+def _unreadable_images(items) -> list[str]:
+    sentences = []
+    for item in items:
+        try:
+            check_readable(item.image)
+        except ImageProblem as problem:
+            sentences.append(f"{problem} Replace or remove it.")
+    return sentences
 
 
 def _new_run_folder(project: Project, trigger: str) -> Path:
