@@ -24,6 +24,24 @@ def pytest_unconfigure(config):
     shutil.rmtree(_scratch, ignore_errors=True)
 
 
+@pytest.fixture(params=["native", "emulated"], ids=["native-bf16", "emulated-bf16"])
+def cpu_bf16(request, monkeypatch) -> str:
+    """Runs a test as on a CPU that computes bf16 itself and as on one that emulates it.
+
+    Through TI_TUI_CPU_BF16, which the trainer processes the test starts inherit: precision "auto"
+    then trains in bf16 on one side and in fp32 on the other, on any machine. Returns the dtype
+    "auto" must choose, as the trainer's config event names it.
+    """
+    monkeypatch.setenv("TI_TUI_CPU_BF16", request.param)
+    return "bfloat16" if request.param == "native" else "float32"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "cpu_bf16" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.precision)
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir() -> Path:
     from ti_tui.sd.tiny import ensure_builtin_tiny

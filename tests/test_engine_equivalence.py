@@ -1,9 +1,10 @@
-"""The speed-ups do not change what is learned.
+"""The speed-ups do not change what is learned, in fp32 or in bf16.
 
-Our engine (cached latents, only the new vectors in the optimiser, no restore pass) and a plain
-float32 loop in the diffusers example's manner (bench/reference_loop.py: VAE encode every step,
-the whole table in AdamW, other rows restored) train builtin:tiny for the same steps from the same
-start; both vectors are then scored by the same fixed-noise validation loss.
+Our engine (cached latents, only the new vectors in the optimiser, no restore pass, the frozen
+model in the precision "auto" chooses) and a plain float32 loop in the diffusers example's manner
+(bench/reference_loop.py: VAE encode every step, the whole table in AdamW, other rows restored)
+train builtin:tiny for the same steps from the same start; both vectors are then scored by the same
+fixed-noise validation loss, in our engine's precision.
 """
 
 import io
@@ -23,7 +24,7 @@ def last_run_events(project, kind: str) -> list[dict]:
     return [event for event in list_runs(project)[-1].events() if event["type"] == kind]
 
 
-def test_the_optimised_engine_learns_what_a_plain_fp32_loop_learns(trainable_project, tmp_path, monkeypatch):
+def test_the_optimised_engine_learns_what_a_plain_fp32_loop_learns(trainable_project, tmp_path, monkeypatch, cpu_bf16):
     settings = {
         "token.vectors": 1,
         "training.template": "subject",
@@ -37,7 +38,9 @@ def test_the_optimised_engine_learns_what_a_plain_fp32_loop_learns(trainable_pro
     result = run_ti_tui("train", str(ours.root), "--steps", str(STEPS))
     assert result.returncode == 0, result.stdout + result.stderr
     start, ours_end = (event["loss"] for event in last_run_events(ours, "validation"))
-    resolution = last_run_events(ours, "config")[0]["resolution"]
+    config = last_run_events(ours, "config")[0]
+    assert config["dtype"] == cpu_bf16
+    resolution = config["resolution"]
 
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "bench"))
     from reference_loop import train
@@ -52,6 +55,6 @@ def test_the_optimised_engine_learns_what_a_plain_fp32_loop_learns(trainable_pro
     assert result.returncode == 0, result.stdout + result.stderr
     plain_end = last_run_events(scored, "validation")[0]["loss"]  # at step 0: the plain loop's vector as it came
 
-    print(f"validation loss at the start {start:.5f}, ours {ours_end:.5f}, plain loop {plain_end:.5f}")
+    print(f"{cpu_bf16}: validation loss at the start {start:.5f}, ours {ours_end:.5f}, plain loop {plain_end:.5f}")
     assert plain_end < start and ours_end < start
     assert abs((start - ours_end) - (start - plain_end)) <= TOLERANCE * (start - plain_end)

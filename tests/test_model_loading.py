@@ -281,10 +281,13 @@ def test_precision_follows_the_device(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
     assert device.choose_dtype("auto", gpu) == torch.float16  # older GPUs
     assert device.choose_dtype("auto", apple) == torch.float16
-    monkeypatch.setattr(device, "_cpu_has_native_bf16", lambda: True)
+    monkeypatch.setenv("TI_TUI_CPU_BF16", "native")  # as on a CPU with AVX-512 BF16 or AMX
     assert device.choose_dtype("auto", cpu) == torch.bfloat16
-    monkeypatch.setattr(device, "_cpu_has_native_bf16", lambda: False)
+    monkeypatch.setenv("TI_TUI_CPU_BF16", "emulated")  # as on an AVX2-only CPU
     assert device.choose_dtype("auto", cpu) == torch.float32  # emulated bf16 is slower than fp32
+    monkeypatch.setenv("TI_TUI_CPU_BF16", "maybe")
+    with pytest.raises(UserError, match="TI_TUI_CPU_BF16='maybe' is not understood: set it to native or emulated"):
+        device.choose_dtype("auto", cpu)
 
 
 def test_a_device_the_machine_lacks_is_refused():
@@ -302,7 +305,9 @@ def test_a_model_in_bf16_loads_straight_into_bf16(tmp_path):
     assert not any(parameter.requires_grad for parameter in loaded.text_encoder.parameters())
 
 
-def test_an_sd2_checkpoint_loads_with_its_openclip_text_encoder_and_velocity_prediction(tmp_path, tiny_model_dir):
+@pytest.mark.precision
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_an_sd2_checkpoint_loads_with_its_openclip_text_encoder_and_velocity_prediction(tmp_path, tiny_model_dir, precision):
     from sd2_checkpoint import build_parts, write_sd2_checkpoint
 
     tokenizer = load_tokenizer(tiny_model_dir / "tokenizer")
@@ -310,17 +315,21 @@ def test_an_sd2_checkpoint_loads_with_its_openclip_text_encoder_and_velocity_pre
     path = tmp_path / "v2-tiny.safetensors"
     write_sd2_checkpoint(path, unet, vae, text_encoder)
 
-    loaded = load_model(ModelSettings(base=str(path), tokenizer=str(tiny_model_dir / "tokenizer")), tmp_path)
+    settings = ModelSettings(base=str(path), tokenizer=str(tiny_model_dir / "tokenizer"), precision=precision)
+    loaded = load_model(settings, tmp_path)
     assert loaded.family == ModelFamily("sd2", False, "v_prediction")
     assert loaded.pipeline.scheduler.config.prediction_type == "v_prediction"
     assert loaded.pipeline.unet.config.sample_size == 96  # velocity models are the 768 px ones
     assert loaded.tokenizer.pad_token == "!"  # OpenCLIP pads with zeros
+    # Compared in the dtype they were loaded in: rounding fp32 to bf16 is exact and the same every time.
+    dtype = loaded.pipeline.unet.dtype
+    assert dtype == {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
     expected = unet.state_dict()
-    assert all(torch.equal(expected[key], value) for key, value in loaded.pipeline.unet.state_dict().items())
+    assert all(torch.equal(expected[key].to(dtype), value) for key, value in loaded.pipeline.unet.state_dict().items())
     ids = tokenizer("a photo of a robot", padding="max_length", return_tensors="pt").input_ids
     with torch.no_grad():
         # The file's extra last layer is skipped, as SD 2.x conditions on the one before it.
-        assert torch.equal(loaded.text_encoder(ids)[0], text_encoder(ids)[0])
+        assert torch.equal(loaded.text_encoder(ids)[0], text_encoder.to(dtype)(ids)[0])
 
 
 def test_a_diffusers_folder_without_a_tokenizer_is_refused_with_what_to_do(tmp_path, tiny_variant):

@@ -73,12 +73,20 @@ EVERY_RANDOM_CHOICE = {
 LATENTS_ON_FIRST_USE = {"training.latent_sampling": "once", "dataset.flip": True, "training.validation_every": 0}
 
 
+# Each in fp32 and bf16: "auto" chooses as on a CPU with native bf16 and as on one without.
 @pytest.mark.parametrize(
-    "changes", [{}, EVERY_RANDOM_CHOICE, LATENTS_ON_FIRST_USE], ids=["defaults", "every random choice", "latents on first use"]
+    ("changes", "cpu_bf16"),
+    [
+        pytest.param(changes, cpu, id=f"{name}, {cpu} bf16")
+        for name, changes in (("defaults", {}), ("every random choice", EVERY_RANDOM_CHOICE), ("latents on first use", LATENTS_ON_FIRST_USE))
+        for cpu in ("native", "emulated")
+    ],
+    indirect=["cpu_bf16"],
 )
-def test_twenty_steps_straight_equal_ten_then_kill_9_then_resume(trainable_project, changes):
+def test_twenty_steps_straight_equal_ten_then_kill_9_then_resume(trainable_project, changes, cpu_bf16):
     straight = trainable_project("straight", **{"training.save_every": 10, **changes})
     assert run_ti_tui("train", str(straight.root), "--steps", "20").returncode == 0
+    assert [event["dtype"] for event in only_run(straight).events() if event["type"] == "config"] == [cpu_bf16]
 
     interrupted = trainable_project("interrupted", **{"training.save_every": 10, **changes})
     killed = subprocess.run(

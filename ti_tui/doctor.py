@@ -1,5 +1,6 @@
 """`ti-tui doctor`: what this machine and a project have, and what is wrong, in words."""
 
+import os
 import platform
 import sys
 from importlib import metadata
@@ -11,7 +12,7 @@ from ti_tui.errors import UserError
 from ti_tui.project.model import BUILTIN_TINY, ProjectSettings
 from ti_tui.project.project import Project
 from ti_tui.project.summary import ProjectSummary, summarize_project
-from ti_tui.sd.device import ComputeDevice, detect_devices, device_setting_problem
+from ti_tui.sd.device import CPU_BF16_VARIABLE, ComputeDevice, detect_devices, device_setting_problem
 
 LIBRARIES = (
     "torch",
@@ -49,6 +50,9 @@ def run_doctor(project_path: Path | None, out: TextIO) -> int:
     except ImportError as error:
         write.fact("torch", f"cannot be imported ({error})")
         blocking.append(f"torch cannot be imported: {error}. Reinstall it: pip install torch")
+    except UserError as error:
+        write.line(f"  {error}")
+        blocking.append(str(error))
 
     if project_path is not None:
         try:
@@ -132,6 +136,10 @@ def _describe_device(device: ComputeDevice) -> str:
             text += f"; {device.total_memory / 2**30:.1f} GiB memory"
     if device.name.startswith("cuda"):
         text += "; bf16 " + ("supported" if device.supports_bf16 else "not supported (fp16 will be used)")
+    if device.name == "cpu":
+        text += "; bf16 " + ("native (precision auto trains in bf16)" if device.supports_bf16 else "emulated (precision auto trains in fp32)")
+        if os.environ.get(CPU_BF16_VARIABLE):
+            text += f", as {CPU_BF16_VARIABLE} says"
     return text
 
 

@@ -2,6 +2,7 @@
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -10,7 +11,7 @@ class ComputeDevice:
     description: str  # in words, for people
     total_memory: int | None = None  # bytes
     free_memory: int | None = None
-    supports_bf16: bool = False  # said of GPUs only; CPUs all run bf16, at very different speeds
+    supports_bf16: bool = False  # computed natively; CPUs without it emulate bf16, some hundred times slower
 
 
 def detect_devices() -> list[ComputeDevice]:
@@ -40,6 +41,7 @@ def detect_devices() -> list[ComputeDevice]:
             name="cpu",
             description=f"CPU, {cores} cores ({capability}); fine for builtin:tiny, far too slow for SD 1.5",
             total_memory=_physical_memory(),
+            supports_bf16=cpu_has_native_bf16(),
         )
     )
     return devices
@@ -92,12 +94,29 @@ def choose_dtype(setting: str, device):
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if device.type == "mps":
         return torch.float16
-    return torch.bfloat16 if _cpu_has_native_bf16() else torch.float32
+    return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
 
 
-def _cpu_has_native_bf16() -> bool:
+# Developers set this to try the other precision path on the machine at hand: "native" makes
+# "auto" choose bf16 on any CPU, "emulated" makes it choose fp32 as on an AVX2-only CPU.
+CPU_BF16_VARIABLE = "TI_TUI_CPU_BF16"
+CPU_BF16_CHOICES = ("native", "emulated")
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether the CPU computes bf16 itself (AVX-512 BF16 or AMX), or as TI_TUI_CPU_BF16 says."""
+    from ti_tui.errors import UserError
+
+    override = os.environ.get(CPU_BF16_VARIABLE, "").strip().lower()
+    if override:
+        if override not in CPU_BF16_CHOICES:
+            raise UserError(
+                f"{CPU_BF16_VARIABLE}={override!r} is not understood: set it to native or emulated, or unset it "
+                "to let the CPU's own flags decide"
+            )
+        return override == "native"
     try:
-        flags = open("/proc/cpuinfo", encoding="ascii", errors="replace").read()
+        flags = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace")
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
