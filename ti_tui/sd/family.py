@@ -19,6 +19,7 @@ UNET = "model.diffusion_model."
 VAE = "first_stage_model."
 SD1_TEXT_ENCODER = "cond_stage_model.transformer."
 SD2_TEXT_ENCODER = "cond_stage_model.model."
+TEXT_ENCODER = "cond_stage_model."  # of either family
 SD1_TOKEN_TABLE_KEYS = (
     SD1_TEXT_ENCODER + "text_model.embeddings.token_embedding.weight",
     # Some checkpoints were saved from a CLIP model without the "text_model" level.
@@ -139,8 +140,31 @@ def _describe_other_file(shapes: dict[str, tuple[int, ...]]) -> str:
     return "something else"
 
 
+@dataclass(frozen=True)
+class StoredTensor:
+    """Where one tensor lies in a `.safetensors` file: its dtype as the format spells it, shape and bytes."""
+
+    dtype: str  # "F32", "F16", "BF16", "I64", ...
+    shape: tuple[int, ...]
+    begin: int  # offsets into the data, which starts at SafetensorsLayout.data_start
+    end: int
+
+
+@dataclass(frozen=True)
+class SafetensorsLayout:
+    data_start: int
+    tensors: dict[str, StoredTensor]
+    metadata: dict[str, str]
+
+
 def read_safetensors_header(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:
     """Tensor shapes and the metadata of a `.safetensors` file, read from its header only."""
+    layout = read_safetensors_layout(path)
+    return {key: tensor.shape for key, tensor in layout.tensors.items()}, layout.metadata
+
+
+def read_safetensors_layout(path: Path) -> SafetensorsLayout:
+    """Every tensor's place in a `.safetensors` file, from its header, checked against the file's size."""
     try:
         with open(path, "rb") as handle:
             prefix = handle.read(8)
@@ -158,17 +182,17 @@ def read_safetensors_header(path: Path) -> tuple[dict[str, tuple[int, ...]], dic
     if not isinstance(header, dict):
         raise UserError(f"{path} is not a safetensors file, or is damaged (its header is unreadable)")
     metadata = header.pop("__metadata__", None) or {}
-    shapes = {}
-    end = 0
+    tensors = {}
     for key, entry in header.items():
         try:
-            shapes[key] = tuple(entry["shape"])
-            end = max(end, entry["data_offsets"][1])
-        except (TypeError, KeyError, IndexError):
+            begin, end = entry["data_offsets"]
+            tensors[key] = StoredTensor(str(entry["dtype"]), tuple(entry["shape"]), int(begin), int(end))
+        except (TypeError, KeyError, IndexError, ValueError):
             raise UserError(f"{path} is damaged: the entry for {key!r} in its header is malformed") from None
+    end = max((tensor.end for tensor in tensors.values()), default=0)
     if 8 + length + end > size:
         raise UserError(
             f"{path} is incomplete: its header promises {8 + length + end} bytes but the file has {size} "
             "(an interrupted download or copy?); fetch it again"
         )
-    return shapes, metadata
+    return SafetensorsLayout(8 + length, tensors, metadata)

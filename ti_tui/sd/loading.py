@@ -5,7 +5,7 @@ or a single checkpoint file in the original layout (`.safetensors` or `.ckpt`). 
 downloaded here: a missing piece is an error that says what to fetch and how.
 """
 
-import os
+import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +17,9 @@ from ti_tui.project.model import ModelSettings
 from ti_tui.sd.family import (
     SD1_TOKEN_TABLE_KEYS,
     SD2_TOKEN_TABLE_KEY,
+    TEXT_ENCODER,
+    UNET,
+    VAE,
     ModelFamily,
     NotTrainableError,
     Prediction,
@@ -28,6 +31,7 @@ from ti_tui.sd.hashing import model_short_hash
 from ti_tui.sd.single_file import SD2_SAMPLE_SIZES, write_config_folder
 from ti_tui.sd.source import ModelSource, classify_model_source
 from ti_tui.sd.tokenizer import find_tokenizer, load_tokenizer, missing_tokenizer_advice
+from ti_tui.sd.weights import read_weights
 from ti_tui.torch_files import load_plain_torch_file
 
 # The SD 2.0 512-px base model was released at this step; it predicts noise, the 768-px ones velocity.
@@ -103,8 +107,8 @@ def load_model(settings: ModelSettings, base_dir: Path, device=None) -> LoadedMo
         pipeline = _from_single_file(source.path, shapes, family, tokenizer, dtype)
         short_hash = model_short_hash(source.path)
     else:
-        pipeline = _from_pretrained(source.text if source.kind == "hub" else folder, tokenizer, dtype)
-        short_hash = model_short_hash(_unet_weights(folder))
+        pipeline = _from_folder(folder, tokenizer, dtype)
+        short_hash = model_short_hash(_weights_files(folder / "unet")[0])
     _check_vocabulary(tokenizer, pipeline.text_encoder, name)
 
     prediction = settings.prediction if settings.prediction != "auto" else family.prediction
@@ -144,11 +148,24 @@ def _pretrained_folder(source: ModelSource) -> Path:
     return source.path
 
 
-def _unet_weights(folder: Path) -> Path:
-    for name in ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin"):
-        if (folder / "unet" / name).is_file():
-            return folder / "unet" / name
-    raise UserError(f"{folder / 'unet'} holds no weights (diffusion_pytorch_model.safetensors); the model folder is incomplete")
+# The weights of one part of a diffusers folder, by the names diffusers and transformers save them under.
+_WEIGHTS_NAMES = ("diffusion_pytorch_model", "model", "pytorch_model")
+
+
+def _weights_files(part: Path) -> list[Path]:
+    """The files holding a diffusers folder part's weights: one file, or the shards its index lists."""
+    for stem in _WEIGHTS_NAMES:
+        for suffix in (".safetensors", ".bin"):
+            if (part / f"{stem}{suffix}").is_file():
+                return [part / f"{stem}{suffix}"]
+            index = part / f"{stem}{suffix}.index.json"
+            if index.is_file():
+                try:
+                    shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+                except (OSError, ValueError, KeyError, AttributeError) as error:
+                    raise UserError(f"{index} cannot be read ({error}); the model folder is damaged") from None
+                return [part / shard for shard in shards]
+    raise UserError(f"{part} holds no weights (diffusion_pytorch_model.safetensors); the model folder is incomplete")
 
 
 def _cached_snapshot(repo: str) -> Path:
@@ -163,21 +180,56 @@ def _cached_snapshot(repo: str) -> Path:
     return Path(index).parent
 
 
-def _from_pretrained(name_or_path, tokenizer, dtype):
-    from diffusers import StableDiffusionPipeline
+def _from_folder(folder: Path, tokenizer, dtype):
+    """A diffusers folder's pipeline, its UNet and VAE built empty and given their weights read straight into `dtype`.
+
+    The text encoder, an eighth of the weights, is loaded first and by transformers, which knows
+    every layout its files have been saved in over the years.
+    """
+    import diffusers
+    from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextModel
 
     try:
-        return StableDiffusionPipeline.from_pretrained(
-            name_or_path,
-            dtype=dtype,
-            local_files_only=True,
-            tokenizer=tokenizer,
-            safety_checker=None,
-            feature_extractor=None,
-            requires_safety_checker=False,
+        scheduler_class = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))["scheduler"][1]
+        scheduler = getattr(diffusers, scheduler_class).from_pretrained(folder / "scheduler")
+        text_encoder = CLIPTextModel.from_pretrained(folder / "text_encoder", dtype=dtype, local_files_only=True)
+        unet_config, vae_config = UNet2DConditionModel.load_config(folder / "unet"), AutoencoderKL.load_config(folder / "vae")
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
+        raise UserError(f"{folder} could not be loaded: {error}") from None
+    return StableDiffusionPipeline(
+        unet=_with_weights(lambda: UNet2DConditionModel.from_config(unet_config), folder / "unet", dtype),
+        vae=_with_weights(lambda: AutoencoderKL.from_config(vae_config), folder / "vae", dtype),
+        text_encoder=text_encoder.eval(),
+        tokenizer=tokenizer,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+def _with_weights(build, part: Path, dtype):
+    """`build()` a diffusers model without initialising the weights about to be replaced, then give it the part's own."""
+    from accelerate import init_empty_weights
+
+    with init_empty_weights():
+        model = build()
+    weights = {}
+    for file in _weights_files(part):
+        weights.update(read_weights(file, dtype))
+    model._fix_state_dict_keys_on_load(weights)  # renames the VAE attention weights of folders saved before diffusers 0.14
+    try:
+        missing, _ = model.load_state_dict(weights, strict=False, assign=True)
+    except RuntimeError as error:  # a weight of another shape than the config calls for
+        detail = next((line.strip() for line in str(error).splitlines() if "size mismatch" in line), str(error)).rstrip(".")
+        raise UserError(f"{part}'s weights do not fit its config.json ({detail}): its parts come from different models") from None
+    if missing:
+        raise UserError(
+            f"{part} lacks {len(missing)} of the weights its config.json calls for (such as {missing[0]}): "
+            "the model folder is incomplete, or its parts come from different models"
         )
-    except (OSError, ValueError) as error:
-        raise UserError(f"{name_or_path} could not be loaded: {error}") from None
+    return model.eval()
 
 
 def _check_vocabulary(tokenizer, text_encoder, name: str) -> None:
@@ -242,7 +294,11 @@ def looks_like_epsilon_prediction(unet) -> bool:
 
 
 def _from_single_file(path: Path, shapes: dict, family: ModelFamily, tokenizer, dtype):
-    from diffusers import StableDiffusionPipeline
+    """An original-layout checkpoint's pipeline: its tensors read straight into `dtype`, then converted part by part."""
+    import diffusers
+    from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers.loaders.single_file_utils import create_diffusers_clip_model_from_ldm
+    from transformers import CLIPTextModel
 
     special_tokens = {
         "bos_token_id": tokenizer.bos_token_id,
@@ -252,18 +308,27 @@ def _from_single_file(path: Path, shapes: dict, family: ModelFamily, tokenizer, 
     with tempfile.TemporaryDirectory(prefix="ti-tui-config-") as configs:
         try:
             write_config_folder(Path(configs), shapes, family, family.prediction or "epsilon", special_tokens)
-            return StableDiffusionPipeline.from_single_file(
-                os.fspath(path),
-                config=configs,
-                local_files_only=True,
-                dtype=dtype,
-                tokenizer=tokenizer,
-                safety_checker=None,
-                feature_extractor=None,
-                requires_safety_checker=False,
-            )
+            # Only the parts a pipeline is made of: EMA copies and other extras in the file stay unread.
+            checkpoint = read_weights(path, dtype, wanted=lambda key: key.startswith((UNET, VAE, TEXT_ENCODER)))
+            # Each part is converted from tensors already in `dtype`, which the models then take over without a copy.
+            parts = {"config": configs, "torch_dtype": dtype, "local_files_only": True}
+            text_encoder = create_diffusers_clip_model_from_ldm(CLIPTextModel, checkpoint, subfolder="text_encoder", **parts)
+            unet = UNet2DConditionModel.from_single_file(checkpoint, subfolder="unet", **parts)
+            vae = AutoencoderKL.from_single_file(checkpoint, subfolder="vae", **parts)
+            scheduler_config = json.loads((Path(configs) / "scheduler" / "scheduler_config.json").read_text(encoding="utf-8"))
+            scheduler = getattr(diffusers, scheduler_config["_class_name"]).from_config(scheduler_config)
         except (OSError, ValueError, KeyError, IndexError, RuntimeError) as error:
             raise UserError(f"{path} could not be loaded as an {family.label} model ({type(error).__name__}: {error})") from None
+    return StableDiffusionPipeline(
+        unet=unet.eval(),
+        vae=vae.eval(),
+        text_encoder=text_encoder.eval(),
+        tokenizer=tokenizer,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
 
 
 @dataclass(frozen=True)
