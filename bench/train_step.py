@@ -84,9 +84,9 @@ def prepare_images(folder: Path) -> Path:
     return images
 
 
-def run_ours(model: Path, images: Path, work: Path, resolution: int, batch: int, steps: int, precision: str, device: str) -> Measurement:
+def make_project(model: Path, images: Path, work: Path, resolution: int, batch: int, steps: int, precision: str, device: str):
+    """A project set up as both loops train: validation and previews off, one checkpoint at the end."""
     from ti_tui.project import create_project
-    from ti_tui.train.launch import create_run, start_trainer
 
     project = create_project(work / f"ours-{resolution}-{batch}-{time.monotonic_ns()}", model=str(model), images=images, token="zorbot")
     settings = project.settings.model_copy(deep=True)
@@ -99,6 +99,13 @@ def run_ours(model: Path, images: Path, work: Path, resolution: int, batch: int,
     settings.preview.every = 0
     settings.schedule.preset, settings.schedule.learning_rate = "constant", "0.005"
     project.store.save(settings)
+    return project
+
+
+def run_ours(model: Path, images: Path, work: Path, resolution: int, batch: int, steps: int, precision: str, device: str) -> Measurement:
+    from ti_tui.train.launch import create_run, start_trainer
+
+    project = make_project(model, images, work, resolution, batch, steps, precision, device)
     started = time.time()  # what `ti-tui train` does from here on counts: checking the images, starting the trainer
     run = create_run(project, steps=steps)
     process = start_trainer(run)
@@ -115,6 +122,17 @@ def run_ours(model: Path, images: Path, work: Path, resolution: int, batch: int,
     config = next(event for event in events if event["type"] == "config")
     losses = [event["loss"] for event in step_events]
     return Measurement(times[0] - started, steady_speed(times, warmup), peak, losses, config["memory_estimate_mb"])
+
+
+def time_train_command(model: Path, images: Path, work: Path, resolution: int, batch: int, steps: int, precision: str, device: str) -> float:
+    """`ti-tui train PROJECT --steps N` as a user types it: seconds from the command's start to its exit."""
+    project = make_project(model, images, work, resolution, batch, steps, precision, device)
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "ti_tui", "train", str(project.root), "--steps", str(steps)], capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if result.returncode:
+        raise SystemExit(f"ti-tui train failed: {result.stdout[-2000:]}{result.stderr[-2000:]}")
+    return elapsed
 
 
 def run_reference(model: Path, images: Path, resolution: int, batch: int, steps: int, precision: str, device: str) -> Measurement:
@@ -211,6 +229,18 @@ def main(argv: list[str]) -> int:
         print(f"Memory ratio (ti-tui / reference): {ours.peak_memory_mb / reference.peak_memory_mb:.2f}")
         print(f"Time to first step ratio (ti-tui / reference): {ours.first_step_s / reference.first_step_s:.2f}")
         print(f"Memory estimate printed by ti-tui: {ours.estimate_mb / 1024:.2f} GiB; measured {ours.peak_memory_mb / 1024:.2f} GiB")
+
+        # The command as a user runs it, for two run lengths: the difference is the cost of the extra
+        # steps with everything between them (events, the progress line), the rest is start-up and the end.
+        short_run, long_run = math.ceil(IMAGES / arguments.batch) + arguments.steps, math.ceil(IMAGES / arguments.batch) + 2 * arguments.steps
+        wall = {
+            steps: time_train_command(model, images, work, arguments.resolution, arguments.batch, steps, precision, arguments.device)
+            for steps in (short_run, long_run)
+        }
+        per_step = (wall[long_run] - wall[short_run]) / (long_run - short_run)
+        print(f"\n`ti-tui train --steps N`, wall clock of the whole command: {short_run} steps {wall[short_run]:.1f} s, {long_run} steps {wall[long_run]:.1f} s")
+        print(f"  per step, end to end: {per_step:.2f} s ({1 / per_step:.3f} steps/s; in the loop: {ours.steps_per_s:.3f} steps/s)")
+        print(f"  the rest (start-up, loading, caching {IMAGES} images' latents, the end): {wall[short_run] - short_run * per_step:.1f} s")
 
         if arguments.scaling:
             print(f"\nScaling ({arguments.device}, {precision}, {max(2, arguments.steps // 3)} measured steps each)")

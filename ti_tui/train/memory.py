@@ -13,13 +13,14 @@ from dataclasses import dataclass
 
 # Bytes the UNet keeps for the backward pass per latent pixel, per unit of channel load (channel
 # width / 4^level summed over levels), per byte of precision. Fitted to the peak resident size of
-# our trainer on SD 1.5 shapes at 256 px, batch 1, fp32 on a CPU (bench/RESULTS.md).
-ACTIVATION_BYTES = 180.0
+# our trainer on SD 1.5 shapes, 256-512 px, batch 1-4, in bf16 and fp32 on a CPU (bench/RESULTS.md).
+ACTIVATION_BYTES = 195.0
 # Of the activations, what checkpointing each UNet block keeps: the blocks' inputs and one block's
 # insides at a time. Not measured yet: no GPU was at hand, where checkpointing is switched on.
 GRADIENT_CHECKPOINTING_SHARE = 0.25
-CPU_PROCESS_MB = 425.0  # Python, torch, diffusers and transformers imported, before any model
-
+# Python, torch, diffusers and transformers imported (425 MB), and what torch holds while training
+# besides the tensors: kernel caches, work buffers, freed memory not yet given back (250 MB).
+CPU_PROCESS_MB = 675.0
 
 @dataclass(frozen=True)
 class MemoryEstimate:
