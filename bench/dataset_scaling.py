@@ -45,7 +45,7 @@ def measure(count: int, measured_steps: int, work: Path) -> dict:
     from train_step import wait_for_peak_rss
 
     from ti_tui.project import create_project
-    from ti_tui.train.launch import create_run, start_trainer
+    from ti_tui.usecases.training import create_run, start_trainer
 
     images = work / f"images-{count}"
     make_pictures(images, count)

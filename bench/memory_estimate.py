@@ -26,7 +26,7 @@ CELLS = ("256x1", "256x2", "256x4", "384x1", "384x2", "384x4", "512x1", "512x2",
 
 def measure(model: Path, images: Path, work: Path, resolution: int, batch: int, precision: str, device: str) -> tuple[float, float, float]:
     """(estimate MiB, peak MiB, seconds) of one short run."""
-    from ti_tui.train.launch import create_run, start_trainer
+    from ti_tui.usecases.training import create_run, start_trainer
 
     steps = math.ceil(IMAGES / batch) + 1
     project = make_project(model, images, work, resolution, batch, steps, precision, device)

@@ -46,11 +46,16 @@ def main(argv: list[str]) -> int:
         kernel = torch.randn(320, 320, 3, 3, dtype=dtype, device=device)
         left = torch.randn(1024, 1024, dtype=dtype, device=device)
         right = torch.randn(1024, 1024, dtype=dtype, device=device)
-        convolution = throughput(lambda: F.conv2d(pixels, kernel, padding=1), 2 * 320 * 320 * 9 * 32 * 32, arguments.seconds, synchronize)
-        product = throughput(lambda: left @ right, 2 * 1024**3, arguments.seconds, synchronize)
+        convolution = throughput(
+            lambda pixels=pixels, kernel=kernel: F.conv2d(pixels, kernel, padding=1),
+            2 * 320 * 320 * 9 * 32 * 32,
+            arguments.seconds,
+            synchronize,
+        )
+        product = throughput(lambda left=left, right=right: left @ right, 2 * 1024**3, arguments.seconds, synchronize)
         print(f"{name:<10}{convolution:>18.1f}{product:>16.1f}", flush=True)
     chosen = choose_dtype("auto", device)
-    print(f"\nmodel.precision = \"auto\" chooses {str(chosen).removeprefix('torch.')} on {device}")
+    print(f'\nmodel.precision = "auto" chooses {str(chosen).removeprefix("torch.")} on {device}')
     return 0
 
 

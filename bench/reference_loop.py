@@ -37,12 +37,14 @@ def load_images(folder: Path, resolution: int) -> list[torch.Tensor]:
     return pictures
 
 
-def train(model: Path, images: Path, resolution: int, batch: int, steps: int, precision: str, device: str, seed: int = 1234, out=sys.stdout) -> torch.Tensor:
+def train(
+    model: Path, images: Path, resolution: int, batch: int, steps: int, precision: str, device: str, seed: int = 1234, out=sys.stdout
+) -> torch.Tensor:
     """Train `steps` steps; returns the new token's vector. Prints {"step": n, "t": time} as each ends."""
     from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTokenizer
 
-    from ti_tui.train.prompts import load_templates
+    from ti_tui.prompts import load_templates
 
     torch.manual_seed(seed)
     generator = random.Random(seed)
@@ -69,7 +71,9 @@ def train(model: Path, images: Path, resolution: int, batch: int, steps: int, pr
     text_encoder.encoder.requires_grad_(False)
     text_encoder.final_layer_norm.requires_grad_(False)
     text_encoder.embeddings.position_embedding.requires_grad_(False)
-    optimizer = torch.optim.AdamW(text_encoder.get_input_embeddings().parameters(), lr=5e-3, betas=(0.9, 0.999), weight_decay=1e-2, eps=1e-8)
+    optimizer = torch.optim.AdamW(
+        text_encoder.get_input_embeddings().parameters(), lr=5e-3, betas=(0.9, 0.999), weight_decay=1e-2, eps=1e-8
+    )
     unet.to(device, dtype=dtype)
     vae.to(device, dtype=dtype)
     text_encoder.to(device)

@@ -39,9 +39,14 @@ def sd15_model_dir() -> Path:
     text_encoder = CLIPTextModel(CLIPTextConfig(**settings("text_encoder")))
     tokenizer = CLIPTokenizer.from_pretrained(ensure_builtin_tiny() / "tokenizer", model_max_length=77)
     pipeline = StableDiffusionPipeline(
-        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
         scheduler=PNDMScheduler.from_config(settings("scheduler")),
-        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".sd15-", dir=target.parent))
@@ -58,8 +63,12 @@ def parameter_counts(folder: Path) -> dict[str, int]:
     from safetensors import safe_open
 
     counts = {}
-    for part, name in (("unet", "diffusion_pytorch_model.safetensors"), ("vae", "diffusion_pytorch_model.safetensors"), ("text_encoder", "model.safetensors")):
+    for part, name in (
+        ("unet", "diffusion_pytorch_model.safetensors"),
+        ("vae", "diffusion_pytorch_model.safetensors"),
+        ("text_encoder", "model.safetensors"),
+    ):
         with safe_open(folder / part / name, framework="pt") as handle:
-            counts[part] = sum(math.prod(handle.get_slice(key).get_shape()) for key in handle.keys())
+            names = handle.keys()
+            counts[part] = sum(math.prod(handle.get_slice(key).get_shape()) for key in names)
     return counts
-

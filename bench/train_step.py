@@ -103,7 +103,7 @@ def make_project(model: Path, images: Path, work: Path, resolution: int, batch: 
 
 
 def run_ours(model: Path, images: Path, work: Path, resolution: int, batch: int, steps: int, precision: str, device: str) -> Measurement:
-    from ti_tui.train.launch import create_run, start_trainer
+    from ti_tui.usecases.training import create_run, start_trainer
 
     project = make_project(model, images, work, resolution, batch, steps, precision, device)
     started = time.time()  # what `ti-tui train` does from here on counts: checking the images, starting the trainer
@@ -124,11 +124,15 @@ def run_ours(model: Path, images: Path, work: Path, resolution: int, batch: int,
     return Measurement(times[0] - started, steady_speed(times, warmup), peak, losses, config["memory_estimate_mb"])
 
 
-def time_train_command(model: Path, images: Path, work: Path, resolution: int, batch: int, steps: int, precision: str, device: str) -> float:
+def time_train_command(
+    model: Path, images: Path, work: Path, resolution: int, batch: int, steps: int, precision: str, device: str
+) -> float:
     """`ti-tui train PROJECT --steps N` as a user types it: seconds from the command's start to its exit."""
     project = make_project(model, images, work, resolution, batch, steps, precision, device)
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "ti_tui", "train", str(project.root), "--steps", str(steps)], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "ti_tui", "train", str(project.root), "--steps", str(steps)], capture_output=True, text=True
+    )
     elapsed = time.perf_counter() - started
     if result.returncode:
         raise SystemExit(f"ti-tui train failed: {result.stdout[-2000:]}{result.stderr[-2000:]}")
@@ -139,8 +143,22 @@ def run_reference(model: Path, images: Path, resolution: int, batch: int, steps:
     import psutil
 
     command = [
-        sys.executable, str(BENCH / "reference_loop.py"), "--model", str(model), "--images", str(images),
-        "--resolution", str(resolution), "--batch", str(batch), "--steps", str(steps), "--precision", precision, "--device", device,
+        sys.executable,
+        str(BENCH / "reference_loop.py"),
+        "--model",
+        str(model),
+        "--images",
+        str(images),
+        "--resolution",
+        str(resolution),
+        "--batch",
+        str(batch),
+        "--steps",
+        str(steps),
+        "--precision",
+        precision,
+        "--device",
+        device,
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     started = psutil.Process(process.pid).create_time()
@@ -170,7 +188,8 @@ def machine(device: str) -> str:
     if device.startswith("cuda"):
         return f"{torch.cuda.get_device_name(0)}, torch {torch.__version__}"
     capability = torch.backends.cpu.get_cpu_capability()
-    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
+    cpu_info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((line.split(":", 1)[1].strip() for line in cpu_info.splitlines() if line.startswith("model name")), platform.processor())
     return f"{model}, {os.cpu_count()} cores ({capability}), {torch.get_num_threads()} torch threads, torch {torch.__version__}"
 
 
@@ -192,7 +211,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
     parser.add_argument("--repeat", type=int, default=1, help="alternate the two this many times, keep the best of each")
-    parser.add_argument("--no-scaling", dest="scaling", action="store_false", help="skip the 256/384/512 px x batch 1/2/4 table (an hour on a CPU)")
+    parser.add_argument(
+        "--no-scaling", dest="scaling", action="store_false", help="skip the 256/384/512 px x batch 1/2/4 table (an hour on a CPU)"
+    )
     arguments = parser.parse_args(argv)
 
     from sd15_model import parameter_counts, sd15_model_dir
@@ -232,22 +253,31 @@ def main(argv: list[str]) -> int:
 
         # The command as a user runs it, for two run lengths: the difference is the cost of the extra
         # steps with everything between them (events, the progress line), the rest is start-up and the end.
-        short_run, long_run = math.ceil(IMAGES / arguments.batch) + arguments.steps, math.ceil(IMAGES / arguments.batch) + 2 * arguments.steps
+        short_run, long_run = (
+            math.ceil(IMAGES / arguments.batch) + arguments.steps,
+            math.ceil(IMAGES / arguments.batch) + 2 * arguments.steps,
+        )
         wall = {
             steps: time_train_command(model, images, work, arguments.resolution, arguments.batch, steps, precision, arguments.device)
             for steps in (short_run, long_run)
         }
         per_step = (wall[long_run] - wall[short_run]) / (long_run - short_run)
-        print(f"\n`ti-tui train --steps N`, wall clock of the whole command: {short_run} steps {wall[short_run]:.1f} s, {long_run} steps {wall[long_run]:.1f} s")
+        print(
+            f"\n`ti-tui train --steps N`, wall clock of the whole command: {short_run} steps {wall[short_run]:.1f} s, {long_run} steps {wall[long_run]:.1f} s"
+        )
         print(f"  per step, end to end: {per_step:.2f} s ({1 / per_step:.3f} steps/s; in the loop: {ours.steps_per_s:.3f} steps/s)")
         print(f"  the rest (start-up, loading, caching {IMAGES} images' latents, the end): {wall[short_run] - short_run * per_step:.1f} s")
 
         if arguments.scaling:
             print(f"\nScaling ({arguments.device}, {precision}, {max(2, arguments.steps // 3)} measured steps each)")
-            print(f"{'px':>5}{'batch':>6}{'ti-tui steps/s':>16}{'reference':>11}{'ratio':>7}{'ti-tui GiB':>12}{'reference GiB':>15}{'estimate GiB':>14}")
+            print(
+                f"{'px':>5}{'batch':>6}{'ti-tui steps/s':>16}{'reference':>11}{'ratio':>7}{'ti-tui GiB':>12}{'reference GiB':>15}{'estimate GiB':>14}"
+            )
             for resolution in (256, 384, 512):
                 for batch in (1, 2, 4):
-                    ours, reference = compare(model, images, work, resolution, batch, max(2, arguments.steps // 3), precision, arguments.device, 1)
+                    ours, reference = compare(
+                        model, images, work, resolution, batch, max(2, arguments.steps // 3), precision, arguments.device, 1
+                    )
                     print(
                         f"{resolution:>5}{batch:>6}{ours.steps_per_s:>16.3f}{reference.steps_per_s:>11.3f}"
                         f"{ours.steps_per_s / reference.steps_per_s:>7.2f}{ours.peak_memory_mb / 1024:>12.2f}"

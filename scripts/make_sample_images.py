@@ -57,26 +57,83 @@ WALKING = Pose(left_arm=(35, 20), right_arm=(-25, -15), head_tilt=3, gaze=(0.5, 
 THINKING = Pose(left_arm=(20, 0), right_arm=(60, 130), head_tilt=12, gaze=(-0.6, -0.5))
 
 SCENES = [
-    Scene("01-hill", (768, 768), "sky", WAVE, (220, 40, 50), (0.5, 0.58), 0.62,
-          "standing on a green hill under a blue sky with clouds, waving, red scarf"),
-    Scene("02-beach", (1024, 768), "beach", RELAXED, (250, 200, 40), (0.38, 0.6), 0.6,
-          "on a sandy beach by the sea, arms relaxed, yellow scarf"),
-    Scene("03-night", (768, 1024), "night", ARMS_UP, (60, 120, 230), (0.5, 0.6), 0.5,
-          "outside at night under the stars and the moon, both arms raised, blue scarf"),
-    Scene("04-room", (896, 640), "room", POINTING, (220, 40, 50), (0.62, 0.58), 0.75,
-          "in a room beside a window, pointing to the side, red scarf"),
-    Scene("05-forest", (768, 768), "forest", WALKING, (120, 60, 170), (0.5, 0.62), 0.55,
-          "walking through a pine forest, purple scarf"),
-    Scene("06-closeup", (768, 768), "studio", THINKING, (220, 40, 50), (0.5, 0.8), 1.3,
-          "close-up of the head and shoulders, plain pink background, thinking, red scarf"),
-    Scene("07-city", (1024, 640), "city", WAVE, (250, 130, 30), (0.3, 0.58), 0.7,
-          "in front of a city skyline at sunset, waving, orange scarf"),
-    Scene("08-snow", (640, 896), "snow", RELAXED, (40, 160, 80), (0.55, 0.62), 0.58,
-          "standing in the snow while snowflakes fall, green scarf"),
-    Scene("09-flowers", (896, 896), "flowers", ARMS_UP, (220, 40, 50), (0.42, 0.62), 0.45,
-          "small in a field of flowers, arms raised, red scarf"),
-    Scene("10-portrait", (704, 896), "studio_blue", RELAXED, (60, 120, 230), (0.5, 0.72), 1.15,
-          "upper body portrait, plain light blue background, blue scarf"),
+    Scene(
+        "01-hill",
+        (768, 768),
+        "sky",
+        WAVE,
+        (220, 40, 50),
+        (0.5, 0.58),
+        0.62,
+        "standing on a green hill under a blue sky with clouds, waving, red scarf",
+    ),
+    Scene(
+        "02-beach",
+        (1024, 768),
+        "beach",
+        RELAXED,
+        (250, 200, 40),
+        (0.38, 0.6),
+        0.6,
+        "on a sandy beach by the sea, arms relaxed, yellow scarf",
+    ),
+    Scene(
+        "03-night",
+        (768, 1024),
+        "night",
+        ARMS_UP,
+        (60, 120, 230),
+        (0.5, 0.6),
+        0.5,
+        "outside at night under the stars and the moon, both arms raised, blue scarf",
+    ),
+    Scene(
+        "04-room",
+        (896, 640),
+        "room",
+        POINTING,
+        (220, 40, 50),
+        (0.62, 0.58),
+        0.75,
+        "in a room beside a window, pointing to the side, red scarf",
+    ),
+    Scene("05-forest", (768, 768), "forest", WALKING, (120, 60, 170), (0.5, 0.62), 0.55, "walking through a pine forest, purple scarf"),
+    Scene(
+        "06-closeup",
+        (768, 768),
+        "studio",
+        THINKING,
+        (220, 40, 50),
+        (0.5, 0.8),
+        1.3,
+        "close-up of the head and shoulders, plain pink background, thinking, red scarf",
+    ),
+    Scene(
+        "07-city", (1024, 640), "city", WAVE, (250, 130, 30), (0.3, 0.58), 0.7, "in front of a city skyline at sunset, waving, orange scarf"
+    ),
+    Scene(
+        "08-snow", (640, 896), "snow", RELAXED, (40, 160, 80), (0.55, 0.62), 0.58, "standing in the snow while snowflakes fall, green scarf"
+    ),
+    Scene(
+        "09-flowers",
+        (896, 896),
+        "flowers",
+        ARMS_UP,
+        (220, 40, 50),
+        (0.42, 0.62),
+        0.45,
+        "small in a field of flowers, arms raised, red scarf",
+    ),
+    Scene(
+        "10-portrait",
+        (704, 896),
+        "studio_blue",
+        RELAXED,
+        (60, 120, 230),
+        (0.5, 0.72),
+        1.15,
+        "upper body portrait, plain light blue background, blue scarf",
+    ),
 ]
 
 
@@ -200,7 +257,9 @@ def draw_arm(draw: ImageDraw.ImageDraw, shoulder: tuple[float, float], angles: t
         radius = thickness / 2
         draw.ellipse((joint[0] - radius, joint[1] - radius, joint[0] + radius, joint[1] + radius), fill=TEAL_DARK)
     radius = 0.045 * unit
-    draw.ellipse((hand[0] - radius, hand[1] - radius, hand[0] + radius, hand[1] + radius), fill=METAL, outline=METAL_DARK, width=round(0.01 * unit))
+    draw.ellipse(
+        (hand[0] - radius, hand[1] - radius, hand[0] + radius, hand[1] + radius), fill=METAL, outline=METAL_DARK, width=round(0.01 * unit)
+    )
 
 
 def draw_head(size: tuple[int, int], neck: tuple[float, float], unit: float, pose: Pose) -> Image.Image:
@@ -214,10 +273,17 @@ def draw_head(size: tuple[int, int], neck: tuple[float, float], unit: float, pos
     antenna_tip = (neck[0] + 0.03 * unit, top - 0.16 * unit)
     draw.line((antenna_base, antenna_tip), fill=METAL_DARK, width=round(0.025 * unit))
     ball = 0.045 * unit
-    draw.ellipse((antenna_tip[0] - ball, antenna_tip[1] - ball, antenna_tip[0] + ball, antenna_tip[1] + ball), fill=ANTENNA_BALL, outline=(190, 90, 20), width=line)
+    draw.ellipse(
+        (antenna_tip[0] - ball, antenna_tip[1] - ball, antenna_tip[0] + ball, antenna_tip[1] + ball),
+        fill=ANTENNA_BALL,
+        outline=(190, 90, 20),
+        width=line,
+    )
     ear = 0.06 * unit
     for x in (left - ear * 0.6, left + head_width - ear * 1.4):
-        draw.rounded_rectangle((x, top + 0.12 * unit, x + 2 * ear, top + 0.24 * unit), radius=ear * 0.6, fill=METAL, outline=METAL_DARK, width=line)
+        draw.rounded_rectangle(
+            (x, top + 0.12 * unit, x + 2 * ear, top + 0.24 * unit), radius=ear * 0.6, fill=METAL, outline=METAL_DARK, width=line
+        )
     draw.rounded_rectangle((left, top, left + head_width, top + head_height), radius=0.1 * unit, fill=TEAL, outline=TEAL_DARK, width=line)
     visor = (left + 0.06 * unit, top + 0.07 * unit, left + head_width - 0.06 * unit, top + head_height - 0.07 * unit)
     draw.rounded_rectangle(visor, radius=0.07 * unit, fill=VISOR)
@@ -229,7 +295,9 @@ def draw_head(size: tuple[int, int], neck: tuple[float, float], unit: float, pos
         px, py = eye_x + pose.gaze[0] * eye_radius * 0.45, eye_y + pose.gaze[1] * eye_radius * 0.45
         draw.ellipse((px - pupil, py - pupil, px + pupil, py + pupil), fill=PUPIL)
         glint = pupil * 0.35
-        draw.ellipse((px - pupil * 0.4 - glint, py - pupil * 0.4 - glint, px - pupil * 0.4 + glint, py - pupil * 0.4 + glint), fill=(255, 255, 255))
+        draw.ellipse(
+            (px - pupil * 0.4 - glint, py - pupil * 0.4 - glint, px - pupil * 0.4 + glint, py - pupil * 0.4 + glint), fill=(255, 255, 255)
+        )
     return layer.rotate(pose.head_tilt, resample=Image.Resampling.BICUBIC, center=neck)
 
 
@@ -251,7 +319,9 @@ def draw_robot(image: Image.Image, scene: Scene) -> None:
         hip_x = centre_x + side * 0.12 * unit
         foot_x = hip_x + side * scene.pose.stride * 0.07 * unit
         draw.line(((hip_x, body[3] - 0.05 * unit), (foot_x, feet_y - 0.04 * unit)), fill=METAL_DARK, width=round(0.07 * unit))
-        draw.rounded_rectangle((foot_x - 0.08 * unit, feet_y - 0.07 * unit, foot_x + 0.08 * unit, feet_y), radius=0.03 * unit, fill=(60, 64, 80))
+        draw.rounded_rectangle(
+            (foot_x - 0.08 * unit, feet_y - 0.07 * unit, foot_x + 0.08 * unit, feet_y), radius=0.03 * unit, fill=(60, 64, 80)
+        )
 
     shoulder_y = body_top + 0.08 * unit
     draw_arm(draw, (centre_x - 0.24 * unit, shoulder_y), scene.pose.left_arm, -1, unit)
@@ -269,9 +339,24 @@ def draw_robot(image: Image.Image, scene: Scene) -> None:
     image.paste(head, mask=head)
 
     scarf_top = body_top - 0.035 * unit
-    draw.rounded_rectangle((centre_x - 0.2 * unit, scarf_top, centre_x + 0.2 * unit, scarf_top + 0.08 * unit), radius=0.04 * unit, fill=scene.scarf, outline=tuple(c // 2 for c in scene.scarf), width=line)
+    draw.rounded_rectangle(
+        (centre_x - 0.2 * unit, scarf_top, centre_x + 0.2 * unit, scarf_top + 0.08 * unit),
+        radius=0.04 * unit,
+        fill=scene.scarf,
+        outline=tuple(c // 2 for c in scene.scarf),
+        width=line,
+    )
     tail_x = centre_x + 0.1 * unit
-    draw.polygon(((tail_x, scarf_top + 0.06 * unit), (tail_x + 0.08 * unit, scarf_top + 0.06 * unit), (tail_x + 0.11 * unit, scarf_top + 0.24 * unit), (tail_x + 0.03 * unit, scarf_top + 0.22 * unit)), fill=scene.scarf, outline=tuple(c // 2 for c in scene.scarf))
+    draw.polygon(
+        (
+            (tail_x, scarf_top + 0.06 * unit),
+            (tail_x + 0.08 * unit, scarf_top + 0.06 * unit),
+            (tail_x + 0.11 * unit, scarf_top + 0.24 * unit),
+            (tail_x + 0.03 * unit, scarf_top + 0.22 * unit),
+        ),
+        fill=scene.scarf,
+        outline=tuple(c // 2 for c in scene.scarf),
+    )
 
 
 def render(scene: Scene) -> Image.Image:

@@ -126,9 +126,9 @@ def tiny_variant(tiny_model_dir, tmp_path):
 def trainable_project(tmp_path):
     """A copy of the sample project whose settings a test adjusts: make(**{"training.steps": 20})."""
 
-    def make(name: str = "project", **changes) -> "Project":
-        from ti_tui.project import Project
+    from ti_tui.project import Project
 
+    def make(name: str = "project", **changes) -> Project:
         root = tmp_path / name
         shutil.copytree(SAMPLE_PROJECT, root, ignore=shutil.ignore_patterns("runs", "prepared", "exports", "grids"))
         project = Project.open(root)

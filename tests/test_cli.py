@@ -6,7 +6,9 @@ import time
 import tomllib
 from pathlib import Path
 
+import pytest
 from conftest import REPOSITORY, SAMPLE_PROJECT, run_ti_tui
+
 from ti_tui import __version__
 
 HEAVY_MODULES = ("torch", "diffusers", "transformers", "accelerate")
@@ -74,13 +76,13 @@ def test_new_refuses_to_overwrite_an_existing_project(tmp_path):
 def test_new_explains_bad_options(tmp_path):
     (tmp_path / "a-file").write_text("x")
     expectations = {
-        ("--images", "nowhere"): "--images " + str(tmp_path / "nowhere") + " does not exist",
+        ("--images", "nowhere"): "the images folder " + str(tmp_path / "nowhere") + " does not exist",
         ("--images", "a-file"): "is a file, not a folder",
         ("--images", "~nosuchuser/photos"): "there is no user 'nosuchuser'; write ~/ for your home",
         ("--token", "two words"): "should be one word of letters and digits",
         ("--token", "../x"): "should be one word of letters and digits",
         ("--model", "missing.safetensors"): "no such file or folder",
-        ("--model", ""): "--model is empty",
+        ("--model", ""): "no model was named",
     }
     for (option, value), message in expectations.items():
         result = run_ti_tui("new", "p", option, value, cwd=tmp_path)
@@ -122,8 +124,17 @@ def test_doctor_reports_the_sample_project_and_exits_0():
     result = run_ti_tui("doctor", str(SAMPLE_PROJECT))
     assert result.returncode == 0, result.stdout + result.stderr
     report = result.stdout
-    for expected in ("Python", "torch", "diffusers", "cpu", "builtin:tiny", "10 in", "10 with captions",
-                     "noise, not pictures", "No problems found."):
+    for expected in (
+        "Python",
+        "torch",
+        "diffusers",
+        "cpu",
+        "builtin:tiny",
+        "10 in",
+        "10 with captions",
+        "noise, not pictures",
+        "No problems found.",
+    ):
         assert expected in report, expected
 
 
@@ -138,7 +149,7 @@ def test_doctor_names_what_blocks_training(tmp_path):
     result = run_ti_tui("doctor", "p", cwd=tmp_path)
     assert result.returncode == 1
     assert "org/not-downloaded is not in the local Hugging Face cache" in result.stdout
-    assert "Run `ti-tui fetch` once while online" in result.stdout
+    assert "Fetch it once while online, or set model.base to a local .safetensors file (run: ti-tui fetch p)" in result.stdout
     assert "0 image(s)" in result.stdout
 
 
@@ -188,3 +199,14 @@ def test_doctor_lists_what_is_wrong_with_the_images(trainable_project):
     images = report.split("\nImages (", 1)[1].split("\n\n", 1)[0]
     assert "10 readable, checked for training at 128 px" in images
     assert "warning: 01-hill.jpg looks blurry" in images
+
+
+@pytest.mark.parametrize(
+    ("steps", "reason"),
+    [("0", "should be at least 1"), ("-3", "should be at least 1"), ("100000000000000000000000", "should be at most 1000000")],
+)
+def test_a_step_count_out_of_range_is_refused_before_a_run_is_made(trainable_project, steps, reason):
+    project = trainable_project()
+    result = run_ti_tui("train", str(project.root), f"--steps={steps}")
+    assert result.returncode == 2 and f"a run of {steps} steps cannot be made: {reason}" in result.stderr
+    assert not project.runs_dir.exists()

@@ -7,18 +7,17 @@ import struct
 import zlib
 
 import pytest
+from conftest import SAMPLE_PROJECT
 from PIL import Image, ImageFilter
 from skimage import data
 
-from ti_tui.errors import UserError
-
-from conftest import SAMPLE_PROJECT
 from ti_tui.dataset.captions import appending, caption_warnings, edit_captions, prepending, removing_word, replacing
 from ti_tui.dataset.checks import check_dataset, jpeg_quality
 from ti_tui.dataset.faces import detect_faces
 from ti_tui.dataset.importing import import_images
 from ti_tui.dataset.prepare import face_crop, prepare_dataset
 from ti_tui.dataset.reading import open_image
+from ti_tui.errors import UserError
 
 PHOTOS = ("astronaut", "coffee", "camera", "rocket", "chelsea")
 
@@ -37,11 +36,11 @@ def good_set(folder, count: int = 10):
 
 
 def messages(report, name: str) -> str:
-    return " | ".join(str(finding) for finding in report.findings if name in finding.images)
+    return " | ".join(str(finding) for finding in report.findings if name in finding.subjects)
 
 
 def about(report, path) -> list:
-    return [finding for finding in report.findings if path.name in finding.images]
+    return [finding for finding in report.findings if path.name in finding.subjects]
 
 
 def test_a_good_set_gets_no_findings(tmp_path):
@@ -51,6 +50,7 @@ def test_a_good_set_gets_no_findings(tmp_path):
 
 def png_header_claiming(width: int, height: int) -> bytes:
     """A PNG whose header promises a huge picture: opening it must not try to decode it."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
@@ -61,9 +61,15 @@ def png_header_claiming(width: int, height: int) -> bytes:
 @pytest.mark.parametrize(
     ("make", "expected"),
     [
-        (lambda path: photo("astronaut").resize((300, 300)).save(path), "smaller than the training size (512 px): it would be enlarged 1.7 times"),
+        (
+            lambda path: photo("astronaut").resize((300, 300)).save(path),
+            "smaller than the training size (512 px): it would be enlarged 1.7 times",
+        ),
         (lambda path: photo("astronaut").filter(ImageFilter.GaussianBlur(1.5)).save(path), "looks blurry"),
-        (lambda path: photo("astronaut").crop((0, 200, 512, 380)).resize((1536, 540)).save(path), "2.8 times wider than tall: a square crop keeps only 35%"),
+        (
+            lambda path: photo("astronaut").crop((0, 200, 512, 380)).resize((1536, 540)).save(path),
+            "2.8 times wider than tall: a square crop keeps only 35%",
+        ),
         (lambda path: photo("astronaut").save(path, quality=25), "heavily compressed JPEG (quality about 25)"),
         (lambda path: photo("astronaut").quantize(8).convert("RGB").save(path, format="PNG"), "very few colours (8)"),
         (lambda path: Image.new("RGB", (1, 1)).save(path), "is only 1x1 pixels"),
@@ -159,7 +165,12 @@ def test_import_takes_the_good_files_and_explains_the_rest(tmp_path):
     report = import_images([source], tmp_path / "project" / "images")
     assert sorted(report.imported) == sorted(path.name for path in good)
     refused = " | ".join(report.refused)
-    for expected in ("dot.png is only 1x1", "broken.jpg", "bomb.png is too large to open safely (400 megapixels; the limit is 89)", "notes.jpg is not an image"):
+    for expected in (
+        "dot.png is only 1x1",
+        "broken.jpg",
+        "bomb.png is too large to open safely (400 megapixels; the limit is 89)",
+        "notes.jpg is not an image",
+    ):
         assert expected in refused
     assert (tmp_path / "project" / "images" / "01-hill.txt").is_file()  # its caption came along
     assert {path.name: path.read_bytes() for path in source.iterdir()} == before  # sources untouched
@@ -246,13 +257,14 @@ def test_caption_warnings_for_the_trigger_and_the_identity(tmp_path):
     for name, caption in (("a", "zorbot on a beach"), ("b", "a teal robot in the snow"), ("c", "in the city at night")):
         Image.new("RGB", (8, 8)).save(folder / f"{name}.png")
         (folder / f"{name}.txt").write_text(caption)
-    warnings = {warning.image: warning.message for warning in caption_warnings(folder, "zorbot", "robot", "subject_filewords")}
+    warnings = {warning.subjects[0]: warning.what for warning in caption_warnings(folder, "zorbot", "robot", "subject_filewords")}
     assert set(warnings) == {"a.png", "b.png"}
     assert "names the trigger 'zorbot'" in warnings["a.png"]
     assert "the caption says robot, which is what the embedding should learn" in warnings["b.png"]
     assert not caption_warnings(folder, "zorbot", "", "filewords")  # caption-only templates need the trigger
 
 
+@pytest.mark.slow
 def test_auto_captions_are_written_once_and_never_over_an_edit_unless_asked(tmp_path, tiny_captioner):
     from ti_tui.dataset.captioner import run_in_worker
 
@@ -336,18 +348,22 @@ def test_twins_in_subfolders_keep_their_own_names_and_captions(tmp_path):
     manifest = json.loads((prepared / "manifest.json").read_text())["images"]
     assert manifest["2023--IMG_0001.png"]["original"].endswith("2023/IMG_0001.jpg")
     report = check_dataset(sorted(images.rglob("*.jpg")), 128, "subject", folder=images)
-    assert {name for finding in report.findings for name in finding.images} <= {"2022/IMG_0001.jpg", "2023/IMG_0001.jpg", "2024/IMG_0001.jpg"}
+    assert {name for finding in report.findings for name in finding.subjects} <= {
+        "2022/IMG_0001.jpg",
+        "2023/IMG_0001.jpg",
+        "2024/IMG_0001.jpg",
+    }
 
 
 def test_stale_prepared_images_block_training_until_prepared_again(trainable_project):
-    from ti_tui.dataset.workflow import prepare_project
-    from ti_tui.project.summary import summarize_project
+    from ti_tui.usecases.images import prepare_project
+    from ti_tui.usecases.summary import summarize_project
 
     project = trainable_project()
     prepare_project(project)
     assert summarize_project(project).errors == []
     Image.open(project.images_dir / "02-beach.jpg").rotate(5).save(project.images_dir / "02-beach.jpg")
-    errors = [problem.text for problem in summarize_project(project).errors]
+    errors = [str(problem) for problem in summarize_project(project).errors]
     assert len(errors) == 1 and "prepared images are out of date (02-beach.jpg changed)" in errors[0]
     prepare_project(project)
     assert summarize_project(project).errors == []
@@ -359,7 +375,7 @@ def test_near_duplicates_are_one_finding_per_group(tmp_path):
         Image.open(paths[0]).resize((700 - number * 20, 700 - number * 20)).save(tmp_path / "images" / f"copy{number}.jpg")
     report = check_dataset(sorted((tmp_path / "images").glob("*.jpg")), 512, "subject")
     duplicates = [finding for finding in report.findings if finding.check == "duplicate"]
-    assert len(duplicates) == 1 and len(duplicates[0].images) == 5
+    assert len(duplicates) == 1 and len(duplicates[0].subjects) == 5
 
 
 def test_deep_and_oddly_stored_pictures_keep_their_brightness(tmp_path):
@@ -412,4 +428,4 @@ def test_caption_files_in_other_encodings(tmp_path):
 def test_between_five_and_ten_images_is_a_warning(tmp_path):
     report = check_dataset(good_set(tmp_path / "images", count=6), resolution=512, kind="subject")
     counts = [finding for finding in report.findings if finding.check == "count"]
-    assert [(finding.severity, finding.message) for finding in counts] == [("warning", "Only 6 images")]
+    assert [(finding.severity, finding.what) for finding in counts] == [("warning", "Only 6 images.")]

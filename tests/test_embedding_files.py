@@ -18,9 +18,9 @@ from ti_tui.embedding.files import (
     write_embedding,
 )
 from ti_tui.errors import UserError
-from ti_tui.project.model import ModelSettings
 from ti_tui.sd.loading import load_model
 from ti_tui.sd.placeholder import PromptEncoder
+from ti_tui.settings import ModelSettings
 
 LAYOUTS = {"safetensors": ".safetensors", "pt": ".pt", "diffusers": ".bin"}
 PROMPT = "a photo of zorbot on a sandy beach, zorbot waving"
@@ -191,8 +191,13 @@ def test_the_vectors_steer_what_the_pipeline_draws(tiny):
             embeddings = encoder.encode(["a photo of zorbot"])
         return torch.tensor(
             model.pipeline(
-                prompt_embeds=embeddings, negative_prompt_embeds=encoder.encode([""]), num_inference_steps=2,
-                height=64, width=64, output_type="np", generator=torch.Generator().manual_seed(0),
+                prompt_embeds=embeddings,
+                negative_prompt_embeds=encoder.encode([""]),
+                num_inference_steps=2,
+                height=64,
+                width=64,
+                output_type="np",
+                generator=torch.Generator().manual_seed(0),
             ).images
         )
 
@@ -249,8 +254,13 @@ def bad_file(tmp_path, kind: str):
         return path, "is not a PyTorch file, or it is damaged"
     if kind == "lora":
         path = tmp_path / "style_lora.safetensors"
-        save_file({"lora_te_text_model_encoder_layers_0_mlp_fc1.lora_down.weight": torch.zeros(4, 768),
-                   "lora_te_text_model_encoder_layers_0_mlp_fc1.alpha": torch.tensor(4.0)}, path)
+        save_file(
+            {
+                "lora_te_text_model_encoder_layers_0_mlp_fc1.lora_down.weight": torch.zeros(4, 768),
+                "lora_te_text_model_encoder_layers_0_mlp_fc1.alpha": torch.tensor(4.0),
+            },
+            path,
+        )
         return path, "is a LoRA, not an embedding"
     if kind == "code":
         path = tmp_path / "sneaky.pt"
@@ -272,7 +282,9 @@ def test_bad_files_get_one_clear_sentence(tmp_path, kind):
 
 def test_an_sdxl_embedding_offered_to_an_sd1_model_is_refused(tmp_path):
     save_file({"clip_l": torch.ones(2, 768), "clip_g": torch.ones(2, 1280)}, tmp_path / "xl.safetensors")
-    with pytest.raises(UserError, match=r"xl.safetensors is an SDXL embedding \(clip_l \+ clip_g\); it cannot be used with an SD 1.x model"):
+    with pytest.raises(
+        UserError, match=r"xl.safetensors is an SDXL embedding \(clip_l \+ clip_g\); it cannot be used with an SD 1.x model"
+    ):
         check_fits(read_embedding(tmp_path / "xl.safetensors"), "SD 1.x", 768)
 
 

@@ -10,7 +10,10 @@ fixed-noise validation loss, in our engine's precision.
 import io
 from pathlib import Path
 
+import pytest
 from conftest import run_ti_tui
+
+pytestmark = pytest.mark.slow  # every test here trains
 
 STEPS = 60
 # The two runs draw different prompts, noise and timesteps, so they cannot agree to the bit; they
@@ -19,7 +22,7 @@ TOLERANCE = 0.25
 
 
 def last_run_events(project, kind: str) -> list[dict]:
-    from ti_tui.train.launch import list_runs
+    from ti_tui.usecases.training import list_runs
 
     return [event for event in list_runs(project)[-1].events() if event["type"] == kind]
 

@@ -1,12 +1,12 @@
 """`ti-tui fetch` and the wizard's offer: downloads happen only when asked, and only what is missing."""
 
 import pytest
-
 from conftest import SAMPLE_PROJECT, run_ti_tui
+
 from ti_tui.errors import UserError
 from ti_tui.project import Project, create_project
-from ti_tui.project.model import ModelSettings
 from ti_tui.sd.fetch import PIPELINE_FILES, fetch_missing
+from ti_tui.settings import ModelSettings
 from ti_tui.tui.app import create_app
 
 

@@ -1,9 +1,9 @@
 """`ti-tui inspect`: every fact about our own embedding files, and which tools load them."""
 
 import torch
+from conftest import run_ti_tui
 from safetensors.torch import save_file
 
-from conftest import run_ti_tui
 from ti_tui.embedding.files import Embedding, read_embedding, write_embedding
 from ti_tui.embedding.inspect import tool_verdicts
 
@@ -66,8 +66,6 @@ def test_files_other_tools_cannot_load_are_called_out(tmp_path):
 
     save_file({"clip_l": torch.ones(1, 768), "clip_g": torch.ones(1, 1280)}, tmp_path / "xl.safetensors")
     assert all("only with SDXL models" in verdict.how for verdict in tool_verdicts(read_embedding(tmp_path / "xl.safetensors")))
-
-
 
 
 def test_broken_or_odd_embeddings_are_called_out(tmp_path):

@@ -7,7 +7,9 @@ SD15_CHANNELS = [320, 640, 1280, 1280]
 
 
 def sd15(latent_size=32, batch=1, bytes_per_element=4, on_cpu=False, checkpointing=False):
-    return estimate_from_shapes(SD15_PARAMETERS * bytes_per_element, SD15_CHANNELS, latent_size, batch, bytes_per_element, on_cpu, checkpointing)
+    return estimate_from_shapes(
+        SD15_PARAMETERS * bytes_per_element, SD15_CHANNELS, latent_size, batch, bytes_per_element, on_cpu, checkpointing
+    )
 
 
 def test_activations_grow_with_the_batch_and_the_image_area_and_weights_stay():

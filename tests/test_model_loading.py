@@ -9,13 +9,13 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ti_tui.errors import UserError
-from ti_tui.project.model import ModelSettings
-from ti_tui.sd.family import ModelFamily, NotTrainableError, family_from_shapes, read_safetensors_header
+from ti_tui.findings import Fix
+from ti_tui.sd.family import ModelFamily, NotTrainableError, family_config, family_from_shapes, read_safetensors_header
 from ti_tui.sd.hashing import model_short_hash
 from ti_tui.sd.loading import load_model, looks_like_epsilon_prediction, prediction_from_file
-from ti_tui.sd.family import family_config
 from ti_tui.sd.single_file import text_encoder_config, unet_config, vae_config
 from ti_tui.sd.tokenizer import TokenizerRepository, fetch_tokenizer, load_tokenizer
+from ti_tui.settings import ModelSettings
 
 
 @pytest.mark.parametrize("suffix", [".safetensors", ".ckpt"])
@@ -38,9 +38,7 @@ def test_single_file_loads_offline_with_the_weights_of_the_folder(tiny_model_dir
     assert torch.equal(from_file.text_encoder(prompt_ids)[0], from_folder.text_encoder(prompt_ids)[0])
 
 
-def test_single_file_finds_the_family_tokenizer_in_the_local_hub_cache(
-    tiny_model_dir, tiny_checkpoint, tmp_path, hub_cache, no_network
-):
+def test_single_file_finds_the_family_tokenizer_in_the_local_hub_cache(tiny_model_dir, tiny_checkpoint, tmp_path, hub_cache, no_network):
     hub_cache(
         "openai/clip-vit-large-patch14",
         {name: (tiny_model_dir / "tokenizer" / name).read_bytes() for name in ("vocab.json", "merges.txt")},
@@ -54,7 +52,7 @@ def test_a_missing_tokenizer_names_the_files_and_where_they_go(tiny_checkpoint, 
         load_model(ModelSettings(base=str(tiny_checkpoint)), tmp_path)
     message = str(caught.value)
     assert "vocab.json and merges.txt of openai/clip-vit-large-patch14" in message
-    assert "Run `ti-tui fetch` once while online" in message
+    assert "Fetch it once while online" in message and caught.value.fix == Fix("fetch")
     assert "set model.tokenizer to that folder" in message
 
 
@@ -78,8 +76,9 @@ def test_fetching_the_tokenizer_is_refused_offline_and_asks_for_the_right_files(
 
 
 def test_a_hub_model_that_is_not_cached_says_how_to_download_it(tmp_path, hub_cache, no_network):
-    with pytest.raises(UserError, match="run `ti-tui fetch` once while online"):
+    with pytest.raises(UserError, match="fetch it once while online") as caught:
         load_model(ModelSettings(base="org/some-model"), tmp_path)
+    assert caught.value.fix == Fix("fetch")
 
 
 def test_configs_read_from_the_tensors_match_the_model_that_was_written(tiny_model_dir, tiny_checkpoint):
@@ -150,12 +149,21 @@ def test_sd2_checkpoints_are_recognised_and_get_sd2_configs():
 @pytest.mark.parametrize(
     ("shapes", "error", "message"),
     [
-        ({"conditioner.embedders.0.transformer.text_model.embeddings.position_embedding.weight": (77, 768)},
-         NotTrainableError, "model.safetensors is an SDXL model. ti-tui trains embeddings for SD 1.x and 2.x models; SDXL is not trainable yet."),
-        ({"lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight": (4, 320)},
-         UserError, "model.safetensors is a LoRA, not a Stable Diffusion model checkpoint"),
-        ({"encoder.conv_in.weight": (128, 3, 3, 3), "decoder.conv_out.weight": (3, 128, 3, 3)},
-         UserError, "model.safetensors is a VAE, not a Stable Diffusion model checkpoint"),
+        (
+            {"conditioner.embedders.0.transformer.text_model.embeddings.position_embedding.weight": (77, 768)},
+            NotTrainableError,
+            "model.safetensors is an SDXL model. ti-tui trains embeddings for SD 1.x and 2.x models; SDXL is not trainable yet.",
+        ),
+        (
+            {"lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight": (4, 320)},
+            UserError,
+            "model.safetensors is a LoRA, not a Stable Diffusion model checkpoint",
+        ),
+        (
+            {"encoder.conv_in.weight": (128, 3, 3, 3), "decoder.conv_out.weight": (3, 128, 3, 3)},
+            UserError,
+            "model.safetensors is a VAE, not a Stable Diffusion model checkpoint",
+        ),
         ({"emb_params": (2, 768)}, UserError, "model.safetensors is an embedding, not a Stable Diffusion model checkpoint"),
         ({"model.diffusion_model.input_blocks.0.0.weight": (320, 8, 3, 3)}, NotTrainableError, "8 input channels"),
     ],

@@ -9,9 +9,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ti_tui.errors import UserError
-from ti_tui.project.model import ModelSettings
 from ti_tui.sd.loading import load_model
 from ti_tui.sd.weights import read_weights
+from ti_tui.settings import ModelSettings
 
 
 @pytest.mark.precision

@@ -1,8 +1,8 @@
 """A hand-broken project.toml gets one clear message naming the line and key, never a traceback."""
 
 import pytest
-
 from conftest import run_ti_tui
+
 from ti_tui.project import Project, ProjectFileError, create_project
 
 
@@ -84,7 +84,7 @@ def test_a_key_set_twice(project_file):
 
 def test_dotted_and_inline_keys_are_found_by_line(project_file):
     text = project_file.read_text()
-    training = text[text.index("[training]"):text.index("[schedule]")]
+    training = text[text.index("[training]") : text.index("[schedule]")]
     project_file.write_text(text.replace(training, "").replace("schema = 1", "schema = 1\ntraining.steps = -5"))
     assert "line 5, training.steps = -5: should be at least 1" in str(open_error(project_file))
     project_file.write_text(text.replace(training, "").replace("schema = 1", "schema = 1\ntraining = {steps = -5}"))
@@ -105,7 +105,7 @@ def test_numbers_that_are_not_finite(project_file):
 def test_a_schedule_that_does_not_fit_its_preset(project_file):
     line = break_file(project_file, 'preset = "piecewise"', 'preset = "cosine"')
     error = open_error(project_file)
-    assert error.problems[0].key == "schedule.learning_rate"
+    assert error.problems[0].fix.subject == "schedule.learning_rate"
     assert error.problems[0].line == line + 1
     assert 'preset = "cosine" takes one rate such as 0.005' in str(error)
 
@@ -127,8 +127,8 @@ def test_warmup_longer_than_the_run(project_file):
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ('trigger = "wdnsdy"', 'trigger = "../x"', "token.trigger = \"../x\": should be one word"),
-        ('name = ""', 'name = "a/b"', "export.name = \"a/b\": should be a plain file name"),
+        ('trigger = "wdnsdy"', 'trigger = "../x"', 'token.trigger = "../x": should be one word'),
+        ('name = ""', 'name = "a/b"', 'export.name = "a/b": should be a plain file name'),
         ('folder = "exports"', 'folder = ""', "export.folder"),
         ('template = "subject_filewords"', 'template = ""', "should be one of subject, subject_filewords"),
         ("seeds = [1, 2]", "seeds = [1, -2]", "preview.seeds item 2 = -2: should be at least 0"),

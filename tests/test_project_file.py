@@ -7,8 +7,8 @@ import pytest
 
 from ti_tui.errors import UserError
 from ti_tui.project import Project, ProjectChangedOnDiskError, ProjectFileError, ProjectSettings, create_project
-from ti_tui.project.model import SECTION_NAMES
 from ti_tui.project.store import render_project_toml
+from ti_tui.settings import SECTION_NAMES
 
 
 def test_new_project_file_explains_every_key_with_a_comment(tmp_path):
@@ -62,7 +62,7 @@ def test_saving_adds_a_key_the_user_deleted_and_keeps_the_rest(tmp_path):
     reread = Project.open(path)
     assert reread.settings.training.seed == 7
     text = path.read_text()
-    training_table = text[text.index("[training]"):text.index("[schedule]")]
+    training_table = text[text.index("[training]") : text.index("[schedule]")]
     assert "seed = 7  # same seed" in training_table
     assert lines == [line for line in text.splitlines(keepends=True) if not line.startswith("seed =")]
 
@@ -71,7 +71,7 @@ def test_saving_restores_a_table_the_user_deleted(tmp_path):
     project = create_project(tmp_path / "p", token="wdnsdy")
     path = project.store.path
     text = path.read_text()
-    without_xy = text[: text.index("[xy]")] + text[text.index("[export]"):]
+    without_xy = text[: text.index("[xy]")] + text[text.index("[export]") :]
     path.write_text(without_xy)
     project = Project.open(path)
     settings = project.settings.model_copy(deep=True)
@@ -131,7 +131,7 @@ def test_settings_that_clash_are_not_saved(tmp_path):
     settings.schedule.preset = "cosine"  # the default learning rate is a piecewise schedule
     with pytest.raises(ProjectFileError) as caught:
         project.store.save(settings)
-    assert caught.value.problems[0].key == "schedule.learning_rate"
+    assert caught.value.problems[0].fix.subject == "schedule.learning_rate"
     assert 'rate:step items need preset = "piecewise"' in str(caught.value)
     assert "Nothing was saved" in str(caught.value)
     assert project.store.path.read_bytes() == before
@@ -154,7 +154,7 @@ def test_saving_into_an_inline_table_keeps_the_file_readable(tmp_path):
     project = create_project(tmp_path / "p", token="wdnsdy")
     path = project.store.path
     text = path.read_text()
-    training = text[text.index("[training]"):text.index("[schedule]")]
+    training = text[text.index("[training]") : text.index("[schedule]")]
     path.write_text(text.replace(training, "").replace("schema = 1", "schema = 1\ntraining = {batch_size = 2}"))
     project = Project.open(path)
     settings = project.settings.model_copy(deep=True)

@@ -4,12 +4,12 @@ import subprocess
 import sys
 
 import numpy as np
+from conftest import REPOSITORY, SAMPLE_PROJECT
 from PIL import Image
 
-from conftest import REPOSITORY, SAMPLE_PROJECT
 from ti_tui.dataset.files import caption_path, list_image_files
 from ti_tui.project import BUILTIN_TINY, Project
-from ti_tui.project.summary import summarize_project
+from ti_tui.usecases.summary import summarize_project
 
 
 def test_sample_project_is_complete():
@@ -26,9 +26,7 @@ def test_sample_project_is_complete():
 
 
 def test_sample_images_are_what_the_script_draws(tmp_path):
-    subprocess.run(
-        [sys.executable, REPOSITORY / "scripts" / "make_sample_images.py", tmp_path], check=True, capture_output=True
-    )
+    subprocess.run([sys.executable, REPOSITORY / "scripts" / "make_sample_images.py", tmp_path], check=True, capture_output=True)
     committed = sorted(path.name for path in (SAMPLE_PROJECT / "images").iterdir())
     assert sorted(path.name for path in tmp_path.iterdir()) == committed
     for name in committed:

@@ -3,10 +3,10 @@
 import re
 
 import pytest
-
 from conftest import REPOSITORY
-from ti_tui.project.model import ScheduleSettings
-from ti_tui.train.schedule import LearningRateSchedule, RatePiece, ScheduleError, parse_piecewise, parse_single_rate
+
+from ti_tui.schedule import LearningRateSchedule, RatePiece, ScheduleError, parse_piecewise, parse_single_rate
+from ti_tui.settings import ScheduleSettings
 
 
 def test_piecewise_schedule_reads_as_written():
@@ -77,17 +77,13 @@ def test_the_rate_at_each_step():
     assert [piecewise.rate_at(step) for step in (1, 200, 201, 1000, 1001, 2000)] == [0.005, 0.005, 0.002, 0.002, 0.0005, 0.0005]
     carried_on = LearningRateSchedule.from_settings(ScheduleSettings(learning_rate="0.01:500, 0.005:1000"), 2000)
     assert carried_on.rate_at(1500) == 0.005
-    warmup = LearningRateSchedule.from_settings(
-        ScheduleSettings(preset="warmup_cosine", learning_rate="0.01", warmup_steps=10), 110
-    )
+    warmup = LearningRateSchedule.from_settings(ScheduleSettings(preset="warmup_cosine", learning_rate="0.01", warmup_steps=10), 110)
     assert [round(warmup.rate_at(step), 6) for step in (1, 5, 10, 11, 110)] == [0.001, 0.005, 0.01, 0.01, 0.0]
     assert warmup.rate_at(60) == pytest.approx(0.005, rel=0.02)
 
 
 def test_a_warmup_longer_than_the_run_is_described_as_it_is():
-    schedule = LearningRateSchedule.from_settings(
-        ScheduleSettings(preset="warmup_cosine", learning_rate="0.005", warmup_steps=100), 20
-    )
+    schedule = LearningRateSchedule.from_settings(ScheduleSettings(preset="warmup_cosine", learning_rate="0.005", warmup_steps=100), 20)
     assert schedule.describe() == [
         "rises from 0 toward 0.005 over all 20 steps, ending at 0.001: the warmup (100 steps) is longer than the run"
     ]

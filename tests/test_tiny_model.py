@@ -72,13 +72,11 @@ def test_single_file_checkpoint_in_the_original_layout_loads_offline_with_equal_
         assert all(torch.equal(expected[key], loaded[key]) for key in expected), part
 
 
+@pytest.mark.slow
 def test_two_processes_building_at_once_both_get_the_complete_model(tmp_path):
     build = "from ti_tui.sd.tiny import ensure_builtin_tiny; print(ensure_builtin_tiny())"
     environment = {**os.environ, "TI_TUI_CACHE_DIR": str(tmp_path / "cache")}
-    processes = [
-        subprocess.Popen([sys.executable, "-c", build], env=environment, stdout=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
+    processes = [subprocess.Popen([sys.executable, "-c", build], env=environment, stdout=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [process.communicate(timeout=300)[0].strip() for process in processes]
     assert [process.returncode for process in processes] == [0, 0]
     assert outputs[0] == outputs[1]

@@ -20,7 +20,7 @@ def token_table(tiny_model_dir):
 
 
 def messages(trigger, tokenizer) -> str:
-    return " ".join(finding.message for finding in check_trigger(trigger, tokenizer))
+    return " ".join(finding.what for finding in check_trigger(trigger, tokenizer))
 
 
 def test_a_made_up_word_passes(tokenizer):
@@ -31,7 +31,7 @@ def test_a_made_up_word_passes(tokenizer):
 def test_a_word_the_model_knows_is_flagged_with_the_reason(tokenizer):
     findings = check_trigger("woman", tokenizer)
     assert [finding.severity for finding in findings] == ["warning"]
-    assert "'woman' is already a single token the model knows; training would fight its old meaning" in findings[0].message
+    assert "'woman' is already a single token the model knows; training would fight its old meaning" in findings[0].what
 
 
 def test_a_known_word_in_other_letter_case_is_flagged(tokenizer):
@@ -58,7 +58,7 @@ def test_a_common_word_is_called_common():
 def test_characters_that_uis_strip_from_file_names_are_errors(tokenizer, trigger):
     findings = check_trigger(trigger, tokenizer)
     assert findings[0].severity == "error"
-    assert "UIs drop or change such characters in file names" in findings[0].message
+    assert "UIs drop or change such characters in file names" in findings[0].what
 
 
 def test_a_long_trigger_is_flagged(tokenizer):
@@ -73,17 +73,17 @@ def test_names_windows_refuses_for_files_are_errors(tokenizer):
 def test_letters_beyond_ascii_are_a_warning(tokenizer):
     findings = check_trigger("zörbot", tokenizer)
     assert [finding.severity for finding in findings] == ["warning"]
-    assert "beyond plain ASCII" in findings[0].message
+    assert "beyond plain ASCII" in findings[0].what
 
 
 def test_a_very_long_trigger_is_refused_before_it_is_tokenized(tokenizer, capfd):
     findings = check_trigger("zorbot" * 100, tokenizer)
-    assert findings[0].message == "The trigger is 600 characters long; keep it under 64."
+    assert findings[0].what == "The trigger is 600 characters long; keep it under 64."
     assert "Token indices sequence length" not in capfd.readouterr().err
 
 
 def test_an_empty_trigger_asks_for_one(tokenizer):
-    assert check_trigger("", tokenizer)[0].message.startswith("No trigger word yet")
+    assert check_trigger("", tokenizer)[0].what.startswith("No trigger word yet")
 
 
 @pytest.mark.parametrize("trigger", ["woman", "Robot", "zor bot", "x"])
@@ -125,7 +125,9 @@ def test_empty_init_text_gives_small_seeded_random_vectors(tokenizer, token_tabl
     assert torch.allclose(first.norm(dim=1), typical * 0.1)
 
 
-@pytest.mark.parametrize(("images", "kind", "vectors"), [(5, "face", 1), (20, "face", 2), (40, "subject", 5), (500, "face", 8), (10, "style", 2)])
+@pytest.mark.parametrize(
+    ("images", "kind", "vectors"), [(5, "face", 1), (20, "face", 2), (40, "subject", 5), (500, "face", 8), (10, "style", 2)]
+)
 def test_suggested_vector_count_grows_with_the_images(images, kind, vectors):
     count, reason = suggest_vector_count(images, kind)
     assert count == vectors

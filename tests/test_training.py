@@ -4,23 +4,27 @@ import random
 
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import load_file
 
 from ti_tui.dataset.training_set import load_square_image
 from ti_tui.errors import UserError
-from ti_tui.project.model import ModelSettings
+from ti_tui.prompts import TagOptions, build_prompt, caption_text, load_templates
+from ti_tui.runs import RunWatcher, run_status
+from ti_tui.runs.directory import ParentCheckpoint
 from ti_tui.sd.loading import load_model
-from ti_tui.train.engine import DataOrder, Trainer
+from ti_tui.settings import ModelSettings
+from ti_tui.train.data import DataOrder
+from ti_tui.train.engine import Trainer
 from ti_tui.train.faults import Faults
-from ti_tui.train.launch import create_run
-from ti_tui.train.prompts import TagOptions, build_prompt, caption_text, load_templates
-from ti_tui.train.run import EventTail, run_status
+from ti_tui.usecases.training import create_run
 
 
 def events_of(run, kind):
     return [event for event in run.events() if event["type"] == kind]
 
 
+@pytest.mark.slow
 def test_training_lowers_the_fixed_noise_validation_loss_and_leaves_every_other_token_alone(trainable_project, tmp_path):
     project = trainable_project(**{"training.validation_every": 10})
     run = create_run(project, steps=30)
@@ -32,9 +36,7 @@ def test_training_lowers_the_fixed_noise_validation_loss_and_leaves_every_other_
     assert validations[-1]["loss"] < validations[0]["loss"] - 0.005
 
     fresh = load_model(ModelSettings(base="builtin:tiny"), tmp_path)
-    assert torch.equal(
-        trainer.model.text_encoder.get_input_embeddings().weight, fresh.text_encoder.get_input_embeddings().weight
-    )
+    assert torch.equal(trainer.frozen.model.text_encoder.get_input_embeddings().weight, fresh.text_encoder.get_input_embeddings().weight)
     steps = events_of(run, "step")
     assert [event["step"] for event in steps] == list(range(1, 31))
     assert all(len(event["norms"]) == 2 and event["steps_per_s"] > 0 for event in steps)
@@ -54,7 +56,7 @@ def test_a_forced_nan_is_rolled_back_and_training_goes_on_at_half_the_rate(train
 def test_training_stops_with_a_reason_when_every_retry_diverges(trainable_project, monkeypatch):
     run = create_run(trainable_project(), steps=5)
     trainer = Trainer(run)
-    monkeypatch.setattr(Trainer, "compute_loss", lambda self, indices: self.vectors.sum() * float("nan"))
+    monkeypatch.setattr(Trainer, "compute_loss", lambda self, indices: self.state.vectors.sum() * float("nan"))
     assert trainer.run() == "failed"
     final = events_of(run, "finished")[0]
     assert final["reason"] == "failed" and "training diverged" in final["message"]
@@ -65,7 +67,8 @@ def test_a_full_disk_ends_the_run_with_what_to_do_and_keeps_the_last_checkpoint(
     run = create_run(trainable_project(**{"training.save_every": 2}), steps=6)
     assert Trainer(run, Faults("disk_full_at=4")).run() == "failed"
     final = events_of(run, "finished")[0]
-    assert "the disk is full" in final["message"] and "--resume" in final["message"]
+    assert "the disk is full" in final["message"] and "then resume the run" in final["message"]
+    assert final["fix"] == {"action": "resume", "subject": run.id}
     assert [checkpoint.step for checkpoint in run.checkpoints()] == [2]
     status = run_status(run)
     assert status.state == "failed" and status.last_checkpoint.step == 2
@@ -88,8 +91,9 @@ def test_a_run_refuses_to_go_on_when_its_images_changed(trainable_project):
     run = create_run(project, steps=2)
     (project.images_dir / "03-night.jpg").write_bytes((project.images_dir / "04-room.jpg").read_bytes())
     assert Trainer(run).run() == "failed"
-    message = events_of(run, "finished")[0]["message"]
-    assert "03-night.jpg has changed since run" in message and "--from" in message
+    final = events_of(run, "finished")[0]
+    assert "03-night.jpg has changed since run" in final["message"] and "start a new run from its last checkpoint" in final["message"]
+    assert final["fix"] == {"action": "train", "subject": ""}  # no checkpoint yet to start from
 
 
 def test_continuing_from_a_checkpoint_starts_from_its_vectors_and_records_the_parent(trainable_project):
@@ -98,7 +102,7 @@ def test_continuing_from_a_checkpoint_starts_from_its_vectors_and_records_the_pa
     Trainer(first).run()
     checkpoint = first.checkpoints()[-1]
     second = create_run(project, steps=2, start_from=checkpoint.embedding)
-    assert second.read()["parent"] == {"run": first.id, "step": 4, "checkpoint": str(checkpoint.embedding)}
+    assert second.facts().parent == ParentCheckpoint(first.id, 4, checkpoint.embedding)
     trainer = Trainer(second)
     trainer.run()
     first_norms = events_of(first, "step")[-1]["norms"]
@@ -169,14 +173,15 @@ def test_images_are_squared_upright_and_laid_on_the_background(tmp_path):
 def test_a_half_written_event_line_waits_for_its_end(tmp_path):
     path = tmp_path / "events.jsonl"
     path.write_text('{"seq": 1, "type": "step"}\n{"seq": 2, "ty')
-    tail = EventTail(path)
-    assert [event["seq"] for event in tail.read_new()] == [1]
+    tail = RunWatcher(path)
+    assert [event["seq"] for event in tail.poll()] == [1]
     with open(path, "a") as handle:
         handle.write('pe": "step"}\n')
-    assert [event["seq"] for event in tail.read_new()] == [2]
-    assert tail.read_new() == []
+    assert [event["seq"] for event in tail.poll()] == [2]
+    assert tail.poll() == []
 
 
+@pytest.mark.slow
 def test_fp16_weights_train_with_a_scaled_loss_like_fp32(trainable_project):
     def trained(precision):
         run = create_run(trainable_project(precision, **{"model.precision": precision, "training.save_every": 3}), steps=3)
@@ -190,6 +195,7 @@ def test_fp16_weights_train_with_a_scaled_loss_like_fp32(trainable_project):
     assert torch.isfinite(half_vectors).all()
 
 
+@pytest.mark.slow
 def test_min_snr_weighting_and_gradient_clipping_change_the_steps(trainable_project):
     def steps(name, **changes):
         run = create_run(trainable_project(name, **changes), steps=4)
@@ -211,9 +217,9 @@ def test_save_now_and_preview_now_are_done_between_steps(trainable_project, monk
     run = create_run(project, steps=4)
     original = Trainer.report_step
 
-    def ask_at_step_two(self, duration):
-        original(self, duration)
-        if self.step == 2:
+    def ask_at_step_two(self, *arguments):
+        original(self, *arguments)
+        if self.state.step == 2:
             run.request("save-now")
             run.request("preview-now")
 
@@ -222,17 +228,22 @@ def test_save_now_and_preview_now_are_done_between_steps(trainable_project, monk
     assert [checkpoint.step for checkpoint in run.checkpoints()] == [2, 4]
     assert sorted(path.name for path in run.previews_dir.iterdir()) == ["step-2-p1-s3-init.png", "step-2-p1-s3.png"]
     assert run.pending_requests() == set()
+    parameters = Image.open(run.previews_dir / "step-2-p1-s3.png").text["parameters"]
+    assert parameters.startswith("a photo of zorbot\nSteps: 2, Sampler: PNDM, CFG scale: 7, Seed: 3, Size: 128x128, Model hash: ")
+    assert parameters.endswith("Model: builtin:tiny, Embedding step: 2")
 
 
 def test_progress_on_a_terminal_is_one_line_rewritten():
     import io
 
-    from ti_tui.train.follow import ProgressPrinter
+    from ti_tui.commands.progress import ProgressPrinter
 
     terminal = io.StringIO()
     printer = ProgressPrinter(terminal, interactive=True)
     for step in (1, 2):
-        printer.show({"type": "step", "step": step, "total": 4, "loss": 0.5, "loss_smoothed": 0.5, "lr": 0.005, "steps_per_s": 2.0, "eta_s": 1.0})
+        printer.show(
+            {"type": "step", "step": step, "total": 4, "loss": 0.5, "loss_smoothed": 0.5, "lr": 0.005, "steps_per_s": 2.0, "eta_s": 1.0}
+        )
     printer.show({"type": "checkpoint", "step": 2, "path": "zorbot-2.safetensors"})
     text = terminal.getvalue()
     assert text.count("\r") == 2 and "[############............] step 2/4" in text
@@ -268,7 +279,7 @@ def test_velocity_prediction_trains_against_the_velocity(trainable_project):
         run = create_run(trainable_project(name, **{"model.prediction": prediction}), steps=1)
         trainer = Trainer(run)
         trainer.run()
-        return events_of(run, "step")[0]["loss"], trainer.noise_scheduler.config.prediction_type
+        return events_of(run, "step")[0]["loss"], trainer.frozen.noise_scheduler.config.prediction_type
 
     noise_loss, noise_kind = first_loss("noise", "epsilon")
     velocity_loss, velocity_kind = first_loss("velocity", "v_prediction")

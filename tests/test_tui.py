@@ -4,12 +4,13 @@ import subprocess
 import sys
 
 import pytest
+from conftest import SAMPLE_PROJECT
 from textual.widgets import Static
 
-from conftest import SAMPLE_PROJECT
+from ti_tui.findings import Finding
 from ti_tui.project import Project, create_project
-from ti_tui.project.summary import Problem, summarize_project
 from ti_tui.tui.app import create_app
+from ti_tui.usecases.summary import summarize_project
 
 
 def screen_text(app) -> str:
@@ -43,7 +44,7 @@ async def test_sample_project_shows_its_settings_findings_and_the_noise_notice()
 async def test_problems_from_the_core_are_shown(tiny_project):
     def summarize_with_a_problem(project):
         summary = summarize_project(project)
-        return type(summary)(**{**summary.__dict__, "problems": [Problem("error", "The disk is on fire.")]})
+        return type(summary)(**{**summary.__dict__, "problems": [Finding("error", "The disk is on fire.")]})
 
     app = create_app(tiny_project, summarize=summarize_with_a_problem)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -114,10 +115,10 @@ asyncio.run(main())
 
 
 async def test_image_checks_are_shown_in_words(tiny_project):
-    from ti_tui.dataset.checks import DatasetReport, Finding
+    from ti_tui.dataset.checks import DatasetReport
 
     def check_with_a_finding(project):
-        return DatasetReport(findings=[Finding("blur", "warning", ("a.jpg",), "a.jpg looks blurry", "Replace it")])
+        return DatasetReport(findings=[Finding("warning", "a.jpg looks blurry.", "Replace it.", check="blur", subjects=("a.jpg",))])
 
     app = create_app(tiny_project, check_images=check_with_a_finding)
     async with app.run_test(size=(120, 40)) as pilot:

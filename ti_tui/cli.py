@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return arguments.handler(arguments)
     except UserError as error:
-        print(f"ti-tui: {error}", file=sys.stderr)
+        print(f"ti-tui: {_in_words(error, getattr(arguments, 'project', None))}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # The reader went away (`ti-tui prompts | head`): nothing more to say, and no one to say it to.
@@ -64,6 +64,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _in_words(error: UserError, project) -> str:
+    """The error, each fix in it said as the command to type."""
+    from ti_tui.commands import finding_line, with_command
+    from ti_tui.errors import FindingsError
+
+    if isinstance(error, FindingsError):
+        return "\n  ".join([error.heading, *(finding_line(finding, project) for finding in error.findings)])
+    return with_command(str(error), error.fix, project)
 
 
 if __name__ == "__main__":

@@ -60,8 +60,8 @@ def import_photos(arguments: argparse.Namespace) -> int:
 
 
 def check_images(arguments: argparse.Namespace) -> int:
-    from ti_tui.dataset.workflow import check_project_images, training_size
     from ti_tui.project import Project
+    from ti_tui.usecases.images import check_project_images, training_size
 
     project = Project.open(arguments.project)
     report = check_project_images(project)
@@ -73,8 +73,8 @@ def check_images(arguments: argparse.Namespace) -> int:
 
 
 def prepare_images(arguments: argparse.Namespace) -> int:
-    from ti_tui.dataset.workflow import prepare_project, training_size
     from ti_tui.project import Project
+    from ti_tui.usecases.images import prepare_project, training_size
 
     project = Project.open(arguments.project)
     report = prepare_project(project)
@@ -93,8 +93,8 @@ def prepare_images(arguments: argparse.Namespace) -> int:
 
 def caption_images(arguments: argparse.Namespace) -> int:
     from ti_tui.dataset.captioner import run_in_worker
-    from ti_tui.dataset.workflow import prepared_images
     from ti_tui.project import Project
+    from ti_tui.usecases.images import prepared_images
 
     project = Project.open(arguments.project)
     kept = 0
@@ -112,8 +112,8 @@ def caption_images(arguments: argparse.Namespace) -> int:
 
 def edit_or_show_captions(arguments: argparse.Namespace) -> int:
     from ti_tui.dataset import captions
-    from ti_tui.dataset.workflow import prepared_images
     from ti_tui.project import Project
+    from ti_tui.usecases.images import prepared_images
 
     project = Project.open(arguments.project)
     images = prepared_images(project)
@@ -127,19 +127,23 @@ def edit_or_show_captions(arguments: argparse.Namespace) -> int:
     if arguments.remove:
         edits.append(captions.removing_word(arguments.remove))
     for edit in edits:
-        print(f"Changed {len(captions.edit_captions(project.prepared_dir, edit))} caption(s); the earlier ones are in {project.prepared_dir / captions.HISTORY}")
+        print(
+            f"Changed {len(captions.edit_captions(project.prepared_dir, edit))} caption(s); the earlier ones are in {project.prepared_dir / captions.HISTORY}"
+        )
     if not edits:
         for image in images:
             print(f"{image.name}: {captions.read_caption_file(image) or '(no caption)'}")
     settings = project.settings
-    for warning in captions.caption_warnings(project.prepared_dir, settings.token.trigger, settings.token.init_text, settings.training.template):
-        print(f"  warning: {warning.image}: {warning.message}")
+    for warning in captions.caption_warnings(
+        project.prepared_dir, settings.token.trigger, settings.token.init_text, settings.training.template
+    ):
+        print(f"  warning: {warning.subjects[0]}: {warning.what}")
     return 0
 
 
 def show_prompts(arguments: argparse.Namespace) -> int:
-    from ti_tui.dataset.workflow import preview_prompts, uses_prepared_images
     from ti_tui.project import Project
+    from ti_tui.usecases.images import preview_prompts, uses_prepared_images
 
     project = Project.open(arguments.project)
     training = project.settings.training

@@ -1,10 +1,11 @@
 """new, open, doctor, fetch: making a project and checking what it and this machine have."""
 
 import argparse
-import sys
 from pathlib import Path
 
-from ti_tui.commands import add_project_argument, quoted
+from ti_tui.commands import add_project_argument, finding_line, quoted
+
+DOCTOR_LABEL_WIDTH = 17
 
 
 def add_commands(commands) -> None:
@@ -51,13 +52,26 @@ def open_project(arguments: argparse.Namespace) -> int:
 
 
 def doctor_report(arguments: argparse.Namespace) -> int:
-    from ti_tui.doctor import run_doctor
+    """Print the report; 1 when something blocks training, else 0."""
     from ti_tui.project import PROJECT_FILE_NAME
+    from ti_tui.usecases.doctor import diagnose
 
     project = arguments.project
     if project is None and Path(PROJECT_FILE_NAME).is_file():
         project = Path.cwd()
-    return run_doctor(project, sys.stdout)
+    report = diagnose(project)
+    for number, section in enumerate(report.sections):
+        print(("\n" if number else "") + section.title)
+        for label, value in section.facts:
+            print(f"  {label.ljust(DOCTOR_LABEL_WIDTH)}{value}")
+        for line in section.lines:
+            print("  " + line.replace("\n", "\n  "))
+    print("\nVerdict")
+    for finding in report.findings:
+        print(f"  {'problem' if finding.severity == 'error' else 'warning'}: {finding_line(finding, project)}")
+    if not report.blocks_training:
+        print("  No problems found." if not report.findings else "  Nothing blocks training.")
+    return 1 if report.blocks_training else 0
 
 
 def fetch_files(arguments: argparse.Namespace) -> int:

@@ -27,14 +27,13 @@ def add_commands(commands) -> None:
 
 
 def train_project(arguments: argparse.Namespace) -> int:
+    from ti_tui.commands.progress import follow
     from ti_tui.project import Project
-    from ti_tui.train.follow import follow
-    from ti_tui.train.launch import create_run, find_run, prepare_resume, start_trainer
-    from ti_tui.train.schedule import LearningRateSchedule
+    from ti_tui.runs import RunWatcher
+    from ti_tui.schedule import LearningRateSchedule
+    from ti_tui.usecases.training import create_run, find_run, prepare_resume, start_trainer
 
     project = Project.open(arguments.project)
-    if arguments.steps is not None and arguments.steps < 1:
-        raise UserError("--steps must be at least 1")
     if arguments.resume:
         if arguments.steps is not None or arguments.start_from is not None:
             raise UserError("--resume carries on a run as it was set up; to change its steps, start a new run with --from")
@@ -43,18 +42,19 @@ def train_project(arguments: argparse.Namespace) -> int:
         print(f"Resuming run {run.id}")
     else:
         run = create_run(project, steps=arguments.steps, start_from=arguments.start_from)
-        facts = run.read()
-        schedule = LearningRateSchedule.from_settings(project.settings.schedule, facts["steps"])
-        print(f"Run {run.id}: {facts['steps']} steps, {len(facts['images'])} images, {facts['vectors']} vector(s)")
+        facts = run.facts()
+        schedule = LearningRateSchedule.from_settings(facts.settings.schedule, facts.steps)
+        print(f"Run {run.id}: {facts.steps} steps, {len(facts.images)} images, {facts.vectors} vector(s)")
         print("Learning rate: " + "; ".join(schedule.describe()))
-    already_said = run.events_file.stat().st_size if run.events_file.exists() else 0
+    watcher = RunWatcher(run.events_file)
+    watcher.poll()  # what a resumed run said before has been said
     process = start_trainer(run)
     if arguments.detach:
         print(f"The trainer runs in the background (process {process.pid}); its log is {run.log_file}")
         print(f"Check on it with `ti-tui runs {quoted(project.root)}`; stop it with `ti-tui stop {quoted(project.root)} {run.id}`")
         return 0
     try:
-        final = follow(run, process, since=already_said)
+        final = follow(run, watcher, process, project=project.root)
     except KeyboardInterrupt:
         print(f"\nStopped watching; the trainer goes on. Stop it with: ti-tui stop {quoted(project.root)} {run.id}")
         return 130
@@ -63,8 +63,8 @@ def train_project(arguments: argparse.Namespace) -> int:
 
 def list_project_runs(arguments: argparse.Namespace) -> int:
     from ti_tui.project import Project
-    from ti_tui.train.launch import list_runs
-    from ti_tui.train.run import run_status
+    from ti_tui.runs import run_status
+    from ti_tui.usecases.training import list_runs
 
     project = Project.open(arguments.project)
     runs = list_runs(project)
@@ -77,15 +77,15 @@ def list_project_runs(arguments: argparse.Namespace) -> int:
 
 def stop_run(arguments: argparse.Namespace) -> int:
     from ti_tui.project import Project
-    from ti_tui.train.launch import find_run
-    from ti_tui.train.run import run_status
+    from ti_tui.usecases import training
 
     project = Project.open(arguments.project)
-    run = find_run(project, arguments.run)
-    status = run_status(run)
-    if status.state not in ("starting", "running", "paused"):
-        print(f"Run {run.id} is not running: {status.describe()}")
+    run = training.find_run(project, arguments.run)
+    try:
+        training.stop_run(run)
+    except UserError as error:
+        text = str(error)
+        print(text[:1].upper() + text[1:])
         return 1
-    run.request("stop")
     print(f"Asked run {run.id} to save a checkpoint and stop (it stops after the current step).")
     return 0

@@ -127,7 +127,13 @@ def run_in_worker(model_path: str, images: list[Path], overwrite: bool = False):
     if worker.returncode:
         # The last line that is not a progress bar is the one that says what went wrong.
         said = [line for line in errors.splitlines() if line.strip() and "%|" not in line]
-        why = said[-1].strip() if said else f"it was ended by signal {-worker.returncode}" if worker.returncode < 0 else f"exit code {worker.returncode}"
+        why = (
+            said[-1].strip()
+            if said
+            else f"it was ended by signal {-worker.returncode}"
+            if worker.returncode < 0
+            else f"exit code {worker.returncode}"
+        )
         raise UserError(f"the captioner stopped before finishing ({why}); the captions written so far are kept, run it again to go on")
 
 

@@ -8,20 +8,14 @@ teach the model to lean on the word instead.
 import re
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from ti_tui.dataset.files import caption_path, list_image_files
 from ti_tui.errors import UserError
+from ti_tui.findings import Finding
 from ti_tui.fsutil import atomic_write_text
 
 HISTORY = "caption-history"  # each bulk edit keeps the captions it changed, as they were, in here
-
-
-@dataclass(frozen=True)
-class CaptionWarning:
-    image: str
-    message: str
 
 
 def read_caption_file(image: Path) -> str | None:
@@ -96,7 +90,11 @@ def removing_word(word: str):
     return lambda text: _word(word.strip()).sub("", text)
 
 
-def caption_warnings(folder: Path, trigger: str, init_text: str, template: str) -> list[CaptionWarning]:
+def _caption_warning(image: str, message: str) -> Finding:
+    return Finding("warning", message, check="caption", subjects=(image,))
+
+
+def caption_warnings(folder: Path, trigger: str, init_text: str, template: str) -> list[Finding]:
     """Captions that name the trigger although the template adds it, or that describe what is to be learned."""
     warnings = []
     learned = [word for word in re.findall(r"[\w-]+", init_text.lower()) if len(word) > 2]
@@ -105,13 +103,11 @@ def caption_warnings(folder: Path, trigger: str, init_text: str, template: str) 
         if text is None:
             continue
         if trigger and _word(trigger).search(text) and template != "filewords":
-            warnings.append(
-                CaptionWarning(image.name, f"the caption names the trigger {trigger!r}, which the template already adds")
-            )
+            warnings.append(_caption_warning(image.name, f"the caption names the trigger {trigger!r}, which the template already adds"))
         described = [word for word in learned if _word(word).search(text)]
         if described:
             warnings.append(
-                CaptionWarning(
+                _caption_warning(
                     image.name,
                     f"the caption says {', '.join(described)}, which is what the embedding should learn: "
                     "leave it out so the trigger carries it",

@@ -11,10 +11,10 @@ import os
 from dataclasses import asdict, dataclass, field
 from itertools import combinations
 from pathlib import Path
-from typing import Literal
 
 from ti_tui.dataset.files import display_name
 from ti_tui.dataset.reading import ImageProblem, open_image
+from ti_tui.findings import Finding, Fix, Severity
 from ti_tui.fsutil import atomic_write_text
 from ti_tui.paths import cache_dir
 
@@ -37,19 +37,9 @@ _STANDARD_LUMINANCE = (
     49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
 )  # fmt: skip
 
-Severity = Literal["error", "warning"]
 
-
-@dataclass(frozen=True)
-class Finding:
-    check: str  # which check: unreadable, size, aspect, blur, jpeg, colours, faces, duplicate, count, variety
-    severity: Severity
-    images: tuple[str, ...]  # the files it is about; empty for the set as a whole
-    message: str
-    fix: str
-
-    def __str__(self) -> str:
-        return f"{self.message}. {self.fix}."
+def _finding(check: str, severity: Severity, images: tuple[str, ...], message: str, advice: str, fix: Fix | None = None) -> Finding:
+    return Finding(severity, f"{message}.", f"{advice}.", fix, check, images)
 
 
 @dataclass(frozen=True)
@@ -83,7 +73,9 @@ def check_dataset(paths: list[Path], resolution: int, kind: str, background: str
         try:
             facts = memory.facts(path, background, look_for_faces=kind == "face")
         except ImageProblem as problem:
-            report.findings.append(Finding("unreadable", "error", (names[path],), str(problem), "Remove it, or replace it with a good copy"))
+            report.findings.append(
+                _finding("unreadable", "error", (names[path],), str(problem), "Remove it, or replace it with a good copy")
+            )
             continue
         report.facts.append(facts)
         report.findings += image_findings(facts, names[path], resolution)
@@ -147,12 +139,18 @@ def image_findings(facts: ImageFacts, name: str, resolution: int) -> list[Findin
     short, long = min(facts.width, facts.height), max(facts.width, facts.height)
     size = f"{facts.width}x{facts.height}"
     if short < MIN_USABLE_SIDE:
-        return [Finding("size", "error", (name,), f"{name} is only {size} pixels", f"Use a photo at least {resolution} pixels on its short side")]
+        return [
+            _finding(
+                "size", "error", (name,), f"{name} is only {size} pixels", f"Use a photo at least {resolution} pixels on its short side"
+            )
+        ]
     findings = []
     if short < resolution:
         findings.append(
-            Finding(
-                "size", "warning", (name,),
+            _finding(
+                "size",
+                "warning",
+                (name,),
                 f"{name} is {size}, smaller than the training size ({resolution} px): it would be enlarged "
                 f"{resolution / short:.1f} times and come out soft",
                 f"Use an original at least {resolution} pixels on its short side",
@@ -160,8 +158,10 @@ def image_findings(facts: ImageFacts, name: str, resolution: int) -> list[Findin
         )
     if long / short > EXTREME_ASPECT:
         findings.append(
-            Finding(
-                "aspect", "warning", (name,),
+            _finding(
+                "aspect",
+                "warning",
+                (name,),
                 f"{name} is {long / short:.1f} times {'wider than tall' if facts.width > facts.height else 'taller than wide'}: "
                 f"a square crop keeps only {short / long:.0%} of it",
                 "Crop it yourself around the subject, or use another photo",
@@ -169,36 +169,51 @@ def image_findings(facts: ImageFacts, name: str, resolution: int) -> list[Findin
         )
     if facts.sharpness < BLURRY_BELOW:
         findings.append(
-            Finding(
-                "blur", "warning", (name,),
+            _finding(
+                "blur",
+                "warning",
+                (name,),
                 f"{name} looks blurry (sharpness {facts.sharpness:.0f}; sharp photos score over 100)",
                 "Replace it with a sharper photo: the embedding learns the blur too",
             )
         )
     if facts.jpeg_quality is not None and facts.jpeg_quality < LOW_JPEG_QUALITY:
         findings.append(
-            Finding(
-                "jpeg", "warning", (name,),
+            _finding(
+                "jpeg",
+                "warning",
+                (name,),
                 f"{name} is a heavily compressed JPEG (quality about {facts.jpeg_quality})",
                 "Use a better copy: the blocky artefacts get learned too",
             )
         )
     if facts.colours < FEW_COLOURS:
         findings.append(
-            Finding(
-                "colours", "warning", (name,),
+            _finding(
+                "colours",
+                "warning",
+                (name,),
                 f"{name} has very few colours ({facts.colours}), as a posterised or low-bit-depth image does",
                 "Use a full-colour original",
             )
         )
     if facts.faces == 0:
         findings.append(
-            Finding("faces", "warning", (name,), f"No face was found in {name}", "Use photos where the face is clearly visible, or set dataset.kind to subject")
+            _finding(
+                "faces",
+                "warning",
+                (name,),
+                f"No face was found in {name}",
+                "Use photos where the face is clearly visible, or set dataset.kind to subject",
+            )
         )
     elif facts.faces is not None and facts.faces > 1:
         findings.append(
-            Finding(
-                "faces", "warning", (name,), f"{name} shows {facts.faces} faces: the embedding would mix them",
+            _finding(
+                "faces",
+                "warning",
+                (name,),
+                f"{name} shows {facts.faces} faces: the embedding would mix them",
                 "Crop it to the one person, or leave it out",
             )
         )
@@ -220,21 +235,37 @@ def set_findings(all_facts: list[ImageFacts], names: dict[Path, str]) -> list[Fi
     for group in groups:
         members = sorted(names[path] for path in group)
         findings.append(
-            Finding(
-                "duplicate", "warning", tuple(members),
+            _finding(
+                "duplicate",
+                "warning",
+                tuple(members),
                 f"{_listed(members)} are near-duplicates",
                 "Keep one: a repeated image is learned harder than the rest",
             )
         )
     count = len(all_facts)
     if count < MIN_IMAGES:
-        findings.append(Finding("count", "error", (), f"Only {count} usable image(s)", f"Add at least {MIN_IMAGES - count} more; 10-50 varied ones work best"))
+        findings.append(
+            _finding(
+                "count",
+                "error",
+                (),
+                f"Only {count} usable image(s)",
+                f"Add at least {MIN_IMAGES - count} more; 10-50 varied ones work best",
+                Fix("import-images"),
+            )
+        )
     elif count < ENOUGH_IMAGES:
-        findings.append(Finding("count", "warning", (), f"Only {count} images", "10-50 varied ones give a more faithful result"))
+        findings.append(
+            _finding("count", "warning", (), f"Only {count} images", "10-50 varied ones give a more faithful result", Fix("import-images"))
+        )
     if count >= MIN_IMAGES and sorted(distances.values())[len(distances) // 2] < ALIKE_BITS:
         findings.append(
-            Finding(
-                "variety", "warning", (), "The images look much alike",
+            _finding(
+                "variety",
+                "warning",
+                (),
+                "The images look much alike",
                 "Vary the pose, framing, background and light, or the embedding learns the one picture",
             )
         )

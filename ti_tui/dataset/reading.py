@@ -32,8 +32,7 @@ def register_phone_formats() -> None:
 
 def too_large(name: str, pixels: int) -> ImageProblem:
     return ImageProblem(
-        f"{name} is too large to open safely ({pixels / 1e6:.0f} megapixels; the limit is {MAX_PIXELS / 1e6:.0f}): "
-        "save a smaller copy"
+        f"{name} is too large to open safely ({pixels / 1e6:.0f} megapixels; the limit is {MAX_PIXELS / 1e6:.0f}): save a smaller copy"
     )
 
 
@@ -41,25 +40,23 @@ def open_image(path: Path, background: str = "#ffffff"):
     """The image at `path` as an upright 8-bit sRGB picture; raises ImageProblem naming the file."""
     from PIL import ImageOps
 
-    with _read_problems_explained(path):
-        with _opened(path) as opened:
-            width, height = opened.size
-            if width * height > MAX_PIXELS:
-                _decode_smaller(opened, path.name)
-            image = ImageOps.exif_transpose(opened)
-            image.load()
+    with _read_problems_explained(path), _opened(path) as opened:
+        width, height = opened.size
+        if width * height > MAX_PIXELS:
+            _decode_smaller(opened, path.name)
+        image = ImageOps.exif_transpose(opened)
+        image.load()
     return as_rgb(image, background)
 
 
 def check_readable(path: Path) -> None:
     """Decode the image, JPEGs at an eighth of their size, to find damage quickly; raises ImageProblem."""
-    with _read_problems_explained(path):
-        with _opened(path) as opened:
-            if opened.width * opened.height > MAX_PIXELS:
-                _decode_smaller(opened, path.name)
-            else:
-                opened.draft("RGB", (max(1, opened.width // 8), max(1, opened.height // 8)))
-            opened.load()
+    with _read_problems_explained(path), _opened(path) as opened:
+        if opened.width * opened.height > MAX_PIXELS:
+            _decode_smaller(opened, path.name)
+        else:
+            opened.draft("RGB", (max(1, opened.width // 8), max(1, opened.height // 8)))
+        opened.load()
 
 
 @contextmanager

@@ -102,10 +102,7 @@ def export_embedding(
     paths = [Path(folder) / f"{stem}{FILE_SUFFIXES[layout]}" for layout in layouts]
     existing = [path for path in paths if path.exists()]
     if existing and not overwrite:
-        raise UserError(
-            f"{', '.join(map(str, existing))} already exist(s); nothing was written. "
-            "Choose another name, or ask to overwrite."
-        )
+        raise UserError(f"{', '.join(map(str, existing))} already exist(s); nothing was written. Choose another name, or ask to overwrite.")
     Path(folder).mkdir(parents=True, exist_ok=True)
     for path, layout in zip(paths, layouts):
         write_embedding(embedding, path, layout)
@@ -230,9 +227,7 @@ def check_fits(embedding_file: EmbeddingFile, model_label: str, model_width: int
     """Refuse, in one sentence, an embedding made for another model family."""
     embedding = embedding_file.embedding
     if embedding.sdxl_clip_g is not None:
-        raise UserError(
-            f"{embedding_file.path.name} is an SDXL embedding (clip_l + clip_g); it cannot be used with an {model_label} model"
-        )
+        raise UserError(f"{embedding_file.path.name} is an SDXL embedding (clip_l + clip_g); it cannot be used with an {model_label} model")
     if embedding.width != model_width:
         raise UserError(
             f"{embedding_file.path.name} has vectors of width {embedding.width} ({embedding.family_label}), but this "

@@ -54,9 +54,7 @@ def tool_verdicts(embedding_file: EmbeddingFile) -> list[ToolVerdict]:
     if embedding_file.layout == "pt":
         unsafe = _web_ui_rejected_entries(embedding_file.path)
         if unsafe:
-            web_ui = ToolVerdict(
-                "web UI", False, f"no: its safe loader rejects entries {', '.join(unsafe)} that newer PyTorch writes"
-            )
+            web_ui = ToolVerdict("web UI", False, f"no: its safe loader rejects entries {', '.join(unsafe)} that newer PyTorch writes")
         if "name" not in keys:
             diffusers = ToolVerdict("diffusers", False, "no: the classic dict lacks the 'name' key diffusers reads")
         if "string_to_token" not in keys:
@@ -69,9 +67,7 @@ def tool_verdicts(embedding_file: EmbeddingFile) -> list[ToolVerdict]:
     if embedding_file.layout in ("safetensors", "pt") and embedding_file.raw_ndim == 1:
         invoke = ToolVerdict("InvokeAI", False, "no: it needs a [vectors, width] tensor in this layout, not a 1-D one")
     if embedding_file.layout == "diffusers" and embedding_file.raw_ndim == 2:
-        invoke = ToolVerdict(
-            "InvokeAI", False, "no: in this layout it reads only single-vector files; use the .safetensors export"
-        )
+        invoke = ToolVerdict("InvokeAI", False, "no: in this layout it reads only single-vector files; use the .safetensors export")
     return [web_ui, comfy, diffusers, invoke]
 
 

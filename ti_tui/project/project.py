@@ -2,17 +2,17 @@
 
 import os
 import re
-import shlex
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from ti_tui.errors import UserError
+from ti_tui.findings import Fix
 from ti_tui.fsutil import atomic_write_text
 from ti_tui.paths import user_path
-from ti_tui.project.model import ProjectSettings
-from ti_tui.project.store import ProjectStore, render_project_toml
+from ti_tui.project.store import ProjectStore, SettingsUpdate, render_project_toml
 from ti_tui.sd.source import classify_model_source
+from ti_tui.settings import ProjectSettings
 
 PROJECT_FILE_NAME = "project.toml"
 
@@ -31,13 +31,13 @@ class Project:
         if path.is_dir():
             if not (path / PROJECT_FILE_NAME).exists():
                 raise UserError(
-                    f"{path} has no {PROJECT_FILE_NAME}, so it is not a ti-tui project; "
-                    f"make it one with: ti-tui new {shlex.quote(os.fspath(path))}"
+                    f"{path} has no {PROJECT_FILE_NAME}, so it is not a ti-tui project; make it one first",
+                    Fix("create-project", os.fspath(path)),
                 )
             return cls(path)
         if path.exists():
             raise UserError(f"{path} is neither a project folder nor a {PROJECT_FILE_NAME}")
-        raise UserError(f"{path} does not exist; create a project with: ti-tui new {shlex.quote(os.fspath(path))}")
+        raise UserError(f"{path} does not exist; create a project there first", Fix("create-project", os.fspath(path)))
 
     @property
     def name(self) -> str:
@@ -45,7 +45,16 @@ class Project:
 
     @property
     def settings(self) -> ProjectSettings:
+        """A copy of the settings: change it and `save` it, or change values with `update`."""
         return self.store.settings
+
+    def save(self, settings: ProjectSettings) -> list[str]:
+        """Write what differs in `settings` to project.toml; returns the changed keys."""
+        return self.store.save(settings)
+
+    def update(self, changes: dict) -> SettingsUpdate:
+        """Change settings by dotted key, such as {"training.steps": 500}; all or none."""
+        return self.store.update(changes)
 
     def resolve(self, text: str) -> Path:
         """A path from the settings: relative ones start at the project folder."""
@@ -77,13 +86,13 @@ def create_project(
 ) -> Project:
     """Make `folder` a project: a commented `project.toml` and, unless `images` points elsewhere, `images/`."""
     if not os.fspath(folder).strip():
-        raise UserError("name the folder for the new project, such as: ti-tui new myface")
+        raise UserError("name the folder for the new project, such as myface")
     folder = user_path(os.fspath(folder), Path.cwd())
     project_file = folder / PROJECT_FILE_NAME
     if project_file.is_dir():
         raise UserError(f"{project_file} is a folder; rename it, since the project's settings go in a file of that name")
     if project_file.exists():
-        raise UserError(f"{folder} is already a project; open it with: ti-tui {shlex.quote(os.fspath(folder))}")
+        raise UserError(f"{folder} is already a project", Fix("open-project", os.fspath(folder)))
     if folder.exists() and not folder.is_dir():
         raise UserError(f"{folder} is a file; name a new or existing folder for the project")
 
@@ -92,14 +101,14 @@ def create_project(
     try:
         settings.token.trigger = trigger
     except ValidationError as error:
-        raise UserError(f"--token {trigger!r}: {error.errors()[0]['ctx']['error']}") from None
+        raise UserError(f"the trigger {trigger!r} {error.errors()[0]['ctx']['error']}") from None
     if model is not None:
         settings.model.base = _model_setting(model, folder)
     if images is not None:
         images = user_path(os.fspath(images), Path.cwd())
         if not images.is_dir():
             what = "is a file, not a folder" if images.exists() else "does not exist"
-            raise UserError(f"--images {images} {what}; name the folder that holds your photos")
+            raise UserError(f"the images folder {images} {what}; name the folder that holds your photos")
         settings.dataset.images = _relative_if_inside(images, folder)
 
     try:
@@ -119,11 +128,11 @@ def _trigger_from_folder_name(name: str) -> str:
 def _model_setting(model: str, project_folder: Path) -> str:
     """Local paths are stored so that they still work when read relative to the project folder."""
     if not model.strip():
-        raise UserError("--model is empty; give a model file, a diffusers folder, a Hugging Face id or builtin:tiny")
+        raise UserError("no model was named; give a model file, a diffusers folder, a Hugging Face id or builtin:tiny")
     source = classify_model_source(model, Path.cwd())
     if source.kind == "missing":
         raise UserError(
-            f"--model {model}: no such file or folder; give an SD 1.x/2.x .safetensors or .ckpt file, "
+            f"the model {model}: no such file or folder; give an SD 1.x/2.x .safetensors or .ckpt file, "
             "a diffusers folder, a Hugging Face id such as stable-diffusion-v1-5/stable-diffusion-v1-5, "
             "or builtin:tiny"
         )

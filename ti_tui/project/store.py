@@ -1,4 +1,9 @@
-"""Reading and writing `project.toml`: commented template, clear errors, value-by-value atomic saves."""
+"""Reading and writing `project.toml`: commented template, clear errors, value-by-value atomic saves.
+
+The settings handed out are copies: an edit reaches the file only through `save` (a whole settings
+object, changed by the caller) or `update` (values by dotted key), each of which validates first,
+writes only the values that changed, and refuses when the file was changed by another program.
+"""
 
 import difflib
 import hashlib
@@ -14,24 +19,14 @@ from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import InlineTable
 
 from ti_tui.errors import UserError
+from ti_tui.findings import Finding, Fix
 from ti_tui.fsutil import atomic_write_text
-from ti_tui.project.model import SECTION_MODELS, SECTION_NAMES, ProjectSettings, consistency_problems
+from ti_tui.settings import SECTION_MODELS, SECTION_NAMES, ProjectSettings, consistency_problems
 
 HEADER = """\
 # ti-tui project. Edit it here or in the wizard (`ti-tui <this folder>`): both keep your comments.
 # Paths are relative to this file's folder. Runs, checkpoints and previews are kept beside it.
 """
-
-
-@dataclass(frozen=True)
-class SettingProblem:
-    key: str  # dotted TOML path, "" for the file as a whole
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"line {self.line}, " if self.line else ""
-        return f"{where}{self.message}"
 
 
 class ProjectFileError(UserError):
@@ -40,7 +35,7 @@ class ProjectFileError(UserError):
     def __init__(
         self,
         path: Path,
-        problems: list[SettingProblem],
+        problems: list[Finding],
         advice: str = "Fix the file in an editor and open the project again; nothing was changed.",
     ):
         self.problems = problems
@@ -48,8 +43,21 @@ class ProjectFileError(UserError):
         super().__init__("\n".join([heading, *(f"  {problem}" for problem in problems), advice]))
 
 
+@dataclass(frozen=True)
+class SettingsUpdate:
+    changed: list[str]  # the dotted keys written to the file
+    problems: list[Finding]  # why nothing was written, when something was wrong
+
+
 class ProjectChangedOnDiskError(UserError):
     """The file was edited by someone else after we loaded it; saving would throw their edit away."""
+
+    def __init__(self, path: Path):
+        super().__init__(
+            f"{path} was edited by another program after it was loaded, so it was not saved "
+            "(that would undo the other edit). Reload it, then make your change again.",
+            Fix("reload"),
+        )
 
 
 def render_project_toml(settings: ProjectSettings) -> str:
@@ -75,10 +83,7 @@ def _description(model: type[BaseModel], key: str) -> str:
 def _commented_lines(rows: list[tuple[str, Any, str]]) -> str:
     assignments = [f"{key} = {tomlkit.item(value).as_string()}" for key, value, _ in rows]
     width = max(len(text) for text in assignments) + 2
-    return "".join(
-        f"{assignment.ljust(width)}# {description}\n"
-        for assignment, (_, _, description) in zip(assignments, rows)
-    )
+    return "".join(f"{assignment.ljust(width)}# {description}\n" for assignment, (_, _, description) in zip(assignments, rows))
 
 
 class ProjectStore:
@@ -94,7 +99,8 @@ class ProjectStore:
 
     @property
     def settings(self) -> ProjectSettings:
-        return self._settings
+        """A copy: changing it changes nothing until it is saved."""
+        return self._settings.model_copy(deep=True)
 
     def reload(self) -> None:
         text = _read_text(self.path)
@@ -103,14 +109,36 @@ class ProjectStore:
         self._document = document
         self._digest = _digest(text)
 
+    def changed_on_disk(self) -> bool:
+        """Whether another program wrote the file since it was loaded or saved here."""
+        try:
+            return _digest(_read_text(self.path)) != self._digest
+        except UserError:
+            return True
+
+    def update(self, changes: dict[str, Any]) -> SettingsUpdate:
+        """Set values by dotted key (`{"training.steps": 500}`), all or none: each is checked, and
+        the problems come back in the words `ti-tui doctor` uses, with nothing written."""
+        current_text = self._unchanged_text()
+        data = self._settings.to_toml_data()
+        unknown = []
+        for key, value in changes.items():
+            section, _, name = key.partition(".")
+            if section not in SECTION_NAMES or name not in data[section]:
+                unknown.append(_unknown_key_problem(current_text, key.split(".")))
+                continue
+            data[section][name] = value
+        if unknown:
+            return SettingsUpdate([], unknown)
+        try:
+            settings = _validate(self.path, current_text, data)
+        except ProjectFileError as error:
+            return SettingsUpdate([], error.problems)
+        return SettingsUpdate(self.save(settings), [])
+
     def save(self, settings: ProjectSettings) -> list[str]:
         """Write the values of `settings` that differ from the file; returns the changed keys."""
-        current_text = _read_text(self.path)
-        if _digest(current_text) != self._digest:
-            raise ProjectChangedOnDiskError(
-                f"{self.path} was edited by another program after it was loaded, so it was not saved "
-                "(that would undo the other edit). Reload it, then make your change again."
-            )
+        current_text = self._unchanged_text()
         new = settings.to_toml_data()
         # Each value was checked when it was set; together they may still clash.
         _validate(self.path, current_text, new, advice="Nothing was saved; change the settings named above.")
@@ -136,6 +164,12 @@ class ProjectStore:
             self._digest = _digest(text)
         self._settings = settings.model_copy(deep=True)
         return changed
+
+    def _unchanged_text(self) -> str:
+        text = _read_text(self.path)
+        if _digest(text) != self._digest:
+            raise ProjectChangedOnDiskError(self.path)
+        return text
 
 
 def _set_value(document: tomlkit.TOMLDocument, section: str, key: str, value: Any) -> None:
@@ -164,13 +198,11 @@ def _read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise UserError(f"{path} does not exist; create a project with: ti-tui new FOLDER") from None
+        raise UserError(f"{path} does not exist; create a project there first", Fix("create-project", str(path.parent))) from None
     except IsADirectoryError:
         raise UserError(f"{path} is a folder; the project's settings must be a file of that name") from None
     except UnicodeDecodeError as error:
-        raise ProjectFileError(
-            path, [SettingProblem("", None, f"the file is not UTF-8 text (byte {error.start}); save it as UTF-8")]
-        ) from None
+        raise ProjectFileError(path, [_file_problem(f"the file is not UTF-8 text (byte {error.start}); save it as UTF-8")]) from None
     except OSError as error:
         raise UserError(f"{path} cannot be read: {error.strerror}") from None
 
@@ -191,20 +223,28 @@ def _parse_toml(path: Path, text: str) -> tomlkit.TOMLDocument:
     try:
         return tomlkit.parse(text)
     except TOMLKitError as error:
-        raise ProjectFileError(path, [SettingProblem("", None, f"this is not valid TOML ({error})")]) from None
+        raise ProjectFileError(path, [_file_problem(f"this is not valid TOML ({error})")]) from None
 
 
-def _syntax_problem(text: str, message: str) -> SettingProblem:
+def _file_problem(message: str, line: int | None = None) -> Finding:
+    return Finding("error", message, check="setting", line=line)
+
+
+def _setting_problem(key: str, line: int | None, message: str) -> Finding:
+    return Finding("error", message, check="setting", fix=Fix("edit-setting", key), subjects=(key,), line=line)
+
+
+def _syntax_problem(text: str, message: str) -> Finding:
     located = re.match(r"(.*) \(at line (\d+), column (\d+)\)$", message)
     if not located:
-        return SettingProblem("", None, f"this is not valid TOML ({message})")
+        return _file_problem(f"this is not valid TOML ({message})")
     reason, line, column = located.group(1), int(located.group(2)), int(located.group(3))
     for start, explanation in _TOMLLIB_EXPLANATIONS.items():
         if reason.startswith(start):
             reason = explanation
     lines = text.splitlines()
     shown = lines[line - 1].strip() if 0 < line <= len(lines) else ""
-    return SettingProblem("", line, f"column {column}: this is not valid TOML: {reason}" + (f": {shown}" if shown else ""))
+    return _file_problem(f"column {column}: this is not valid TOML: {reason}" + (f": {shown}" if shown else ""), line)
 
 
 def _validate(path: Path, text: str, data: dict, advice: str | None = None) -> ProjectSettings:
@@ -215,7 +255,7 @@ def _validate(path: Path, text: str, data: dict, advice: str | None = None) -> P
         problems = [_problem_from_error(text, detail) for detail in error.errors()]
         raise ProjectFileError(path, problems, **extra) from None
     clashes = [
-        SettingProblem(key, find_key_line(text, key.split(".")), f"{key} = {_shown_value(_lookup(data, key))}: {reason}")
+        _setting_problem(key, find_key_line(text, key.split(".")), f"{key} = {shown_value(_lookup(data, key))}: {reason}")
         for key, reason in consistency_problems(settings)
     ]
     if clashes:
@@ -229,21 +269,37 @@ def _lookup(data: dict, key: str) -> Any:
     return data
 
 
-def _problem_from_error(text: str, detail: dict) -> SettingProblem:
+def value_problem(key: str, value: Any) -> Finding | None:
+    """What is wrong with `value` for the setting `key` on its own, in the words of project.toml's errors."""
+    section, _, name = key.partition(".")
+    try:
+        setattr(SECTION_MODELS[section](), name, value)
+    except ValidationError as error:
+        detail = error.errors()[0]
+        return _problem_from_error("", {**detail, "loc": (section, *detail["loc"])})
+    return None
+
+
+def _problem_from_error(text: str, detail: dict) -> Finding:
     location = [part for part in detail["loc"] if isinstance(part, str)]
     key = ".".join(location)
     item = next((part for part in detail["loc"] if isinstance(part, int)), None)
     shown_key = key if item is None else f"{key} item {item + 1}"
     line = find_key_line(text, location)
     if detail["type"] == "extra_forbidden":
-        return SettingProblem(key, line, f"unknown key {key}{_closest_key_hint(location)}")
+        return _unknown_key_problem(text, location)
     if detail["type"] == "model_type":
-        return SettingProblem(key, line, f"{key} should be a table: a line [{key}] followed by its keys")
+        return _setting_problem(key, line, f"{key} should be a table: a line [{key}] followed by its keys")
     explanation = _explain(detail)
     description = _field_description(location)
     if description:
         explanation += f" ({description})"
-    return SettingProblem(key, line, f"{shown_key} = {_shown_value(detail['input'])}: {explanation}")
+    return _setting_problem(key, line, f"{shown_key} = {shown_value(detail['input'])}: {explanation}")
+
+
+def _unknown_key_problem(text: str, location: list[str]) -> Finding:
+    key = ".".join(location)
+    return _setting_problem(key, find_key_line(text, location), f"unknown key {key}{_closest_key_hint(location)}")
 
 
 def _closest_key_hint(location: list[str]) -> str:
@@ -300,7 +356,8 @@ def _explain(detail: dict) -> str:
     return re.sub(r"^Input should be", "should be", detail["msg"])
 
 
-def _shown_value(value: Any) -> str:
+def shown_value(value: Any) -> str:
+    """A value as TOML writes it, on one line."""
     if isinstance(value, dict):
         return "(a table)"
     try:

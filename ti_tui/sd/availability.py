@@ -54,7 +54,7 @@ def model_availability(source: ModelSource) -> Availability:
             return Availability(
                 False,
                 f"{source.text} is not in the local Hugging Face cache, and ti-tui never downloads while training",
-                "run `ti-tui fetch` once while online, or set model.base to a local .safetensors file",
+                "fetch it once while online, or set model.base to a local .safetensors file",
             )
     return Availability(False, f"{source.path} does not exist", "correct model.base in project.toml")
 

@@ -79,9 +79,7 @@ class NotTrainableError(UserError):
 def family_from_shapes(shapes: dict[str, tuple[int, ...]], what: str) -> ModelFamily:
     """Classify an original-layout checkpoint; `what` names it in errors ("model.safetensors")."""
     if any(key.startswith("conditioner.embedders.") for key in shapes):
-        raise NotTrainableError(
-            f"{what} is an SDXL model. ti-tui trains embeddings for SD 1.x and 2.x models; SDXL is not trainable yet."
-        )
+        raise NotTrainableError(f"{what} is an SDXL model. ti-tui trains embeddings for SD 1.x and 2.x models; SDXL is not trainable yet.")
     conv_in = shapes.get(UNET + "input_blocks.0.0.weight")
     if conv_in is None:
         raise UserError(f"{what} is {_describe_other_file(shapes)}, not a Stable Diffusion model checkpoint")
@@ -93,9 +91,7 @@ def family_from_shapes(shapes: dict[str, tuple[int, ...]], what: str) -> ModelFa
             "ti-tui trains embeddings for text-to-image SD 1.x/2.x models"
         )
     if not any(key.startswith(VAE) for key in shapes):
-        raise UserError(
-            f"{what} holds a UNet but no VAE ({VAE}*): use the full checkpoint, not a UNet-only file"
-        )
+        raise UserError(f"{what} holds a UNet but no VAE ({VAE}*): use the full checkpoint, not a UNet-only file")
     if context_width == 768 and any(key in shapes for key in SD1_TOKEN_TABLE_KEYS):
         return ModelFamily("sd1", inpainting)
     if context_width == 1024 and SD2_TOKEN_TABLE_KEY in shapes:

@@ -4,7 +4,6 @@ from pathlib import Path
 
 from ti_tui.errors import UserError
 from ti_tui.paths import user_path
-from ti_tui.project.model import ModelSettings
 from ti_tui.sd.availability import model_availability
 from ti_tui.sd.source import classify_model_source
 from ti_tui.sd.tokenizer import (
@@ -14,6 +13,7 @@ from ti_tui.sd.tokenizer import (
     missing_tokenizer_advice,
     refuse_when_offline,
 )
+from ti_tui.settings import ModelSettings
 
 # What a training run reads from a diffusers repository; skips fp16/ema variants, .bin twins and the safety checker.
 PIPELINE_FILES = [

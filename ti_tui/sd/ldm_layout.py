@@ -85,7 +85,9 @@ def vae_prefixes(config: dict) -> list[tuple[str, str, dict[str, str]]]:
         # The original decoder counts its levels from the smallest resolution up.
         original_level = levels - 1 - level
         for index in range(per_level + 1):
-            prefixes.append((f"decoder.up_blocks.{level}.resnets.{index}.", f"decoder.up.{original_level}.block.{index}.", _VAE_RESNET_PARTS))
+            prefixes.append(
+                (f"decoder.up_blocks.{level}.resnets.{index}.", f"decoder.up.{original_level}.block.{index}.", _VAE_RESNET_PARTS)
+            )
         prefixes.append((f"decoder.up_blocks.{level}.upsamplers.0.conv.", f"decoder.up.{original_level}.upsample.conv.", {}))
     return prefixes
 
@@ -97,10 +99,10 @@ def rename_keys(state_dict: dict, prefixes: list[tuple[str, str, dict[str, str]]
     for key, tensor in state_dict.items():
         for diffusers_prefix, original_prefix, parts in ordered:
             if key.startswith(diffusers_prefix):
-                rest = key[len(diffusers_prefix):]
+                rest = key[len(diffusers_prefix) :]
                 for diffusers_part, original_part in parts.items():
                     if rest.startswith(diffusers_part + "."):
-                        rest = original_part + rest[len(diffusers_part):]
+                        rest = original_part + rest[len(diffusers_part) :]
                         break
                 renamed[original_prefix + rest] = tensor
                 break
@@ -133,8 +135,7 @@ def original_layout_state_dict(pipeline_folder: Path) -> dict:
     state_dict |= {VAE_PREFIX + key: tensor for key, tensor in vae.items()}
     # transformers 5.6 dropped the "text_model." level that the original layout keeps.
     state_dict |= {
-        TEXT_ENCODER_PREFIX + ("" if key.startswith("text_model.") else "text_model.") + key: tensor
-        for key, tensor in text_encoder.items()
+        TEXT_ENCODER_PREFIX + ("" if key.startswith("text_model.") else "text_model.") + key: tensor for key, tensor in text_encoder.items()
     }
     return state_dict
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ti_tui.errors import UserError
+from ti_tui.findings import Fix
 from ti_tui.paths import user_path
-from ti_tui.project.model import ModelSettings
 from ti_tui.sd.family import (
     SD1_TOKEN_TABLE_KEYS,
     SD2_TOKEN_TABLE_KEY,
@@ -32,6 +32,7 @@ from ti_tui.sd.single_file import SD2_SAMPLE_SIZES, write_config_folder
 from ti_tui.sd.source import ModelSource, classify_model_source
 from ti_tui.sd.tokenizer import find_tokenizer, load_tokenizer, missing_tokenizer_advice
 from ti_tui.sd.weights import read_weights
+from ti_tui.settings import ModelSettings
 from ti_tui.torch_files import load_plain_torch_file
 
 # The SD 2.0 512-px base model was released at this step; it predicts noise, the 768-px ones velocity.
@@ -58,11 +59,6 @@ class LoadedModel:
     @property
     def text_width(self) -> int:
         return self.text_encoder.get_input_embeddings().weight.shape[1]
-
-    def typical_token_norm(self) -> float:
-        """The mean length of the model's token vectors: the yardstick for a trained vector's norm."""
-        weight = self.text_encoder.get_input_embeddings().weight
-        return weight.float().norm(dim=1).mean().item()
 
 
 def load_model(settings: ModelSettings, base_dir: Path, device=None) -> LoadedModel:
@@ -98,7 +94,11 @@ def load_model(settings: ModelSettings, base_dir: Path, device=None) -> LoadedMo
         )
     location = find_tokenizer(source, tokenizer_folder, family.name)
     if location is None:
-        raise UserError(f"No tokenizer for {name}: {missing_tokenizer_advice(source, tokenizer_folder, family.name)}")
+        fetchable = source.kind == "hub" or (source.kind == "file" and tokenizer_folder is None)
+        raise UserError(
+            f"No tokenizer for {name}: {missing_tokenizer_advice(source, tokenizer_folder, family.name)}",
+            Fix("fetch") if fetchable else Fix("edit-setting", "model.tokenizer"),
+        )
     tokenizer = load_tokenizer(location.folder)
     if family.name == "sd2" and tokenizer.pad_token == tokenizer.eos_token:
         tokenizer.pad_token = "!"  # OpenCLIP pads with zeros, which is "!" in this vocabulary
@@ -175,7 +175,8 @@ def _cached_snapshot(repo: str) -> Path:
     if not isinstance(index, str):
         raise UserError(
             f"{repo} is not in the local Hugging Face cache, and ti-tui does not download while training: "
-            "run `ti-tui fetch` once while online, or set model.base to a local .safetensors file"
+            "fetch it once while online, or set model.base to a local .safetensors file",
+            Fix("fetch"),
         )
     return Path(index).parent
 
@@ -384,7 +385,8 @@ def _table_from_weights_file(path: Path):
         from safetensors import safe_open
 
         with safe_open(path, framework="pt") as handle:
-            key = next((key for key in _TOKEN_TABLE_KEYS if key in handle.keys()), None)
+            stored = set(handle.keys())
+            key = next((key for key in _TOKEN_TABLE_KEYS if key in stored), None)
             if key is None:
                 raise UserError(f"{path} has no text encoder token table")
             return handle.get_tensor(key).float()

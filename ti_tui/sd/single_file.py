@@ -28,9 +28,7 @@ def unet_config(shapes: Shapes, template: dict) -> dict:
     conv_in = shapes[UNET + "input_blocks.0.0.weight"]
     input_blocks = _count(shapes, re.escape(UNET) + r"input_blocks\.(\d+)\.")
     downsamplers = sorted(
-        int(match.group(1))
-        for key in shapes
-        if (match := re.match(re.escape(UNET) + r"input_blocks\.(\d+)\.0\.op\.weight", key))
+        int(match.group(1)) for key in shapes if (match := re.match(re.escape(UNET) + r"input_blocks\.(\d+)\.0\.op\.weight", key))
     )
     levels = len(downsamplers) + 1
     per_level = (input_blocks - 1 - len(downsamplers)) // levels

@@ -75,13 +75,13 @@ def missing_tokenizer_advice(source: ModelSource, setting_folder: Path | None, f
             '(from the model\'s tokenizer/ folder), or set model.tokenizer to ""'
         )
     if source.kind == "hub":
-        return f"{source.text} is not in the local Hugging Face cache: run `ti-tui fetch` once while online"
+        return f"{source.text} is not in the local Hugging Face cache: fetch it once while online"
     if source.kind == "folder":
         return f"{source.path} has no tokenizer/ folder: copy one in from the same model, or set model.tokenizer"
     families = [family] if family else ["sd1", "sd2"]
     options = " or ".join(f"{family_tokenizer(name).files()} (for {FAMILY_WORDS[name]})" for name in families)
     return (
-        "checkpoint files carry no tokenizer. Run `ti-tui fetch` once while online, or copy "
+        "checkpoint files carry no tokenizer. Fetch it once while online, or copy "
         f"{options}, with {' and '.join(SPECIAL_TOKEN_FILES)}, into a folder and set model.tokenizer to that folder"
     )
 

@@ -6,10 +6,9 @@ no meaning the training would have to fight, and one that survives being a file 
 
 import random
 import re
-from dataclasses import dataclass
-from typing import Literal
 
-from ti_tui.project.model import FILE_STEM
+from ti_tui.findings import Finding, Fix, Severity
+from ti_tui.names import FILE_STEM
 
 END_OF_WORD = "</w>"
 # CLIP's merges are ordered by frequency: whole words among the first third are everyday words.
@@ -24,24 +23,22 @@ _SYLLABLE_VOWELS = "aeiou"
 _SYLLABLE_ENDS = "kxrnz"
 
 
-@dataclass(frozen=True)
-class TriggerFinding:
-    severity: Literal["error", "warning"]
-    message: str
+def _about_trigger(severity: Severity, message: str) -> Finding:
+    return Finding(severity, message, fix=Fix("edit-setting", "token.trigger"), check="trigger", subjects=("token.trigger",))
 
 
-def check_trigger(trigger: str, tokenizer) -> list[TriggerFinding]:
+def check_trigger(trigger: str, tokenizer) -> list[Finding]:
     """What is wrong with `trigger` as a new word, in plain sentences; empty when it is a good choice."""
     if not trigger:
-        return [TriggerFinding("error", "No trigger word yet: choose a made-up word such as zorbot.")]
+        return [_about_trigger("error", "No trigger word yet: choose a made-up word such as zorbot.")]
     if len(trigger) > MAX_TRIGGER_CHARACTERS:
-        return [TriggerFinding("error", f"The trigger is {len(trigger)} characters long; keep it under {MAX_TRIGGER_CHARACTERS}.")]
+        return [_about_trigger("error", f"The trigger is {len(trigger)} characters long; keep it under {MAX_TRIGGER_CHARACTERS}.")]
     findings = []
     if not FILE_STEM.fullmatch(trigger):
         odd = sorted({character for character in trigger if not re.fullmatch(r"[\w\-.]", character)})
         shown = " ".join(repr(character) for character in odd) or "its first character"
         findings.append(
-            TriggerFinding(
+            _about_trigger(
                 "error",
                 f"{trigger!r} contains {shown}: UIs drop or change such characters in file names and prompts, "
                 "and most UIs use the file name as the word. Use letters and digits (and - . _ inside).",
@@ -49,11 +46,11 @@ def check_trigger(trigger: str, tokenizer) -> list[TriggerFinding]:
         )
     if trigger.lower() in RESERVED_FILE_NAMES:
         findings.append(
-            TriggerFinding("error", f"{trigger!r} is a name Windows does not allow for files, and the export is named after it.")
+            _about_trigger("error", f"{trigger!r} is a name Windows does not allow for files, and the export is named after it.")
         )
     if not trigger.isascii():
         findings.append(
-            TriggerFinding("warning", f"{trigger!r} has letters beyond plain ASCII; some UIs, keyboards and file systems mangle them.")
+            _about_trigger("warning", f"{trigger!r} has letters beyond plain ASCII; some UIs, keyboards and file systems mangle them.")
         )
     pieces = tokenizer.tokenize(trigger)
     lowered = trigger.lower()
@@ -61,7 +58,7 @@ def check_trigger(trigger: str, tokenizer) -> list[TriggerFinding]:
         read_as = f"{trigger!r} is read as {lowered!r} (prompts are lower-cased), " if lowered != trigger else f"{trigger!r} is "
         if _is_common(pieces[0], tokenizer):
             findings.append(
-                TriggerFinding(
+                _about_trigger(
                     "warning",
                     f"{read_as}a common word the model knows well; the embedding would fight that meaning in "
                     "every prompt. Pick a made-up word.",
@@ -69,7 +66,7 @@ def check_trigger(trigger: str, tokenizer) -> list[TriggerFinding]:
             )
         else:
             findings.append(
-                TriggerFinding(
+                _about_trigger(
                     "warning",
                     f"{read_as}already a single token the model knows; training would fight its old meaning. "
                     "A made-up word that splits into a few pieces works better.",
@@ -77,7 +74,7 @@ def check_trigger(trigger: str, tokenizer) -> list[TriggerFinding]:
             )
     if len(trigger) > LONG_TRIGGER_CHARACTERS or len(pieces) > LONG_TRIGGER_PIECES:
         findings.append(
-            TriggerFinding(
+            _about_trigger(
                 "warning",
                 f"{trigger!r} is long ({len(trigger)} characters, {len(pieces)} tokenizer pieces): a short word "
                 "is easier to type and to spot in prompts.",
@@ -107,9 +104,9 @@ def suggest_triggers(trigger: str, tokenizer, count: int = 3) -> list[str]:
     )
     suggestions: list[str] = []
     for candidate in (*derived, *invented):
-        if len(candidate) >= 4 and candidate != trigger and candidate not in suggestions:
-            if not check_trigger(candidate, tokenizer) and len(tokenizer.tokenize(candidate)) >= 2:
-                suggestions.append(candidate)
+        usable = len(candidate) >= 4 and candidate != trigger and candidate not in suggestions
+        if usable and not check_trigger(candidate, tokenizer) and len(tokenizer.tokenize(candidate)) >= 2:
+            suggestions.append(candidate)
         if len(suggestions) == count:
             break
     return suggestions

@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 from ti_tui.errors import UserError
+from ti_tui.runs.directory import RunDirectory, TrainerLock
 from ti_tui.train.engine import Trainer
-from ti_tui.train.run import RunDirectory, TrainerLock
 
 
 def main(argv: list[str]) -> int:

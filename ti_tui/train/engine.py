@@ -1,14 +1,14 @@
 """The training loop: one new word's vectors learned against a frozen Stable Diffusion model.
 
-Read `Trainer.run` from top to bottom: load the model, then step (each image's latents are cached
-the first time it is drawn), validating, saving and previewing on schedule, until the step count
-is reached or someone asks to stop. Only
-the vectors `[count, width]` are trained, in float32; the rest of the model is frozen, in the
-precision the project chose. Every random draw comes from generators whose state is saved with
-each checkpoint, so a resumed run continues exactly as an uninterrupted one would have.
+Read `Trainer.run` from top to bottom: load the model, then step, validating, saving and
+previewing when due, until the step count is reached or someone asks to stop. Only the vectors
+`[count, width]` are trained, in float32; the rest of the model is frozen, in the precision the
+project chose. Every random draw comes from generators whose state `TrainingState` saves with each
+checkpoint, so a resumed run continues exactly as an uninterrupted one would have.
 """
 
 import copy
+import errno
 import io
 import math
 import os
@@ -21,26 +21,25 @@ import torch
 import torch.nn.functional as F
 
 from ti_tui import __version__
-from ti_tui.dataset.training_set import TrainingItem, load_square_image
+from ti_tui.dataset.training_set import load_square_image
 from ti_tui.embedding.files import Embedding, check_fits, read_embedding, write_embedding
 from ti_tui.errors import UserError
+from ti_tui.findings import Fix
 from ti_tui.fsutil import atomic_write_bytes, file_sha256
-from ti_tui.project.model import ProjectSettings
+from ti_tui.infer.render import RenderRequest, parameters_text, render, sampler_name, save_png
+from ti_tui.prompts import TagOptions, build_prompt, load_templates, pick_template
+from ti_tui.runs import FINAL_EVENT, EventWriter, RunDirectory
+from ti_tui.schedule import LearningRateSchedule
 from ti_tui.sd.loading import LoadedModel, load_model
 from ti_tui.sd.placeholder import PromptEncoder
 from ti_tui.sd.tokens import initial_vectors
+from ti_tui.train.data import VALIDATION_IMAGES, DataOrder, LatentCache
 from ti_tui.train.distributed import ProcessGroup
 from ti_tui.train.faults import Faults
 from ti_tui.train.memory import estimate_training_memory
-from ti_tui.train.prompts import TagOptions, build_prompt, load_templates, pick_template
-from ti_tui.train.run import FINAL_EVENT, EventWriter, RunDirectory
-from ti_tui.train.schedule import LearningRateSchedule
 
 VALIDATION_TIMESTEPS = (100, 300, 500, 700, 900)
-VALIDATION_IMAGES = 16
 VALIDATION_SEED = 20_000
-LATENT_SEED = 10_000
-LATENT_SEED_STRIDE = 1_000_003  # more than any dataset's images: no two (seed, image) pairs share a draw
 SMOOTHING = 0.95  # of the displayed loss; each step moves it 5% of the way
 GIVE_UP_AFTER = 3  # non-finite steps in a row before the run stops
 SMALL_GPU_BYTES = 12 * 2**30
@@ -49,173 +48,55 @@ FP16_LOSS_SCALE = 2.0**16
 LOSS_SCALE_GROWTH_STEPS = 500
 
 
-@dataclass
-class RunPlan:
-    """What run.json says, typed: the run is self-contained even if the project changes later."""
-
-    project_root: Path
-    settings: ProjectSettings
-    steps: int
-    vector_count: int
-    items: list[TrainingItem]
-    digests: list[str]
-    initial_embedding: Path | None
-
-    @classmethod
-    def of(cls, run: RunDirectory) -> "RunPlan":
-        facts = run.read()
-        initial = facts.get("initial_embedding")
-        return cls(
-            project_root=Path(facts["project"]),
-            settings=ProjectSettings.model_validate(facts["settings"]),
-            steps=facts["steps"],
-            vector_count=facts["vectors"],
-            items=[TrainingItem(Path(item["image"]), item["caption"]) for item in facts["images"]],
-            digests=[item["sha256"] for item in facts["images"]],
-            initial_embedding=Path(initial) if initial else None,
-        )
-
-    def check_images_unchanged(self, run: RunDirectory) -> None:
-        """A run trains on the images it started with; anything else would not be the same run."""
-        for item, digest in zip(self.items, self.digests):
-            if not item.image.is_file() or file_sha256(item.image) != digest:
-                what = "is gone" if not item.image.is_file() else "has changed"
-                raise UserError(
-                    f"{item.image} {what} since run {run.id} started, so it cannot go on as the same run. "
-                    "Start a new run from its last checkpoint instead (ti-tui train PROJECT --from CHECKPOINT)"
-                )
-
-
-class DataOrder:
-    """Which image comes next: a fresh shuffle every epoch, from the seed and the epoch number alone."""
-
-    def __init__(self, count: int, seed: int):
-        self.count, self.seed = count, seed
-        self.epoch, self.position = 0, 0
-
-    def _order(self) -> list[int]:
-        return torch.randperm(self.count, generator=torch.Generator().manual_seed(self.seed + self.epoch)).tolist()
-
-    def take(self, how_many: int) -> list[int]:
-        taken, order = [], self._order()
-        while len(taken) < how_many:
-            taken.append(order[self.position])
-            self.position += 1
-            if self.position == self.count:
-                self.epoch, self.position = self.epoch + 1, 0
-                order = self._order()
-        return taken
-
-    def state(self) -> dict:
-        return {"epoch": self.epoch, "position": self.position}
-
-    def restore(self, state: dict) -> None:
-        self.epoch, self.position = state["epoch"], state["position"]
-
-
-class LatentCache:
-    """Every training image's latents, encoded the first time the image is drawn, then kept.
-
-    Encoding on first use lets training start after one image instead of all of them; once every
-    image is in, the VAE is not needed for training any more. An image's mirror image is encoded
-    with it. `once` keeps one sample per image (drawn from a seed of its own, so the order images
-    arrive in does not matter), `deterministic` the posterior mean, `random` resamples every use.
-    """
-
-    def __init__(self, encode, image_count: int, variants: int, sampling: str, seed: int, on_encoded):
-        self.encode, self.image_count, self.variants = encode, image_count, variants
-        self.sampling, self.seed, self.on_encoded = sampling, seed, on_encoded
-        self.means: dict[int, torch.Tensor] = {}
-        self.deviations: dict[int, torch.Tensor] = {}
-        self.validation_means: dict[int, torch.Tensor] = {}  # un-mirrored and unsampled, of the validation images
-
-    def __len__(self) -> int:
-        return self.image_count * self.variants
-
-    def ensure(self, indices) -> None:
-        for image in sorted({index // self.variants for index in indices}):
-            if image * self.variants in self.means:
-                continue
-            mean, deviation = self.encode(image)  # [variants, channels, height, width] each
-            if image < VALIDATION_IMAGES:
-                self.validation_means[image] = mean[0].clone()
-            if self.sampling == "once":
-                generator = torch.Generator().manual_seed(LATENT_SEED + self.seed * LATENT_SEED_STRIDE + image)
-                mean = mean + deviation * torch.randn(mean.shape, generator=generator).to(mean.device)
-            for variant in range(self.variants):
-                self.means[image * self.variants + variant] = mean[variant]
-                if self.sampling == "random":  # the other choices never look at it again
-                    self.deviations[image * self.variants + variant] = deviation[variant]
-            self.on_encoded(len(self.means) // self.variants, self.image_count)
-
-    def latents(self, indices: list[int], generator: torch.Generator) -> torch.Tensor:
-        self.ensure(indices)
-        means = torch.stack([self.means[index] for index in indices])
-        if self.sampling != "random":
-            return means
-        deviations = torch.stack([self.deviations[index] for index in indices])
-        return means + deviations * torch.randn(means.shape, generator=generator).to(means.device)
-
-    def posterior_mean(self, image: int) -> torch.Tensor:
-        """The un-mirrored posterior mean of an image, for validation."""
-        self.ensure([image * self.variants])
-        return self.validation_means[image]
-
-
-class StopTraining(Exception):
-    """Ends the loop early with a reason for the final event."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
-
-
 class Trainer:
+    """One run's training; `run` is the whole of it, and the methods below it come in the order it uses them."""
+
     def __init__(self, run: RunDirectory, faults: Faults | None = None):
         self.run_dir = run
-        self.plan = RunPlan.of(run)
-        self.settings = self.plan.settings
+        self.facts = run.facts()
+        self.settings = self.facts.settings
         self.faults = faults or Faults()
-        self.events: EventWriter | None = None
-        self.stop_reason: str | None = None
-        self.step = 0
-
-    # The loop -----------------------------------------------------------------------------
+        self.events: EventWriter | SilentEvents = SilentEvents()
+        self.stop_reason: str | None = None  # set from a signal handler
+        # Made by set_up(): the frozen model and what reads it, the schedule, the images' latents,
+        # what a checkpoint saves, and the two guards of a step.
+        self.group: ProcessGroup
+        self.frozen: FrozenModel
+        self.schedule: LearningRateSchedule
+        self.latent_cache: LatentCache
+        self.state: TrainingState | None = None
+        self.loss_scaler: LossScaler
+        self.rollback: Rollback
+        self.step_durations: list[float] = []
 
     def run(self) -> str:
         """Train to the end, or until stopped; returns the reason written in the final event."""
         self.group = ProcessGroup()
-        self.events = SilentEvents()
         try:
             if self.group.is_main:
                 self.events = EventWriter(self.run_dir.events_file)
             self.events.write("started", pid=os.getpid(), version=__version__)
-            self.plan.check_images_unchanged(self.run_dir)
+            self.check_images_unchanged()
             self.set_up()
-            while self.step < self.plan.steps:
+            while self.state.step < self.facts.steps:
                 self.obey_requests()
                 started = time.monotonic()
-                if not self.training_step():
-                    continue  # rolled back; the step is tried again
-                self.report_step(time.monotonic() - started)
-                self.faults.after_step(self.step)
-                if self.settings.training.validation_every and self.step % self.settings.training.validation_every == 0:
-                    self.validate()
-                if self.step % self.settings.training.save_every == 0 or self.step == self.plan.steps:
-                    self.save_checkpoint()
-                if self.settings.preview.every and self.step % self.settings.preview.every == 0:
-                    self.render_previews()
-            self.round_off()
-            self.finish("completed", f"trained {self.step} steps")
+                result = self.training_step()
+                if result is None:
+                    continue  # went non-finite and was undone; the step is tried again
+                self.report_step(*result, time.monotonic() - started)
+                self.faults.after_step(self.state.step)
+                self.do_what_is_due()
+            self.finish("completed", f"trained {self.state.step} steps")
             return "completed"
         except StopTraining as stop:
             self.finish(stop.reason, str(stop))
             return stop.reason
         except UserError as error:
-            self.fail(str(error))
+            self.fail(str(error), error.fix)
             return "failed"
         except OSError as error:
-            self.fail(_disk_message(error, self.run_dir))
+            self.fail(*_disk_message(error, self.run_dir))
             return "failed"
         except BaseException as error:
             self.fail(f"{type(error).__name__}: {error} (the trainer's log has the details)")
@@ -224,372 +105,292 @@ class Trainer:
             self.events.close()
             self.group.close()
 
-    def round_off(self) -> None:
-        """The last step gets a validation loss and previews even when it is off their schedule."""
-        if self.settings.training.validation_every and self.step % self.settings.training.validation_every:
-            self.validate()
-        if self.settings.preview.every and self.step % self.settings.preview.every:
-            self.render_previews()
-
     def request_stop(self, why: str) -> None:
         """Called from a signal handler: the loop stops after the current step, with a checkpoint."""
         self.stop_reason = why
 
-    # Setting up ---------------------------------------------------------------------------
+    def check_images_unchanged(self) -> None:
+        """A run trains on the images it started with; anything else would not be the same run."""
+        for item in self.facts.images:
+            if not item.image.is_file() or file_sha256(item.image) != item.sha256:
+                what = "is gone" if not item.image.is_file() else "has changed"
+                checkpoints = self.run_dir.checkpoints()
+                raise UserError(
+                    f"{item.image} {what} since run {self.run_dir.id} started, so it cannot go on as the same run; "
+                    "start a new run from its last checkpoint instead",
+                    Fix("continue-from", os.fspath(checkpoints[-1].embedding)) if checkpoints else Fix("train"),
+                )
+
+    # Setting up -----------------------------------------------------------------------------
 
     def set_up(self) -> None:
-        settings = self.settings
+        settings, training = self.settings, self.settings.training
         self.events.write("loading", what="model", model=settings.model.base)
-        self.model: LoadedModel = load_model(settings.model, self.plan.project_root, device=self.group.device)
-        self.device = self.model.pipeline.unet.device
-        self.unet, self.vae = self.model.pipeline.unet, self.model.pipeline.vae
-        if self.device.type == "cuda":
-            torch.backends.cuda.matmul.allow_tf32 = True
-            torch.backends.cudnn.allow_tf32 = True
-        self.checkpointing = self._wants_gradient_checkpointing()
-        if self.checkpointing:
-            self.unet.enable_gradient_checkpointing()
-        self.noise_scheduler = _training_scheduler(self.model.pipeline.scheduler)
-        self.resolution = settings.dataset.resolution or self.unet.config.sample_size * self.model.pipeline.vae_scale_factor
-        self.templates = load_templates(settings.training.template, self.plan.project_root)
-        self.tag_options = TagOptions(settings.training.shuffle_tags, settings.training.keep_tags, settings.training.tag_dropout)
-        self.schedule = LearningRateSchedule.from_settings(settings.schedule, self.plan.steps)
-
-        self.vectors = torch.nn.Parameter(self._starting_vectors())
-        self.prompt_encoder = PromptEncoder(self.model.tokenizer, self.model.text_encoder)
-        self.prompt_encoder.add(settings.token.trigger, self.vectors)
-        self.optimizer = torch.optim.AdamW([self.vectors], lr=self.schedule.rate_at(1), weight_decay=0.0)
-        own_seed = settings.training.seed + RANK_SEED_STRIDE * self.group.rank
-        self.generator = torch.Generator().manual_seed(own_seed)
-        self.prompt_random = random.Random(own_seed)
-        self.learning_rate_scale = 1.0
-        self.smoothed_loss: float | None = None
-        self.step_durations: list[float] = []
-        self.bad_steps = 0
-        # fp16 gradients through the frozen model underflow unless the loss is scaled up first.
-        self.scales_loss = self.unet.dtype == torch.float16
-        self.loss_scale = FP16_LOSS_SCALE if self.scales_loss else 1.0
-
-        self.start_latent_cache()
-        self.order = DataOrder(len(self.latent_cache), settings.training.seed)
+        self.frozen = FrozenModel.load(self.facts, self.group)
+        self.schedule = LearningRateSchedule.from_settings(settings.schedule, self.facts.steps)
+        self.latent_cache = LatentCache(
+            self.encode_image,
+            len(self.facts.images),
+            2 if settings.dataset.flip else 1,
+            training.latent_sampling,
+            training.seed,
+            self.note_encoded,
+        )
+        vectors = torch.nn.Parameter(self.starting_vectors())
+        self.frozen.prompt_encoder.add(settings.token.trigger, vectors)
+        own_seed = training.seed + RANK_SEED_STRIDE * self.group.rank
+        self.state = TrainingState(
+            step=0,
+            vectors=vectors,
+            optimizer=torch.optim.AdamW([vectors], lr=self.schedule.rate_at(1), weight_decay=0.0),
+            generator=torch.Generator().manual_seed(own_seed),
+            prompt_random=random.Random(own_seed),
+            order=DataOrder(len(self.latent_cache), training.seed),
+            # fp16 gradients through the frozen model underflow unless the loss is scaled up first.
+            loss_scale=FP16_LOSS_SCALE if self.frozen.unet.dtype == torch.float16 else 1.0,
+        )
         self.resume_if_interrupted()
-        self.last_good = self._snapshot()
-        memory = estimate_training_memory(self.model.pipeline, self.resolution, settings.training.batch_size, self.checkpointing)
+        self.loss_scaler = LossScaler(self.state, enabled=self.frozen.unet.dtype == torch.float16)
+        self.rollback = Rollback(self.state, self.events)
+        self.describe_the_run()
+        if self.state.step == 0 and training.validation_every:
+            self.validate()
+
+    def starting_vectors(self) -> torch.Tensor:
+        model = self.frozen.model
+        if self.facts.initial_embedding is not None:
+            embedding_file = read_embedding(self.facts.initial_embedding)
+            check_fits(embedding_file, model.family.label, model.text_width)
+            return embedding_file.embedding.vectors.to(self.frozen.device)
+        token_table = model.text_encoder.get_input_embeddings()
+        return initial_vectors(
+            self.settings.token.init_text, self.facts.vectors, model.tokenizer, token_table, self.settings.training.seed
+        ).to(self.frozen.device)
+
+    def resume_if_interrupted(self) -> None:
+        checkpoints = self.run_dir.resumable_checkpoints()
+        if checkpoints:
+            self.state.load(checkpoints[-1].state, self.group)
+            self.events.write("resumed_from", step=self.state.step, path=str(checkpoints[-1].embedding))
+
+    def describe_the_run(self) -> None:
+        settings, frozen = self.settings, self.frozen
+        memory = estimate_training_memory(frozen.model.pipeline, frozen.resolution, settings.training.batch_size, frozen.checkpointing)
         self.events.write(
             "config",
-            steps=self.plan.steps,
-            start_step=self.step,
+            steps=self.facts.steps,
+            start_step=self.state.step,
             schedule=self.schedule.describe(),
-            images=len(self.plan.items),
+            images=len(self.facts.images),
             training_images=len(self.latent_cache),
-            vectors=self.plan.vector_count,
-            resolution=self.resolution,
+            vectors=self.facts.vectors,
+            resolution=frozen.resolution,
             batch_size=settings.training.batch_size,
             gradient_accumulation=settings.training.gradient_accumulation,
             processes=self.group.size,
-            device=str(self.device),
-            dtype=str(self.unet.dtype).removeprefix("torch."),
-            model=self.model.name,
-            model_hash=self.model.short_hash,
-            family=self.model.family.label,
-            gradient_checkpointing=self.checkpointing,
+            device=str(frozen.device),
+            dtype=str(frozen.unet.dtype).removeprefix("torch."),
+            model=frozen.model.name,
+            model_hash=frozen.model.short_hash,
+            family=frozen.model.family.label,
+            gradient_checkpointing=frozen.checkpointing,
             memory_estimate_mb=round(memory.total_mb),
             memory_estimate=memory.describe(),
         )
-        if self.step == 0 and settings.training.validation_every:
-            self.validate()
 
-    def _wants_gradient_checkpointing(self) -> bool:
-        choice = self.settings.training.gradient_checkpointing
-        if choice != "auto":
-            return choice == "on"
-        return self.device.type == "cuda" and torch.cuda.get_device_properties(self.device).total_memory < SMALL_GPU_BYTES
-
-    def _starting_vectors(self) -> torch.Tensor:
-        if self.plan.initial_embedding is not None:
-            embedding_file = read_embedding(self.plan.initial_embedding)
-            check_fits(embedding_file, self.model.family.label, self.model.text_width)
-            return embedding_file.embedding.vectors.to(self.device)
-        return initial_vectors(
-            self.settings.token.init_text,
-            self.plan.vector_count,
-            self.model.tokenizer,
-            self.model.text_encoder.get_input_embeddings(),
-            self.settings.training.seed,
-        ).to(self.device)
-
-    def start_latent_cache(self) -> None:
-        self.latent_cache = LatentCache(
-            self._encode_image,
-            len(self.plan.items),
-            2 if self.settings.dataset.flip else 1,
-            self.settings.training.latent_sampling,
-            self.settings.training.seed,
-            self._note_encoded,
-        )
-
-    def _encode_image(self, image_index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        item = self.plan.items[image_index]
-        image = load_square_image(item.image, self.resolution, self.settings.dataset.background)
+    def encode_image(self, image_index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """An image's latent mean and deviation, and its mirror image's after it when flips are on."""
+        frozen = self.frozen
+        image = load_square_image(self.facts.images[image_index].image, frozen.resolution, self.settings.dataset.background)
         pixels = torch.from_numpy(_as_array(image)).permute(2, 0, 1).float() / 127.5 - 1.0
         variants = [pixels, pixels.flip(-1)] if self.settings.dataset.flip else [pixels]
-        self.vae.to(self.device)
+        frozen.vae.to(frozen.device)
         with torch.no_grad():
-            posterior = self.vae.encode(torch.stack(variants).to(self.device, self.vae.dtype)).latent_dist
-        scale = self.vae.config.scaling_factor
+            posterior = frozen.vae.encode(torch.stack(variants).to(frozen.device, frozen.vae.dtype)).latent_dist
+        scale = frozen.vae.config.scaling_factor
         return posterior.mean.float() * scale, posterior.std.float() * scale
 
-    def _note_encoded(self, done: int, total: int) -> None:
+    def note_encoded(self, done: int, total: int) -> None:
         self.events.write("caching", done=done, total=total)
-        if done == total and self.device.type != "cpu":
-            self.vae.to("cpu")  # every latent is in: the VAE leaves the GPU until previews need it
+        if done == total and self.frozen.device.type != "cpu":
+            self.frozen.vae.to("cpu")  # every latent is in: the VAE leaves the GPU until previews need it
 
-    # One step -----------------------------------------------------------------------------
+    # One step -------------------------------------------------------------------------------
 
-    def training_step(self) -> bool:
-        """One optimiser step; False when it went non-finite and was rolled back."""
-        training = self.settings.training
-        rate = self.schedule.rate_at(self.step + 1) * self.learning_rate_scale
-        for group in self.optimizer.param_groups:
+    def training_step(self) -> tuple[float, float] | None:
+        """One optimiser step: its (loss, learning rate), or None when it went non-finite and was undone."""
+        state = self.state
+        rate = self.schedule.rate_at(state.step + 1) * state.learning_rate_scale
+        for group in state.optimizer.param_groups:
             group["lr"] = rate
+        loss = self.gradients()
+        if self.loss_scaler.overflowed(loss, state.vectors.grad):
+            state.optimizer.zero_grad(set_to_none=True)
+            return None
+        if self.settings.training.clip_grad_norm:
+            torch.nn.utils.clip_grad_norm_([state.vectors], self.settings.training.clip_grad_norm)
+        if not math.isfinite(loss) or not torch.isfinite(state.vectors.grad).all():
+            self.rollback.undo(f"the loss at step {state.step + 1} was not a number")
+            return None
+        state.optimizer.step()
+        state.optimizer.zero_grad(set_to_none=True)
+        if not torch.isfinite(state.vectors).all():
+            self.rollback.undo(f"the vectors stopped being numbers at step {state.step + 1}")
+            return None
+        state.step += 1
+        self.loss_scaler.grow(state.step)
+        state.smoothed_loss = loss if state.smoothed_loss is None else SMOOTHING * state.smoothed_loss + (1 - SMOOTHING) * loss
+        self.rollback.keep()
+        return loss, rate
+
+    def gradients(self) -> float:
+        """The step's gradient in the vectors, over the accumulated batches and every process; returns the loss."""
+        state, training, group = self.state, self.settings.training, self.group
         losses = []
         for _ in range(training.gradient_accumulation):
             # Every process takes the same draw from the shared order, and trains on its own slice of it.
-            indices = self.order.take(training.batch_size * self.group.size)
-            mine = indices[self.group.rank * training.batch_size : (self.group.rank + 1) * training.batch_size]
-            loss = self.faults.loss(self.step + 1, self.compute_loss(mine))
-            (loss * (self.loss_scale / training.gradient_accumulation)).backward()
+            indices = state.order.take(training.batch_size * group.size)
+            mine = indices[group.rank * training.batch_size : (group.rank + 1) * training.batch_size]
+            loss = self.faults.loss(state.step + 1, self.compute_loss(mine))
+            (loss * (state.loss_scale / training.gradient_accumulation)).backward()
             losses.append(loss.detach())
-        self.group.average(self.vectors.grad).div_(self.loss_scale)
-        loss_value = self.group.average(torch.stack(losses).mean()).item()
-        if self.scales_loss and math.isfinite(loss_value) and not torch.isfinite(self.vectors.grad).all() and self.loss_scale > 1:
-            # fp16 gradients overflowed at this scale: try the step again at half of it.
-            self.loss_scale /= 2
-            self.optimizer.zero_grad(set_to_none=True)
-            return False
-        if training.clip_grad_norm:
-            torch.nn.utils.clip_grad_norm_([self.vectors], training.clip_grad_norm)
-        if not math.isfinite(loss_value) or not torch.isfinite(self.vectors.grad).all():
-            self.roll_back(f"the loss at step {self.step + 1} was not a number")
-            return False
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        if not torch.isfinite(self.vectors).all():
-            self.roll_back(f"the vectors stopped being numbers at step {self.step + 1}")
-            return False
-        self.step += 1
-        self.bad_steps = 0
-        if self.scales_loss and self.step % LOSS_SCALE_GROWTH_STEPS == 0:
-            self.loss_scale = min(self.loss_scale * 2, FP16_LOSS_SCALE)
-        self.last_loss, self.last_rate = loss_value, rate
-        self.smoothed_loss = loss_value if self.smoothed_loss is None else SMOOTHING * self.smoothed_loss + (1 - SMOOTHING) * loss_value
-        self.last_good = self._snapshot()
-        return True
+        group.average(state.vectors.grad).div_(state.loss_scale)
+        return group.average(torch.stack(losses).mean()).item()
 
     def compute_loss(self, indices: list[int]) -> torch.Tensor:
         """Noise the cached latents to random timesteps and ask the UNet, told the prompt, to undo it."""
-        latents = self.latent_cache.latents(indices, self.generator)
-        noise = torch.randn(latents.shape, generator=self.generator).to(self.device)
-        timesteps = torch.randint(0, self.noise_scheduler.config.num_train_timesteps, (len(indices),), generator=self.generator).to(self.device)
-        prompts = [self._training_prompt(index) for index in indices]
-        return self._denoising_loss(latents, noise, timesteps, prompts, weighted=True).mean()
-
-    def _training_prompt(self, index: int) -> str:
-        item = self.plan.items[index // 2 if self.settings.dataset.flip else index]
-        template = pick_template(self.templates, self.prompt_random)
-        return build_prompt(template, self.settings.token.trigger, item.caption, self.tag_options, self.prompt_random)
-
-    def _denoising_loss(self, latents, noise, timesteps, prompts, weighted: bool) -> torch.Tensor:
-        noisy = self.noise_scheduler.add_noise(latents, noise, timesteps)
-        conditioning = self.prompt_encoder.encode(prompts)
-        prediction = self.unet(noisy.to(self.unet.dtype), timesteps, encoder_hidden_states=conditioning).sample.float()
-        if self.noise_scheduler.config.prediction_type == "v_prediction":
-            target = self.noise_scheduler.get_velocity(latents, noise, timesteps)
-        else:
-            target = noise
-        loss = F.mse_loss(prediction, target.float(), reduction="none").mean(dim=(1, 2, 3))
-        gamma = self.settings.training.min_snr_gamma
-        if weighted and gamma:
-            loss = loss * self._min_snr_weights(timesteps, gamma)
-        return loss
-
-    def _min_snr_weights(self, timesteps, gamma: float) -> torch.Tensor:
-        alphas = self.noise_scheduler.alphas_cumprod.to(timesteps.device)[timesteps]
-        snr = alphas / (1 - alphas)
-        clipped = torch.clamp(snr, max=gamma)
-        return clipped / (snr + 1) if self.noise_scheduler.config.prediction_type == "v_prediction" else clipped / snr
-
-    def roll_back(self, what: str) -> None:
-        """A non-finite step: go back to the last good vectors and optimiser, halve the rate, try again."""
-        vectors, optimizer_state = self.last_good
-        with torch.no_grad():
-            self.vectors.copy_(vectors)
-        self.optimizer.load_state_dict(copy.deepcopy(optimizer_state))
-        self.optimizer.zero_grad(set_to_none=True)
-        self.bad_steps += 1
-        if self.bad_steps >= GIVE_UP_AFTER:
-            raise UserError(
-                f"training diverged: {what}, {GIVE_UP_AFTER} times in a row even at a lower learning rate; "
-                "lower the learning rate in [schedule] and continue from the last checkpoint"
-            )
-        self.learning_rate_scale /= 2
-        self.events.write(
-            "warning",
-            step=self.step,
-            message=f"{what}; went back to step {self.step} and halved the learning rate (now x{self.learning_rate_scale:g})",
+        generator, frozen = self.state.generator, self.frozen
+        latents = self.latent_cache.latents(indices, generator)
+        noise = torch.randn(latents.shape, generator=generator).to(frozen.device)
+        timesteps = torch.randint(0, frozen.noise_scheduler.config.num_train_timesteps, (len(indices),), generator=generator).to(
+            frozen.device
         )
+        prompts = [self.training_prompt(index) for index in indices]
+        return frozen.denoising_loss(latents, noise, timesteps, prompts, self.settings.training.min_snr_gamma).mean()
 
-    def _snapshot(self):
-        return self.vectors.detach().clone(), copy.deepcopy(self.optimizer.state_dict())
+    def training_prompt(self, index: int) -> str:
+        item = self.facts.images[index // 2 if self.settings.dataset.flip else index]
+        template = pick_template(self.frozen.templates, self.state.prompt_random)
+        return build_prompt(template, self.settings.token.trigger, item.caption, self.frozen.tag_options, self.state.prompt_random)
 
-    # Reports, validation, checkpoints, previews -------------------------------------------
+    # After a step ---------------------------------------------------------------------------
 
-    def report_step(self, duration: float) -> None:
+    def report_step(self, loss: float, rate: float, duration: float) -> None:
         # Speed over the last steps alone, so a validation or preview pass does not look like a slow-down.
         self.step_durations = (self.step_durations + [duration])[-20:]
         steps_per_second = len(self.step_durations) / sum(self.step_durations)
-        remaining = self.plan.steps - self.step
+        state = self.state
         self.events.write(
             "step",
-            step=self.step,
-            total=self.plan.steps,
-            loss=self.last_loss,
-            loss_smoothed=self.smoothed_loss,
-            lr=self.last_rate,
+            step=state.step,
+            total=self.facts.steps,
+            loss=loss,
+            loss_smoothed=state.smoothed_loss,
+            lr=rate,
             steps_per_s=steps_per_second,
-            eta_s=remaining / steps_per_second,
-            norms=[round(norm, 5) for norm in self.vectors.detach().norm(dim=1).tolist()],
-            memory_mb=_memory_in_use(self.device),
+            eta_s=(self.facts.steps - state.step) / steps_per_second,
+            norms=[round(norm, 5) for norm in state.vectors.detach().norm(dim=1).tolist()],
+            memory_mb=_memory_in_use(self.frozen.device),
         )
+
+    def do_what_is_due(self) -> None:
+        """Validation, a checkpoint and previews each on its own schedule; the last step gets all three."""
+        step, last = self.state.step, self.state.step == self.facts.steps
+        training, preview = self.settings.training, self.settings.preview
+        if training.validation_every and (step % training.validation_every == 0 or last):
+            self.validate()
+        if step % training.save_every == 0 or last:
+            self.save_checkpoint()
+        if preview.every and (step % preview.every == 0 or last):
+            self.render_previews()
 
     def validate(self) -> None:
         """The loss on fixed noise at fixed timesteps over the training images: comparable from step to step."""
         if not self.group.is_main:
             return
         losses = []
-        images = range(min(VALIDATION_IMAGES, len(self.plan.items)))
+        images = range(min(VALIDATION_IMAGES, len(self.facts.images)))
         with torch.no_grad():
             for index in images:
-                if self._stop_asked():
+                if self.stop_asked():
                     return  # a loss over some of the images would not compare with the others
                 latent = self.latent_cache.posterior_mean(index)
                 generator = torch.Generator().manual_seed(VALIDATION_SEED + index)
                 latents = latent.unsqueeze(0).expand(len(VALIDATION_TIMESTEPS), -1, -1, -1)
                 noise = torch.randn(latents.shape, generator=generator).to(latents.device)
                 timesteps = torch.tensor(VALIDATION_TIMESTEPS, device=latents.device)
-                item = self.plan.items[index]
-                prompt = build_prompt(self.templates[0], self.settings.token.trigger, item.caption, TagOptions(), random.Random(0))
-                losses.append(self._denoising_loss(latents, noise, timesteps, [prompt] * len(VALIDATION_TIMESTEPS), weighted=False).mean().item())
-        self.events.write("validation", step=self.step, loss=sum(losses) / len(losses))
+                caption = self.facts.images[index].caption
+                prompt = build_prompt(self.frozen.templates[0], self.settings.token.trigger, caption, TagOptions(), random.Random(0))
+                losses.append(self.frozen.denoising_loss(latents, noise, timesteps, [prompt] * len(VALIDATION_TIMESTEPS)).mean().item())
+        self.events.write("validation", step=self.state.step, loss=sum(losses) / len(losses))
 
     def save_checkpoint(self) -> None:
         """The embedding file (usable on its own) and, beside it, everything needed to resume exactly."""
-        generators = self.group.gather((self.generator.get_state(), self.prompt_random.getstate()))
+        draws = self.state.gather_draws(self.group)
         if not self.group.is_main:
             return
-        self.faults.before_save(self.step)
-        trigger = self.settings.token.trigger
-        checkpoint = self.run_dir.checkpoint_paths(trigger, self.step)
+        self.faults.before_save(self.state.step)
+        checkpoint = self.run_dir.checkpoint_paths(self.settings.token.trigger, self.state.step)
         checkpoint.embedding.parent.mkdir(parents=True, exist_ok=True)
-        state = {
-            "step": self.step,
-            "vectors": self.vectors.detach().cpu(),
-            "optimizer": self.optimizer.state_dict(),
-            "generators": [state for state, _ in generators],
-            "prompt_randoms": [state for _, state in generators],
-            "order": self.order.state(),
-            "learning_rate_scale": self.learning_rate_scale,
-            "loss_scale": self.loss_scale,
-            "smoothed_loss": self.smoothed_loss,
-        }
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
         # The resume state first: an embedding file on disk then always has its state beside it.
-        atomic_write_bytes(checkpoint.state, buffer.getvalue())
+        self.state.save(checkpoint.state, draws)
         write_embedding(self.embedding(), checkpoint.embedding, "safetensors")
-        self.events.write("checkpoint", step=self.step, path=str(checkpoint.embedding))
+        self.events.write("checkpoint", step=self.state.step, path=str(checkpoint.embedding))
 
     def embedding(self) -> Embedding:
+        model = self.frozen.model
         return Embedding(
-            self.vectors.detach().cpu(),
+            self.state.vectors.detach().cpu(),
             trigger=self.settings.token.trigger,
-            step=self.step,
+            step=self.state.step,
             init_text=self.settings.token.init_text,
-            base_model=self.model.name,
-            base_model_hash=self.model.short_hash or "",
+            base_model=model.name,
+            base_model_hash=model.short_hash or "",
         )
-
-    def resume_if_interrupted(self) -> None:
-        checkpoints = self.run_dir.resumable_checkpoints()
-        if not checkpoints:
-            return
-        checkpoint = checkpoints[-1]
-        state = torch.load(checkpoint.state, map_location="cpu", weights_only=True)
-        with torch.no_grad():
-            self.vectors.copy_(state["vectors"].to(self.device))
-        self.optimizer.load_state_dict(state["optimizer"])
-        if len(state["generators"]) == self.group.size:
-            self.generator.set_state(state["generators"][self.group.rank])
-            self.prompt_random.setstate(_as_random_state(state["prompt_randoms"][self.group.rank]))
-        self.order.restore(state["order"])
-        self.learning_rate_scale = state["learning_rate_scale"]
-        self.loss_scale = state["loss_scale"]
-        self.smoothed_loss = state["smoothed_loss"]
-        self.step = state["step"]
-        self.events.write("resumed_from", step=self.step, path=str(checkpoint.embedding))
 
     def render_previews(self) -> None:
         """Images at fixed seeds: each prompt with the trigger, and with the init words to compare."""
         if not self.group.is_main:
             return
-        self.run_dir.previews_dir.mkdir(parents=True, exist_ok=True)
-        self.vae.to(self.device)
-        try:
-            self._render_preview_images()
-        finally:
-            if self.device.type != "cpu":
-                self.vae.to("cpu")
-
-    def _render_preview_images(self) -> None:
-        from PIL.PngImagePlugin import PngInfo
-
-        preview = self.settings.preview
+        frozen, preview, step = self.frozen, self.settings.preview, self.state.step
         trigger, init_text = self.settings.token.trigger, self.settings.token.init_text
-        with torch.no_grad():
-            negative = self.prompt_encoder.encode([preview.negative_prompt])
+        self.run_dir.previews_dir.mkdir(parents=True, exist_ok=True)
+        frozen.vae.to(frozen.device)
+        try:
             for number, template in enumerate(preview.prompts, start=1):
                 variants = [("", template.replace("[name]", trigger))]
                 if preview.compare_init and init_text:
                     variants.append(("-init", template.replace("[name]", init_text)))
                 for suffix, prompt in variants:
-                    conditioning = self.prompt_encoder.encode([prompt])
                     for seed in preview.seeds:
-                        if self._stop_asked():
+                        if self.stop_asked():
                             return
-                        image = self.model.pipeline(
-                            prompt_embeds=conditioning,
-                            negative_prompt_embeds=negative,
-                            num_inference_steps=preview.sampling_steps,
-                            guidance_scale=preview.cfg_scale,
-                            height=self.resolution,
-                            width=self.resolution,
-                            generator=torch.Generator().manual_seed(seed),
-                        ).images[0]
-                        path = self.run_dir.previews_dir / f"step-{self.step}-p{number}-s{seed}{suffix}.png"
-                        info = PngInfo()
-                        info.add_text(
-                            "parameters",
-                            f"{prompt}\nSteps: {preview.sampling_steps}, CFG scale: {preview.cfg_scale}, Seed: {seed}, "
-                            f"Size: {self.resolution}x{self.resolution}, Model: {self.model.name}, Embedding step: {self.step}",
+                        request = RenderRequest(
+                            prompt,
+                            seed,
+                            preview.sampling_steps,
+                            preview.cfg_scale,
+                            frozen.resolution,
+                            frozen.resolution,
+                            preview.negative_prompt,
                         )
-                        image.save(path, pnginfo=info)
-                        self.events.write("preview", step=self.step, path=str(path), seed=seed, prompt=prompt, init=bool(suffix))
+                        image = render(frozen.model.pipeline, frozen.prompt_encoder, request)
+                        path = self.run_dir.previews_dir / f"step-{step}-p{number}-s{seed}{suffix}.png"
+                        model = frozen.model
+                        parameters = parameters_text(
+                            request, sampler_name(model.pipeline.scheduler), model.name, model.short_hash, {"Embedding step": step}
+                        )
+                        save_png(image, path, parameters)
+                        self.events.write("preview", step=step, path=str(path), seed=seed, prompt=prompt, init=bool(suffix))
+        finally:
+            if frozen.device.type != "cpu":
+                frozen.vae.to("cpu")
 
-    # Requests and the end -----------------------------------------------------------------
+    # Requests and the end -------------------------------------------------------------------
 
     def obey_requests(self) -> None:
         """Between steps: act on what was asked through control/ or by a signal (process 0 decides for all)."""
-        requests = self._requests()
+        requests = self.requests()
         for name in ("save-now", "preview-now"):
             if name in requests and self.group.is_main:
                 self.run_dir.withdraw(name)
@@ -604,64 +405,238 @@ class Trainer:
                 self.run_dir.withdraw("stop")
                 self.run_dir.withdraw("pause")  # a resumed run should not start out paused
             why = self.group.decide(self.stop_reason or "stopped on request")
-            if self.step and not self.run_dir.checkpoint_paths(self.settings.token.trigger, self.step).embedding.exists():
+            step = self.state.step
+            if step and not self.run_dir.checkpoint_paths(self.settings.token.trigger, step).embedding.exists():
                 self.save_checkpoint()
-            raise StopTraining("stopped", f"{why} at step {self.step}")
+            raise StopTraining("stopped", f"{why} at step {step}")
 
-    def _stop_asked(self) -> bool:
+    def stop_asked(self) -> bool:
         """Checked between the images of a validation or preview pass, which take minutes on a CPU."""
         return self.stop_reason is not None or "stop" in self.run_dir.pending_requests()
 
-    def _requests(self) -> set[str]:
+    def requests(self) -> set[str]:
         return self.group.decide(self.run_dir.pending_requests() | ({"stop"} if self.stop_reason else set()))
 
     def wait_while_paused(self) -> set[str]:
-        self.events.write("paused", step=self.step)
+        self.events.write("paused", step=self.state.step)
         requests = {"pause"}
         while "pause" in requests and "stop" not in requests:
             time.sleep(0.5)
-            requests = self._requests()
+            requests = self.requests()
         if "stop" not in requests:
-            self.events.write("resumed", step=self.step)
+            self.events.write("resumed", step=self.state.step)
         return requests
 
-    def finish(self, reason: str, message: str) -> None:
-        self.events.write(FINAL_EVENT, reason=reason, message=message, step=self.step)
+    def finish(self, reason: str, message: str, fix: Fix | None = None) -> None:
+        self.events.write(FINAL_EVENT, fix=fix, reason=reason, message=message, step=self.current_step())
 
-    def fail(self, message: str) -> None:
+    def fail(self, message: str, fix: Fix | None = None) -> None:
         try:
-            self.events.write("error", message=message, step=self.step)
-            self.finish("failed", message)
+            self.events.write("error", message=message, step=self.current_step())
+            self.finish("failed", message, fix)
         except OSError:
             pass  # with the disk full even this may not fit; the missing final event then reads as "lost"
+
+    def current_step(self) -> int:
+        return self.state.step if self.state is not None else 0
+
+
+@dataclass
+class FrozenModel:
+    """The model the vectors are trained against, and what turns prompts and latents into a loss."""
+
+    model: LoadedModel
+    device: torch.device
+    resolution: int
+    noise_scheduler: object  # a DDPMScheduler with the model's noise schedule and prediction
+    prompt_encoder: PromptEncoder
+    templates: list[str]
+    tag_options: TagOptions
+    checkpointing: bool
+
+    @classmethod
+    def load(cls, facts, group: ProcessGroup) -> "FrozenModel":
+        from diffusers import DDPMScheduler
+
+        settings = facts.settings
+        model = load_model(settings.model, facts.project, device=group.device)
+        unet = model.pipeline.unet
+        device = unet.device
+        if device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+        checkpointing = _wants_gradient_checkpointing(settings.training.gradient_checkpointing, device)
+        if checkpointing:
+            unet.enable_gradient_checkpointing()
+        training = settings.training
+        return cls(
+            model=model,
+            device=device,
+            resolution=settings.dataset.resolution or unet.config.sample_size * model.pipeline.vae_scale_factor,
+            noise_scheduler=DDPMScheduler.from_config(model.pipeline.scheduler.config),
+            prompt_encoder=PromptEncoder(model.tokenizer, model.text_encoder),
+            templates=load_templates(training.template, facts.project),
+            tag_options=TagOptions(training.shuffle_tags, training.keep_tags, training.tag_dropout),
+            checkpointing=checkpointing,
+        )
+
+    @property
+    def unet(self):
+        return self.model.pipeline.unet
+
+    @property
+    def vae(self):
+        return self.model.pipeline.vae
+
+    def denoising_loss(self, latents, noise, timesteps, prompts: list[str], min_snr_gamma: float = 0.0) -> torch.Tensor:
+        """Each sample's mean squared error in predicting the noise (or velocity) added to its latents."""
+        scheduler = self.noise_scheduler
+        noisy = scheduler.add_noise(latents, noise, timesteps)
+        conditioning = self.prompt_encoder.encode(prompts)
+        prediction = self.unet(noisy.to(self.unet.dtype), timesteps, encoder_hidden_states=conditioning).sample.float()
+        velocity = scheduler.config.prediction_type == "v_prediction"
+        target = scheduler.get_velocity(latents, noise, timesteps) if velocity else noise
+        loss = F.mse_loss(prediction, target.float(), reduction="none").mean(dim=(1, 2, 3))
+        if min_snr_gamma:
+            alphas = scheduler.alphas_cumprod.to(timesteps.device)[timesteps]
+            snr = alphas / (1 - alphas)
+            clipped = torch.clamp(snr, max=min_snr_gamma)
+            loss = loss * (clipped / (snr + 1) if velocity else clipped / snr)
+        return loss
+
+
+@dataclass
+class TrainingState:
+    """Everything a checkpoint holds so that a resumed run goes on exactly as an unbroken one would."""
+
+    step: int
+    vectors: torch.nn.Parameter
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator  # noise, timesteps and latent samples, this process's own
+    prompt_random: random.Random  # templates and caption tags, this process's own
+    order: DataOrder
+    learning_rate_scale: float = 1.0  # halved by each rollback
+    loss_scale: float = 1.0  # fp16 only
+    smoothed_loss: float | None = None
+
+    def gather_draws(self, group: ProcessGroup) -> list:
+        """Where every process's random draws have got to; each process calls it, process 0 saves the result."""
+        return group.gather((self.generator.get_state(), self.prompt_random.getstate()))
+
+    def save(self, path: Path, draws: list) -> None:
+        state = {
+            "step": self.step,
+            "vectors": self.vectors.detach().cpu(),
+            "optimizer": self.optimizer.state_dict(),
+            "generators": [generator for generator, _ in draws],
+            "prompt_randoms": [prompt_random for _, prompt_random in draws],
+            "order": self.order.state(),
+            "learning_rate_scale": self.learning_rate_scale,
+            "loss_scale": self.loss_scale,
+            "smoothed_loss": self.smoothed_loss,
+        }
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        atomic_write_bytes(path, buffer.getvalue())
+
+    def load(self, path: Path, group: ProcessGroup) -> None:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        with torch.no_grad():
+            self.vectors.copy_(state["vectors"].to(self.vectors.device))
+        self.optimizer.load_state_dict(state["optimizer"])
+        if len(state["generators"]) == group.size:
+            self.generator.set_state(state["generators"][group.rank])
+            version, internal, gauss = state["prompt_randoms"][group.rank]
+            self.prompt_random.setstate((version, tuple(internal), gauss))  # torch.load gives the inner tuple back as a list
+        self.order.restore(state["order"])
+        self.step = state["step"]
+        self.learning_rate_scale = state["learning_rate_scale"]
+        self.loss_scale = state["loss_scale"]
+        self.smoothed_loss = state["smoothed_loss"]
+
+
+class LossScaler:
+    """fp16 only: the loss is scaled up before the backward pass so that small gradients survive in
+    fp16; when the gradients overflow the scale halves and the step is tried again, and every
+    LOSS_SCALE_GROWTH_STEPS good steps it doubles back up."""
+
+    def __init__(self, state: TrainingState, enabled: bool):
+        self.state, self.enabled = state, enabled
+
+    def overflowed(self, loss: float, gradient: torch.Tensor) -> bool:
+        if self.enabled and math.isfinite(loss) and not torch.isfinite(gradient).all() and self.state.loss_scale > 1:
+            self.state.loss_scale /= 2
+            return True
+        return False
+
+    def grow(self, step: int) -> None:
+        if self.enabled and step % LOSS_SCALE_GROWTH_STEPS == 0:
+            self.state.loss_scale = min(self.state.loss_scale * 2, FP16_LOSS_SCALE)
+
+
+class Rollback:
+    """A step that goes non-finite is undone: the last good vectors and optimiser come back and the
+    rate halves; GIVE_UP_AFTER such steps in a row end the run."""
+
+    def __init__(self, state: TrainingState, events):
+        self.state, self.events = state, events
+        self.keep()
+
+    def keep(self) -> None:
+        """The step went well: it is the one to come back to."""
+        self.good_vectors = self.state.vectors.detach().clone()
+        self.good_optimizer = copy.deepcopy(self.state.optimizer.state_dict())
+        self.bad_steps = 0
+
+    def undo(self, what: str) -> None:
+        state = self.state
+        with torch.no_grad():
+            state.vectors.copy_(self.good_vectors)
+        state.optimizer.load_state_dict(copy.deepcopy(self.good_optimizer))
+        state.optimizer.zero_grad(set_to_none=True)
+        self.bad_steps += 1
+        if self.bad_steps >= GIVE_UP_AFTER:
+            raise UserError(
+                f"training diverged: {what}, {GIVE_UP_AFTER} times in a row even at a lower learning rate; "
+                "lower the learning rate in [schedule] and continue from the last checkpoint",
+                Fix("edit-setting", "schedule.learning_rate"),
+            )
+        state.learning_rate_scale /= 2
+        self.events.write(
+            "warning",
+            step=state.step,
+            message=f"{what}; went back to step {state.step} and halved the learning rate (now x{state.learning_rate_scale:g})",
+        )
+
+
+class StopTraining(Exception):
+    """Ends the loop early with a reason for the final event."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
 
 
 class SilentEvents:
     """The event log of processes other than the first: they have nothing to add."""
 
-    def write(self, kind: str, **fields) -> None:
+    def write(self, kind: str, fix: Fix | None = None, **fields) -> None:
         return None
 
     def close(self) -> None:
         return None
 
 
-def _training_scheduler(inference_scheduler):
-    from diffusers import DDPMScheduler
-
-    return DDPMScheduler.from_config(inference_scheduler.config)
+def _wants_gradient_checkpointing(choice: str, device: torch.device) -> bool:
+    if choice != "auto":
+        return choice == "on"
+    return device.type == "cuda" and torch.cuda.get_device_properties(device).total_memory < SMALL_GPU_BYTES
 
 
 def _as_array(image):
     import numpy
 
     return numpy.asarray(image, dtype=numpy.uint8).copy()
-
-
-def _as_random_state(state):
-    # torch.load gives the state's inner tuple back as a list.
-    version, internal, gauss = state
-    return version, tuple(internal), gauss
 
 
 def _memory_in_use(device) -> float:
@@ -672,15 +647,13 @@ def _memory_in_use(device) -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-def _disk_message(error: OSError, run: RunDirectory) -> str:
-    import errno
-
+def _disk_message(error: OSError, run: RunDirectory) -> tuple[str, Fix | None]:
     if error.errno == errno.ENOSPC:
         kept = run.resumable_checkpoints()
         if not kept:
-            return f"the disk is full ({run.path}) and no checkpoint had been saved yet: free some space and start again"
+            return f"the disk is full ({run.path}) and no checkpoint had been saved yet: free some space and start again", Fix("train")
         return (
-            f"the disk is full ({run.path}): the checkpoint at step {kept[-1].step} is intact. Free some space, "
-            f"then resume the run (ti-tui train PROJECT --resume {run.id})"
+            f"the disk is full ({run.path}): the checkpoint at step {kept[-1].step} is intact. Free some space, then resume the run",
+            Fix("resume", run.id),
         )
-    return f"{error.filename or 'a file'}: {error.strerror or error}"
+    return f"{error.filename or 'a file'}: {error.strerror or error}", None

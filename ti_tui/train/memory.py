@@ -22,6 +22,7 @@ GRADIENT_CHECKPOINTING_SHARE = 0.25
 # besides the tensors: kernel caches, work buffers, freed memory not yet given back (250 MB).
 CPU_PROCESS_MB = 675.0
 
+
 @dataclass(frozen=True)
 class MemoryEstimate:
     weights_mb: float

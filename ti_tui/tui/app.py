@@ -3,10 +3,10 @@
 from textual.app import App
 
 from ti_tui.project import Project
-from ti_tui.project.summary import summarize_project
-from ti_tui.dataset.workflow import check_project_images
 from ti_tui.sd.fetch import fetch_missing
 from ti_tui.tui.screens.project import CheckImages, Fetch, ProjectScreen, Summarize
+from ti_tui.usecases.images import check_project_images
+from ti_tui.usecases.summary import summarize_project
 
 
 class TiTuiApp(App):

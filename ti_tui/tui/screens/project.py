@@ -13,10 +13,11 @@ from textual.widgets import Footer, Header, Label, Static
 
 from ti_tui.dataset.checks import DatasetReport
 from ti_tui.errors import UserError
+from ti_tui.findings import Finding
 from ti_tui.project import Project
-from ti_tui.project.model import ModelSettings
-from ti_tui.project.summary import ProjectSummary
+from ti_tui.settings import ModelSettings
 from ti_tui.tui.widgets.fact_list import FactList
+from ti_tui.usecases.summary import ProjectSummary
 
 Summarize = Callable[[Project], ProjectSummary]
 Fetch = Callable[[ModelSettings, Path], list[str]]
@@ -143,7 +144,7 @@ class ProjectScreen(Screen):
         notices = self.query_one("#notices", Static)
         notices.update("\n".join(summary.notices))
         notices.display = bool(summary.notices)
-        self._show_problems([f"{problem.severity}: {problem.text}" for problem in summary.problems])
+        self._show_problems([_in_words(problem) for problem in summary.problems])
         self.fetchable = summary.fetchable
         self.refresh_bindings()
 
@@ -155,6 +156,16 @@ class ProjectScreen(Screen):
         problems = self.query_one("#problems", Static)
         problems.update("\n".join(lines))
         problems.display = bool(lines)
+
+
+def _in_words(finding: Finding) -> str:
+    """A finding with the key that fixes it, where this screen has one."""
+    text = f"{finding.severity}: {finding}"
+    if finding.fix is not None and finding.fix.action == "fetch":
+        text += " Press f to fetch it."
+    elif finding.fix is not None and finding.fix.action in ("edit-setting", "reload"):
+        text += " Edit project.toml, then press r."
+    return text
 
 
 def _settings_facts(project: Project) -> list[tuple[str, str]]:

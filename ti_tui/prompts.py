@@ -1,6 +1,6 @@
 """Training prompts: a template line with `[name]` and `[filewords]` filled in, drawn anew each use.
 
-The shipped templates live beside this file (subject, subject_filewords, style, style_filewords,
+The shipped templates live in templates/ beside this file (subject, subject_filewords, style, style_filewords,
 filewords); a path to a .txt file of one template per line works the same way. `[filewords]` is
 the image's caption, optionally with its comma-separated tags shuffled (keeping the first few in
 place) and some dropped, so that the embedding does not learn the caption's word order.
@@ -13,7 +13,9 @@ from importlib import resources
 from pathlib import Path
 
 from ti_tui.errors import UserError
-from ti_tui.project.model import PROMPT_TEMPLATES
+
+# The templates shipped in templates/, by name; training.template may also be a path to a .txt file.
+PROMPT_TEMPLATES = ("subject", "subject_filewords", "style", "style_filewords", "filewords")
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class TagOptions:
 def load_templates(template: str, base_dir: Path) -> list[str]:
     """The template lines for a `training.template` setting: a shipped name or a .txt path."""
     if template in PROMPT_TEMPLATES:
-        text = resources.files("ti_tui.train").joinpath("templates", f"{template}.txt").read_text(encoding="utf-8")
+        text = resources.files("ti_tui").joinpath("templates", f"{template}.txt").read_text(encoding="utf-8")
         where = f"the {template} template"
     else:
         path = (base_dir / template).expanduser()

@@ -9,7 +9,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ti_tui.train.schedule import SchedulePreset, ScheduleError, parse_piecewise, parse_single_rate
+from ti_tui.names import FILE_STEM
+from ti_tui.prompts import PROMPT_TEMPLATES
+from ti_tui.schedule import ScheduleError, SchedulePreset, parse_piecewise, parse_single_rate
 
 Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
 CfgScale = Annotated[float, Field(ge=0.0, le=30.0)]
@@ -17,11 +19,6 @@ CfgScale = Annotated[float, Field(ge=0.0, le=30.0)]
 CURRENT_SCHEMA = 1
 BUILTIN_TINY = "builtin:tiny"
 DEFAULT_BASE_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
-
-
-# A name that is also a safe file name in every UI: letters and digits, with - . _ only inside.
-FILE_STEM = re.compile(r"[^\W_](?:[\w\-.]*[^\W_])?")
-PROMPT_TEMPLATES = ("subject", "subject_filewords", "style", "style_filewords", "filewords")
 
 
 class Section(BaseModel):
@@ -102,9 +99,7 @@ class TokenSettings(Section):
     """The new word the embedding teaches the model."""
 
     trigger: str = Field("", description="the made-up word you will type in prompts; also the export's file name")
-    init_text: str = Field(
-        "person", description='words the vectors start from, close to what you train ("woman", "dog"); "" = random'
-    )
+    init_text: str = Field("person", description='words the vectors start from, close to what you train ("woman", "dog"); "" = random')
     vectors: int = Field(0, ge=0, le=75, description="vectors for the word, 1-75 (more learns more, needs more images); 0 = suggest")
 
     @field_validator("trigger")
@@ -136,6 +131,7 @@ class TrainingSettings(Section):
         if value not in PROMPT_TEMPLATES and not value.endswith(".txt"):
             raise ValueError(f"should be one of {', '.join(PROMPT_TEMPLATES)}, or the path of a .txt template file")
         return value
+
     shuffle_tags: bool = Field(False, description="shuffle the comma-separated tags of each caption every time it is used")
     keep_tags: int = Field(0, ge=0, description="tags at the start of a caption that shuffling leaves in place")
     tag_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="chance of leaving out each tag, 0 to below 1")
@@ -232,8 +228,7 @@ class ProjectSettings(BaseModel):
     def _readable_schema(cls, value: int) -> int:
         if value > CURRENT_SCHEMA:
             raise ValueError(
-                f"this file was written by a newer ti-tui (schema {value}); this one reads schema "
-                f"{CURRENT_SCHEMA}: upgrade ti-tui"
+                f"this file was written by a newer ti-tui (schema {value}); this one reads schema {CURRENT_SCHEMA}: upgrade ti-tui"
             )
         if value < 1:
             raise ValueError(f"should be {CURRENT_SCHEMA}")

@@ -38,16 +38,12 @@ def parse_piecewise(text: str) -> tuple[RatePiece, ...]:
         rate = _parse_rate(rate_text.strip(), where)
         if not colon:
             if number != len(items):
-                raise ScheduleError(
-                    f"{where} has no step, but only the last rate may run to the end; write it as rate:step"
-                )
+                raise ScheduleError(f"{where} has no step, but only the last rate may run to the end; write it as rate:step")
             pieces.append(RatePiece(rate, None))
             continue
         step = _parse_step(step_text.strip(), where)
         if pieces and step <= pieces[-1].until_step:
-            raise ScheduleError(
-                f"{where}: step {step} does not come after step {pieces[-1].until_step}; steps must increase"
-            )
+            raise ScheduleError(f"{where}: step {step} does not come after step {pieces[-1].until_step}; steps must increase")
         pieces.append(RatePiece(rate, step))
     return tuple(pieces)
 

@@ -1,4 +1,4 @@
-"""The dataset steps for a whole project: check, prepare, caption, preview the prompts.
+"""The image steps for a whole project: check, prepare, list the prepared images, preview the prompts.
 
 Shared by the commands and the wizard, so both do the same thing.
 """
@@ -11,7 +11,9 @@ from ti_tui.dataset.files import list_image_files
 from ti_tui.dataset.prepare import PreparationReport, prepare_dataset
 from ti_tui.dataset.training_set import read_caption
 from ti_tui.errors import UserError
+from ti_tui.findings import Fix
 from ti_tui.project import Project
+from ti_tui.prompts import TagOptions, build_prompt, load_templates
 from ti_tui.sd.availability import native_resolution
 from ti_tui.sd.source import classify_model_source
 
@@ -45,7 +47,7 @@ def uses_prepared_images(project: Project) -> bool:
 def prepared_images(project: Project) -> list[Path]:
     images = list_image_files(project.prepared_dir)
     if not images:
-        raise UserError(f"{project.name} has no prepared images yet; prepare them first: ti-tui prepare {project.root}")
+        raise UserError(f"{project.name} has no prepared images yet; prepare them first", Fix("prepare"))
     return images
 
 
@@ -55,8 +57,6 @@ def preview_prompts(project: Project) -> list[tuple[str, list[str]]]:
     Tags are shuffled and dropped as training will (training.shuffle_tags, keep_tags, tag_dropout),
     drawn with the run's seed: training draws them anew each time an image is used.
     """
-    from ti_tui.train.prompts import TagOptions, build_prompt, load_templates
-
     settings = project.settings
     training = settings.training
     options = TagOptions(training.shuffle_tags, training.keep_tags, training.tag_dropout)

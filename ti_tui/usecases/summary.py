@@ -5,25 +5,17 @@ Shared by `ti-tui doctor` and the wizard, so both say the same thing in the same
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
+from ti_tui.dataset.checks import ENOUGH_IMAGES, MIN_IMAGES
 from ti_tui.dataset.files import caption_path, list_image_files
 from ti_tui.dataset.prepare import stale_reasons
 from ti_tui.errors import UserError
-from ti_tui.project.model import BUILTIN_TINY
-from ti_tui.project.project import Project
+from ti_tui.findings import Finding, Fix, errors
+from ti_tui.project import Project
 from ti_tui.sd.availability import Availability, model_availability, tokenizer_availability
 from ti_tui.sd.source import classify_model_source
 from ti_tui.sd.tiny import NOISE_NOTICE
-
-MIN_IMAGES = 5
-ENOUGH_IMAGES = 10
-
-
-@dataclass(frozen=True)
-class Problem:
-    severity: Literal["error", "warning"]
-    text: str
+from ti_tui.settings import BUILTIN_TINY
 
 
 @dataclass(frozen=True)
@@ -37,17 +29,17 @@ class ProjectSummary:
     image_count: int
     captioned_count: int
     notices: list[str] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    fetchable: bool = False  # `ti-tui fetch` would download what is missing
+    problems: list[Finding] = field(default_factory=list)
+    fetchable: bool = False  # fetching would download what is missing
 
     @property
-    def errors(self) -> list[Problem]:
-        return [problem for problem in self.problems if problem.severity == "error"]
+    def errors(self) -> list[Finding]:
+        return errors(self.problems)
 
 
 def summarize_project(project: Project) -> ProjectSummary:
     settings = project.settings
-    problems: list[Problem] = []
+    problems: list[Finding] = []
     notices: list[str] = []
 
     source = None
@@ -72,7 +64,8 @@ def summarize_project(project: Project) -> ProjectSummary:
     )
     for part, availability in (("model", model), ("tokenizer", tokenizer)):
         if not availability.found and availability.fix:
-            problems.append(Problem("error", f"The {part}: {availability.detail}. {_sentence(availability.fix)}"))
+            fix = Fix("fetch") if fetchable else Fix("edit-setting", f"model.{'base' if part == 'model' else 'tokenizer'}")
+            problems.append(Finding("error", f"The {part}: {availability.detail}.", _sentence(availability.fix), fix, check=part))
     if settings.model.base == BUILTIN_TINY:
         notices.append(NOISE_NOTICE + ".")
 
@@ -82,21 +75,28 @@ def summarize_project(project: Project) -> ProjectSummary:
         images = list_image_files(images_dir, settings.dataset.recursive)
     except UserError as error:
         images_dir = Path(settings.dataset.images)
-        problems.append(Problem("error", f"dataset.images: {error}."))
+        problems.append(Finding("error", f"dataset.images: {error}.", fix=Fix("edit-setting", "dataset.images"), check="images"))
     except OSError as error:
-        problems.append(Problem("error", f"The image folder {images_dir} cannot be read: {error.strerror}."))
+        problems.append(Finding("error", f"The image folder {images_dir} cannot be read: {error.strerror}.", check="images"))
     else:
         problems += _image_count_problems(images_dir, len(images))
         outdated = stale_reasons(images, project.prepared_dir)
         if outdated:
             shown = "; ".join(outdated[:3]) + (f"; and {len(outdated) - 3} more" if len(outdated) > 3 else "")
             problems.append(
-                Problem("error", f"The prepared images are out of date ({shown}). Prepare them again: ti-tui prepare {project.root}")
+                Finding("error", f"The prepared images are out of date ({shown}).", "Prepare them again.", Fix("prepare"), "prepared")
             )
     captioned = sum(1 for image in images if caption_path(image).is_file())
 
     if not settings.token.trigger:
-        problems.append(Problem("error", "No trigger word is set: choose one in token.trigger (a made-up word such as zorbot)."))
+        problems.append(
+            Finding(
+                "error",
+                "No trigger word is set: choose one in token.trigger (a made-up word such as zorbot).",
+                fix=Fix("edit-setting", "token.trigger"),
+                check="trigger",
+            )
+        )
 
     return ProjectSummary(
         name=project.name,
@@ -113,15 +113,25 @@ def summarize_project(project: Project) -> ProjectSummary:
     )
 
 
-def _image_count_problems(images_dir: Path, count: int) -> list[Problem]:
+def _image_count_problems(images_dir: Path, count: int) -> list[Finding]:
+    folder = Fix("edit-setting", "dataset.images")
     if images_dir.exists() and not images_dir.is_dir():
-        return [Problem("error", f"The image folder {images_dir} is a file; point dataset.images at a folder.")]
+        return [Finding("error", f"The image folder {images_dir} is a file; point dataset.images at a folder.", fix=folder, check="images")]
     if not images_dir.is_dir():
-        return [Problem("error", f"The image folder {images_dir} does not exist. Create it or correct dataset.images.")]
+        return [
+            Finding(
+                "error", f"The image folder {images_dir} does not exist. Create it or correct dataset.images.", fix=folder, check="images"
+            )
+        ]
     if count < MIN_IMAGES:
-        return [Problem("error", f"{count} image(s) in {images_dir}; training needs at least {MIN_IMAGES}, 10-50 is best.")]
+        what = f"{count} image(s) in {images_dir}; training needs at least {MIN_IMAGES}, 10-50 is best."
+        return [Finding("error", what, fix=Fix("import-images"), check="count")]
     if count < ENOUGH_IMAGES:
-        return [Problem("warning", f"Only {count} images; 10-50 varied ones give a more faithful result.")]
+        return [
+            Finding(
+                "warning", f"Only {count} images; 10-50 varied ones give a more faithful result.", fix=Fix("import-images"), check="count"
+            )
+        ]
     return []
 
 

@@ -1,12 +1,11 @@
-"""Starting runs, resuming them, and starting the trainer so that it outlives whoever started it.
+"""Starting, resuming, finding and stopping runs, and starting the trainer so that it outlives its starter.
 
 Shared by `ti-tui train` and the wizard. The trainer runs as `python -m ti_tui.train RUN_DIR` in a
-session of its own, with no terminal and its output going to trainer.log: closing the TUI or
+session of its own, with no terminal and its output going to trainer.log: closing the wizard or
 losing the SSH link does not reach it.
 """
 
 import os
-import shlex
 import subprocess
 import sys
 import time
@@ -14,63 +13,71 @@ from pathlib import Path
 
 from ti_tui.dataset.reading import ImageProblem, check_readable
 from ti_tui.dataset.training_set import training_items
-from ti_tui.errors import UserError
+from ti_tui.errors import FindingsError, UserError
+from ti_tui.findings import Finding, Fix
 from ti_tui.fsutil import file_sha256
-from ti_tui.project import Project
-from ti_tui.project.summary import summarize_project
+from ti_tui.project import Project, value_problem
+from ti_tui.runs import RunDirectory, RunFacts, RunImage, run_status
+from ti_tui.runs.directory import Launch, ParentCheckpoint
 from ti_tui.sd.tokens import suggest_vector_count
-from ti_tui.train.run import RunDirectory, run_status
+from ti_tui.usecases.summary import summarize_project
 
 
 def create_run(project: Project, steps: int | None = None, start_from: Path | None = None) -> RunDirectory:
-    """A new run of `project`: its settings and images frozen in run.json, ready to launch."""
+    """A new run of `project`: its settings and images frozen in run.json, ready to launch.
+
+    `steps` replaces training.steps for this run; `start_from` is a checkpoint whose vectors the
+    run starts from instead of the init text's.
+    """
     settings = project.settings
-    items = training_items(project.images_dir, project.prepared_dir, settings.dataset.recursive)
-    # The trainer reads an image only when it first draws it, maybe hours in: damage is found now.
-    problems = [problem.text for problem in summarize_project(project).errors] + _unreadable_images(items)
-    if problems:
-        raise UserError("The project cannot be trained yet:\n  " + "\n  ".join(problems))
-    for other in list_runs(project):
-        status = run_status(other)
-        if status.state in ("starting", "running", "paused"):
-            raise UserError(
-                f"run {other.id} is {status.state} ({status.describe()}); two runs at once would share the GPU "
-                f"and the project. Wait for it, or stop it first: ti-tui stop {shlex.quote(str(project.root))} {other.id}"
-            )
-    vectors = settings.token.vectors or suggest_vector_count(len(items), settings.dataset.kind)[0]
-    facts = {
-        "v": 1,
-        "created": time.time(),
-        "project": os.fspath(project.root),
-        "settings": settings.to_toml_data(),
-        "steps": steps or settings.training.steps,
-        "vectors": vectors,
-        "images": [
-            {"image": os.fspath(item.image), "caption": item.caption, "sha256": file_sha256(item.image)} for item in items
-        ],
-        "initial_embedding": None,
-        "parent": None,
-        "launches": [],
-    }
+    if steps is not None:
+        problem = value_problem("training.steps", steps)
+        if problem:
+            raise UserError(f"a run of {steps} steps cannot be made: {problem.what.split(': ', 1)[1]}")
     if start_from is not None:
         start_from = Path(start_from).expanduser().resolve()
         if not start_from.is_file():
-            raise UserError(f"--from {start_from}: no such checkpoint file")
-        facts["initial_embedding"] = os.fspath(start_from)
-        facts["parent"] = _parent_of(start_from)
+            raise UserError(f"the checkpoint {start_from} to start from does not exist")
+    items = training_items(project.images_dir, project.prepared_dir, settings.dataset.recursive)
+    # The trainer reads an image only when it first draws it, maybe hours in: damage is found now.
+    problems = summarize_project(project).errors + _unreadable_images(items)
+    if problems:
+        raise FindingsError("The project cannot be trained yet:", problems)
+    refuse_while_training(project)
+    facts = RunFacts(
+        project=project.root,
+        settings=settings,
+        steps=steps or settings.training.steps,
+        vectors=settings.token.vectors or suggest_vector_count(len(items), settings.dataset.kind)[0],
+        images=[RunImage(item.image, item.caption, file_sha256(item.image)) for item in items],
+        initial_embedding=start_from,
+        parent=_parent_of(start_from) if start_from is not None else None,
+    )
     run = RunDirectory(_new_run_folder(project, settings.token.trigger))
-    run.write(facts)
+    run.write_facts(facts)
     return run
 
 
-def _unreadable_images(items) -> list[str]:
-    sentences = []
+def refuse_while_training(project: Project) -> None:
+    """Two runs at once would share the GPU and the project: say which one is at work."""
+    for other in list_runs(project):
+        status = run_status(other)
+        if status.active:
+            raise UserError(
+                f"run {other.id} is {status.state} ({status.describe()}); two runs at once would share the GPU "
+                "and the project. Wait for it, or stop it first",
+                Fix("stop", other.id),
+            )
+
+
+def _unreadable_images(items) -> list[Finding]:
+    findings = []
     for item in items:
         try:
             check_readable(item.image)
         except ImageProblem as problem:
-            sentences.append(f"{problem} Replace or remove it.")
-    return sentences
+            findings.append(Finding("error", str(problem), "Replace or remove it.", check="unreadable", subjects=(item.image.name,)))
+    return findings
 
 
 def _new_run_folder(project: Project, trigger: str) -> Path:
@@ -85,14 +92,13 @@ def _new_run_folder(project: Project, trigger: str) -> Path:
     raise UserError(f"cannot make a new run folder in {project.runs_dir}")
 
 
-def _parent_of(checkpoint: Path) -> dict | None:
+def _parent_of(checkpoint: Path) -> ParentCheckpoint | None:
     """The run a checkpoint came from, when it lies in one: `runs/<id>/checkpoints/<name>-<step>.safetensors`."""
     parent = RunDirectory(checkpoint.parent.parent)
     if checkpoint.parent.name != "checkpoints" or not parent.run_file.is_file():
         return None
     step = next((known.step for known in parent.checkpoints() if known.embedding == checkpoint), None)
-    return {"run": parent.id, "step": step, "checkpoint": os.fspath(checkpoint)}
-
+    return ParentCheckpoint(parent.id, step, checkpoint)
 
 
 def find_run(project: Project, name: str) -> RunDirectory:
@@ -100,15 +106,16 @@ def find_run(project: Project, name: str) -> RunDirectory:
     if name == "last":
         runs = list_runs(project)
         if not runs:
-            raise UserError(f"{project.name} has no runs yet; start one with: ti-tui train {project.root}")
+            raise UserError(f"{project.name} has no runs yet", Fix("train"))
         return runs[-1]
     for candidate in (project.runs_dir / name, Path(name).expanduser()):
         if (candidate / "run.json").is_file():
             return RunDirectory(candidate.resolve())
-    raise UserError(f"no run {name!r} in {project.runs_dir}; `ti-tui runs {project.root}` lists them")
+    raise UserError(f"no run {name!r} in {project.runs_dir}", Fix("list-runs"))
 
 
 def list_runs(project: Project) -> list[RunDirectory]:
+    """The project's runs, oldest first."""
     if not project.runs_dir.is_dir():
         return []
     return [RunDirectory(path) for path in sorted(project.runs_dir.iterdir()) if (path / "run.json").is_file()]
@@ -117,13 +124,22 @@ def list_runs(project: Project) -> list[RunDirectory]:
 def prepare_resume(run: RunDirectory) -> None:
     """Refuse to resume a run that is alive or complete; a complete one is continued as a new run."""
     status = run_status(run)
-    if status.state in ("starting", "running", "paused"):
+    if status.active:
         raise UserError(f"run {run.id} is {status.state}; it needs no resuming")
     if status.state == "finished":
+        checkpoint = status.last_checkpoint
         raise UserError(
-            f"run {run.id} finished all its steps; to train on, start a new run from its last checkpoint: "
-            f"ti-tui train PROJECT --from {status.last_checkpoint.embedding if status.last_checkpoint else 'CHECKPOINT'}"
+            f"run {run.id} finished all its steps; to train on, start a new run from its last checkpoint",
+            Fix("continue-from", os.fspath(checkpoint.embedding)) if checkpoint else None,
         )
+
+
+def stop_run(run: RunDirectory) -> None:
+    """Ask a run's trainer to save a checkpoint and stop after the current step."""
+    status = run_status(run)
+    if not status.active:
+        raise UserError(f"run {run.id} is not running: {status.describe()}")
+    run.ask_to_stop()
 
 
 def start_trainer(run: RunDirectory) -> subprocess.Popen:
@@ -133,7 +149,7 @@ def start_trainer(run: RunDirectory) -> subprocess.Popen:
     """
     import psutil
 
-    processes = run.read()["settings"]["training"]["processes"]
+    processes = run.facts().settings.training.processes
     module = ["-m", "ti_tui.train", os.fspath(run.path)]
     if processes > 1:
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}", *module]
@@ -152,9 +168,5 @@ def start_trainer(run: RunDirectory) -> subprocess.Popen:
         process_started = psutil.Process(process.pid).create_time()
     except psutil.Error:
         process_started = None  # already gone; its events or the log say why
-    facts = run.read()
-    facts["launches"].append(
-        {"pid": process.pid, "pgid": process.pid, "started": time.time(), "process_started": process_started, "command": command}
-    )
-    run.write(facts)
+    run.record_launch(Launch(process.pid, time.time(), process_started, command))
     return process

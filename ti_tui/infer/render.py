@@ -1,0 +1,72 @@
+"""Rendering: prompt, negative prompt, seed, sampling steps, CFG scale and size, to an image and a PNG.
+
+The text encoder is told the embeddings' vectors through a `PromptEncoder`, so any number of
+triggers (a run's checkpoints, embedding files) can be tried on one loaded model without changing
+it. The PNG carries its parameters in the "parameters" text chunk, in the form the popular web
+UI writes, so its PNG Info (and every tool that reads that) shows how the image was made.
+"""
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from ti_tui.fsutil import atomic_write_bytes
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    prompt: str
+    seed: int
+    sampling_steps: int
+    cfg_scale: float
+    width: int
+    height: int
+    negative_prompt: str = ""
+
+
+def render(pipeline, prompt_encoder, request: RenderRequest):
+    """One image (PIL) for `request`, on the device the pipeline is on."""
+    import torch
+
+    with torch.no_grad():
+        return pipeline(
+            prompt_embeds=prompt_encoder.encode([request.prompt]),
+            negative_prompt_embeds=prompt_encoder.encode([request.negative_prompt]),
+            num_inference_steps=request.sampling_steps,
+            guidance_scale=request.cfg_scale,
+            height=request.height,
+            width=request.width,
+            generator=torch.Generator().manual_seed(request.seed),
+        ).images[0]
+
+
+def sampler_name(scheduler) -> str:
+    """The scheduler's class name without the suffix diffusers gives them all: PNDM, DDIM, EulerDiscrete..."""
+    return type(scheduler).__name__.removesuffix("Scheduler")
+
+
+def parameters_text(request: RenderRequest, sampler: str, model: str, model_hash: str | None, extra: dict[str, object]) -> str:
+    """How the image was made, as the web UI writes it: the prompt, then the settings on one line."""
+    settings = {
+        "Steps": request.sampling_steps,
+        "Sampler": sampler,
+        "CFG scale": f"{request.cfg_scale:g}",
+        "Seed": request.seed,
+        "Size": f"{request.width}x{request.height}",
+        **({"Model hash": model_hash} if model_hash else {}),
+        "Model": model,
+        **extra,
+    }
+    negative = f"\nNegative prompt: {request.negative_prompt}" if request.negative_prompt else ""
+    return f"{request.prompt}{negative}\n" + ", ".join(f"{key}: {value}" for key, value in settings.items())
+
+
+def save_png(image, path: Path, parameters: str) -> None:
+    """Write the image with its parameters in the PNG's text, atomically."""
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("parameters", parameters)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", pnginfo=info)
+    atomic_write_bytes(path, buffer.getvalue())

@@ -1,0 +1,255 @@
+"""A training run's folder: what the run is, its checkpoints, requests to its trainer, and its lock.
+
+    runs/<run-id>/
+      run.json        what the run is (settings snapshot, images, parent, launches): RunFacts
+      events.jsonl    what happened, one JSON object a line, appended by the trainer alone
+      trainer.log     the trainer's own output
+      trainer.lock    held (flock) by the trainer for its whole life: held means alive
+      control/        requests to the trainer: stop, save-now, preview-now, pause
+      checkpoints/    <trigger>-<step>.safetensors, and .state.pt beside it for exact resume
+      previews/       step-<step>-p<prompt>-s<seed>[-init].png
+
+Everything about a run can be told from its folder alone, so a wizard that quits, or an SSH link
+that drops, loses nothing: a new watcher replays events.jsonl and carries on.
+"""
+
+import fcntl
+import json
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from ti_tui.errors import UserError
+from ti_tui.fsutil import atomic_write_text
+from ti_tui.settings import ProjectSettings
+
+RUN_FACTS_VERSION = 1
+CONTROL_REQUESTS = ("stop", "save-now", "preview-now", "pause")
+
+
+@dataclass(frozen=True)
+class RunImage:
+    """An image the run trains on, as it was when the run was created."""
+
+    image: Path
+    caption: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ParentCheckpoint:
+    """The checkpoint a run started from, when it came from another run of the project."""
+
+    run: str
+    step: int | None
+    checkpoint: Path
+
+
+@dataclass(frozen=True)
+class Launch:
+    pid: int
+    started: float  # when the launcher started it (time.time())
+    process_started: float | None  # the process's own start time, to tell it from a later one with its number
+    command: list[str]
+
+
+@dataclass
+class RunFacts:
+    """What run.json says: the run is self-contained even if the project changes later."""
+
+    project: Path
+    settings: ProjectSettings
+    steps: int
+    vectors: int
+    images: list[RunImage]
+    initial_embedding: Path | None = None
+    parent: ParentCheckpoint | None = None
+    created: float = field(default_factory=time.time)
+    launches: list[Launch] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["settings"] = self.settings.to_toml_data()
+        return json.dumps({"v": RUN_FACTS_VERSION, **data}, indent=1, default=os.fspath)
+
+    @classmethod
+    def from_json(cls, text: str) -> "RunFacts":
+        data = json.loads(text)
+        data.pop("v", None)
+        initial, parent = data.get("initial_embedding"), data.get("parent")
+        return cls(
+            project=Path(data["project"]),
+            settings=ProjectSettings.model_validate(data["settings"]),
+            steps=int(data["steps"]),
+            vectors=int(data["vectors"]),
+            images=[RunImage(Path(item["image"]), item["caption"], item["sha256"]) for item in data["images"]],
+            initial_embedding=Path(initial) if initial else None,
+            parent=ParentCheckpoint(parent["run"], parent["step"], Path(parent["checkpoint"])) if parent else None,
+            created=float(data.get("created", 0.0)),
+            launches=[
+                Launch(launch["pid"], launch["started"], launch.get("process_started"), launch.get("command", []))
+                for launch in data.get("launches", [])
+            ],
+        )
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    step: int
+    embedding: Path
+    state: Path
+
+    @property
+    def resumable(self) -> bool:
+        return self.state.is_file()
+
+
+class RunDirectory:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    @property
+    def run_file(self) -> Path:
+        return self.path / "run.json"
+
+    @property
+    def events_file(self) -> Path:
+        return self.path / "events.jsonl"
+
+    @property
+    def log_file(self) -> Path:
+        return self.path / "trainer.log"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.path / "trainer.lock"
+
+    @property
+    def control_dir(self) -> Path:
+        return self.path / "control"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def previews_dir(self) -> Path:
+        return self.path / "previews"
+
+    # What the run is ---------------------------------------------------------------------
+
+    def facts(self) -> RunFacts:
+        try:
+            return RunFacts.from_json(self.run_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UserError(f"{self.path} is not a training run (it has no run.json)") from None
+        except (OSError, ValueError, KeyError, TypeError, ValidationError) as error:
+            reason = "its settings are not valid" if isinstance(error, ValidationError) else f"{type(error).__name__}: {error}"
+            raise UserError(f"{self.run_file} cannot be read ({reason}); the run is damaged") from None
+
+    def write_facts(self, facts: RunFacts) -> None:
+        """Only the launcher writes run.json; the trainer reads it."""
+        atomic_write_text(self.run_file, facts.to_json())
+
+    def record_launch(self, launch: Launch) -> None:
+        facts = self.facts()
+        facts.launches.append(launch)
+        self.write_facts(facts)
+
+    def events(self) -> list[dict]:
+        """Every event written so far."""
+        from ti_tui.runs.events import RunWatcher
+
+        return RunWatcher(self.events_file).poll()
+
+    # Checkpoints ---------------------------------------------------------------------------
+
+    def checkpoints(self) -> list[Checkpoint]:
+        found = []
+        for path in self.checkpoints_dir.glob("*.safetensors") if self.checkpoints_dir.is_dir() else []:
+            match = re.fullmatch(r"(.+)-(\d+)", path.stem)
+            if match:
+                found.append(Checkpoint(int(match.group(2)), path, path.with_name(path.stem + ".state.pt")))
+        return sorted(found, key=lambda checkpoint: checkpoint.step)
+
+    def resumable_checkpoints(self) -> list[Checkpoint]:
+        return [checkpoint for checkpoint in self.checkpoints() if checkpoint.resumable]
+
+    def checkpoint_paths(self, trigger: str, step: int) -> Checkpoint:
+        embedding = self.checkpoints_dir / f"{trigger}-{step}.safetensors"
+        return Checkpoint(step, embedding, embedding.with_name(embedding.stem + ".state.pt"))
+
+    # Requests to the trainer, which looks between steps --------------------------------------
+
+    def ask_to_stop(self) -> None:
+        """The trainer saves a checkpoint and stops after the current step."""
+        self.request("stop")
+
+    def ask_to_pause(self) -> None:
+        self.request("pause")
+
+    def ask_to_go_on(self) -> None:
+        """Ends a pause."""
+        self.withdraw("pause")
+
+    def ask_to_save(self) -> None:
+        """A checkpoint now, besides the scheduled ones."""
+        self.request("save-now")
+
+    def ask_for_previews(self) -> None:
+        self.request("preview-now")
+
+    def request(self, name: str) -> None:
+        if name not in CONTROL_REQUESTS:
+            raise ValueError(f"unknown control request {name!r}")
+        self.control_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.control_dir / name, f"{time.time()}\n")
+
+    def withdraw(self, name: str) -> None:
+        (self.control_dir / name).unlink(missing_ok=True)
+
+    def pending_requests(self) -> set[str]:
+        if not self.control_dir.is_dir():
+            return set()
+        return {path.name for path in self.control_dir.iterdir() if path.name in CONTROL_REQUESTS}
+
+    # Liveness ---------------------------------------------------------------------------------
+
+    def is_locked(self) -> bool:
+        """Whether a trainer holds this run's lock, that is, is alive."""
+        try:
+            with open(self.lock_file, "rb") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return True
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                return False
+        except FileNotFoundError:
+            return False
+
+
+class TrainerLock:
+    """The trainer's claim on its run, held until the process ends (the kernel lets go even on kill -9)."""
+
+    def __init__(self, run: RunDirectory):
+        self.handle = open(run.lock_file, "a+b")  # noqa: SIM115 - held open, and locked, for the trainer's life
+        for _ in range(50):  # a watcher checking liveness holds a shared lock for a moment
+            try:
+                fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                time.sleep(0.1)
+        raise UserError(f"another trainer is already running in {run.path}")
+
+    def release(self) -> None:
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
