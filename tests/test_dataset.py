@@ -262,6 +262,10 @@ def test_caption_warnings_for_the_trigger_and_the_identity(tmp_path):
     assert "names the trigger 'zorbot'" in warnings["a.png"]
     assert "the caption says robot, which is what the embedding should learn" in warnings["b.png"]
     assert not caption_warnings(folder, "zorbot", "", "filewords")  # caption-only templates need the trigger
+    (folder / "c.txt").write_text("  \n")
+    (folder / "d.png").write_bytes((folder / "a.png").read_bytes())  # and no caption file at all
+    empty = {warning.subjects[0] for warning in caption_warnings(folder, "zorbot", "", "filewords") if "is empty" in warning.what}
+    assert empty == {"c.png", "d.png"}
 
 
 @pytest.mark.slow

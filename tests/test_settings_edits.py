@@ -64,9 +64,9 @@ def test_invalid_values_are_explained_in_doctors_words_and_nothing_is_written(pr
     update = project.update({"training.steps": -1, "token.trigger": "two words", "training.batch_size": 2})
     assert update.changed == []
     assert [str(problem) for problem in update.problems] == [
-        'line 24, token.trigger = "two words": should be one word of letters and digits (also - . _ inside), such as zorbot: '
+        'line 25, token.trigger = "two words": should be one word of letters and digits (also - . _ inside), such as zorbot: '
         "it is typed in prompts and names the exported file (the made-up word you will type in prompts; also the export's file name)",
-        "line 29, training.steps = -1: should be at least 1 (optimisation steps in this run)",
+        "line 30, training.steps = -1: should be at least 1 (optimisation steps in this run)",
     ]
     assert [problem.fix for problem in update.problems] == [Fix("edit-setting", "token.trigger"), Fix("edit-setting", "training.steps")]
     assert file_text(project) == before and project.settings.training.batch_size == 1  # all or nothing

@@ -73,6 +73,7 @@ class DatasetSettings(Section):
 
     images: str = Field("images", description="folder with the original images (relative to this file, or absolute)")
     recursive: bool = Field(False, description="also take images from folders inside that folder")
+    exclude: list[str] = Field([], description="images left out of training, by their path inside that folder (the files stay)")
     kind: Literal["face", "subject", "style"] = Field(
         "face", description="face (a person: face checks and face-centred crops) | subject (object, pet, character) | style"
     )

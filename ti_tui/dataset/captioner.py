@@ -95,9 +95,9 @@ def load_captioner(model_path: str):
         model = AutoModelForImageTextToText.from_pretrained(model_path, local_files_only=True)
     except (OSError, ValueError) as error:
         raise UserError(
-            f"the captioning model {model_path!r} is not on this machine ({error}). Point --model at a folder "
-            "holding a BLIP model (such as Salesforce/blip-image-captioning-large), or download one once with "
-            "`hf download Salesforce/blip-image-captioning-large`"
+            f"the captioning model {model_path!r} is not on this machine ({error}). Name a folder holding a "
+            "BLIP model (such as Salesforce/blip-image-captioning-large), or download one once while online "
+            "(hf download Salesforce/blip-image-captioning-large)"
         ) from None
     return processor, model.eval()
 
@@ -111,18 +111,28 @@ def describe(processor, model, pictures) -> list[str]:
     return [tidy(text) for text in processor.batch_decode(tokens, skip_special_tokens=True)]
 
 
-def run_in_worker(model_path: str, images: list[Path], overwrite: bool = False):
-    """Caption in a worker process; yields its CaptionProgress as they come, raises UserError on failure."""
+def run_in_worker(model_path: str, images: list[Path], overwrite: bool = False, on_start=None):
+    """Caption in a worker process; yields its CaptionProgress as they come, raises UserError on failure.
+
+    `on_start(process)` is handed the worker process, which the caller may kill to stop it; closing
+    the generator ends it too. The captions written so far are kept either way.
+    """
     command = [sys.executable, "-m", "ti_tui.dataset.captioner", "--model", model_path]
     if overwrite:
         command.append("--overwrite")
     command += [os.fspath(image) for image in images]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as worker:
-        for line in worker.stdout:
-            message = json.loads(line)
-            if "error" in message:
-                raise UserError(message["error"])
-            yield CaptionProgress(**message)
+        if on_start is not None:
+            on_start(worker)
+        try:
+            for line in worker.stdout:
+                message = json.loads(line)
+                if "error" in message:
+                    raise UserError(message["error"])
+                yield CaptionProgress(**message)
+        finally:
+            if worker.poll() is None:  # the caller stopped asking (cancelled) or failed: the worker ends too
+                worker.kill()
         errors = worker.stderr.read()
     if worker.returncode:
         # The last line that is not a progress bar is the one that says what went wrong.

@@ -72,7 +72,7 @@ def edit_captions(folder: Path, edit) -> list[str]:
 def replacing(old: str, new: str):
     """Replace a word or phrase, whole words only: "man" leaves "woman" and "human" alone."""
     if not old.strip():
-        raise UserError("--replace needs the words to look for; an empty text would change every caption")
+        raise UserError("a replacement needs the words to look for; an empty text would change every caption")
     return lambda text: _word(old.strip()).sub(new, text)
 
 
@@ -86,31 +86,31 @@ def appending(words: str):
 
 def removing_word(word: str):
     if not word.strip():
-        raise UserError("--remove needs a word")
+        raise UserError("removing needs the word to remove")
     return lambda text: _word(word.strip()).sub("", text)
 
 
-def _caption_warning(image: str, message: str) -> Finding:
-    return Finding("warning", message, check="caption", subjects=(image,))
+def caption_problems(text: str | None, trigger: str, init_text: str, template: str) -> list[str]:
+    """What is wrong with one caption, in words: empty, naming the trigger the template adds, or
+    naming what the embedding is to learn."""
+    if not text:
+        return ["the caption is empty: the prompt then says nothing of what varies in this image"]
+    problems = []
+    if trigger and _word(trigger).search(text) and template != "filewords":
+        problems.append(f"the caption names the trigger {trigger!r}, which the template already adds")
+    learned = [word for word in re.findall(r"[\w-]+", init_text.lower()) if len(word) > 2]
+    described = [word for word in learned if _word(word).search(text)]
+    if described:
+        problems.append(
+            f"the caption says {', '.join(described)}, which is what the embedding should learn: leave it out so the trigger carries it"
+        )
+    return problems
 
 
 def caption_warnings(folder: Path, trigger: str, init_text: str, template: str) -> list[Finding]:
-    """Captions that name the trigger although the template adds it, or that describe what is to be learned."""
-    warnings = []
-    learned = [word for word in re.findall(r"[\w-]+", init_text.lower()) if len(word) > 2]
-    for image in list_image_files(folder):
-        text = read_caption_file(image)
-        if text is None:
-            continue
-        if trigger and _word(trigger).search(text) and template != "filewords":
-            warnings.append(_caption_warning(image.name, f"the caption names the trigger {trigger!r}, which the template already adds"))
-        described = [word for word in learned if _word(word).search(text)]
-        if described:
-            warnings.append(
-                _caption_warning(
-                    image.name,
-                    f"the caption says {', '.join(described)}, which is what the embedding should learn: "
-                    "leave it out so the trigger carries it",
-                )
-            )
-    return warnings
+    """The captions' problems, image by image (`caption_problems`)."""
+    return [
+        Finding("warning", problem, check="caption", subjects=(image.name,))
+        for image in list_image_files(folder)
+        for problem in caption_problems(read_caption_file(image), trigger, init_text, template)
+    ]

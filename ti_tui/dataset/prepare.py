@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,7 @@ class PreparationReport:
     kept_edits: list[str] = field(default_factory=list)  # edited by hand since they were prepared: left alone
     retired: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    cancelled: bool = False  # stopped on request: the images not reached are as they were
 
 
 def face_crop(width: int, height: int, face, resolution: int) -> CropBox:
@@ -108,13 +110,21 @@ def choose_crop(image, kind: str, resolution: int) -> tuple[CropBox, str]:
 
 
 def prepare_dataset(
-    originals: list[Path], images_dir: Path, prepared_dir: Path, resolution: int, kind: str, background: str
+    originals: list[Path],
+    images_dir: Path,
+    prepared_dir: Path,
+    resolution: int,
+    kind: str,
+    background: str,
+    progress: Callable[[int, int, str], bool] | None = None,
 ) -> PreparationReport:
     """Bring `prepared_dir` up to date with `originals`, doing only the work that changed.
 
     Never loses the user's work: a prepared image edited by hand is kept, captions are only ever
     moved (to `removed/`, and back when their original returns), and an images folder that has
-    gone missing is refused rather than taken to mean "retire everything".
+    gone missing is refused rather than taken to mean "retire everything". `progress(done, total,
+    name)` is told before each image; when it returns False the work stops there, and what was
+    done is kept.
     """
     from filelock import FileLock, Timeout
 
@@ -123,12 +133,13 @@ def prepare_dataset(
     prepared_dir.mkdir(parents=True, exist_ok=True)
     try:
         with FileLock(os.fspath(prepared_dir / ".prepare.lock"), timeout=0):
-            return _prepare(originals, images_dir, prepared_dir, {"resolution": resolution, "kind": kind, "background": background})
+            recipe = {"resolution": resolution, "kind": kind, "background": background}
+            return _prepare(originals, images_dir, prepared_dir, recipe, progress or (lambda done, total, name: True))
     except Timeout:
         raise UserError(f"another prepare is working on {prepared_dir}; wait for it to finish") from None
 
 
-def _prepare(originals: list[Path], images_dir: Path, prepared_dir: Path, recipe: dict) -> PreparationReport:
+def _prepare(originals: list[Path], images_dir: Path, prepared_dir: Path, recipe: dict, progress) -> PreparationReport:
     from PIL import Image
 
     report = PreparationReport()
@@ -139,7 +150,12 @@ def _prepare(originals: list[Path], images_dir: Path, prepared_dir: Path, recipe
             f"move {prepared_dir} away first. Nothing was changed"
         )
     entries = {}
-    for original, name in zip(originals, _prepared_names(originals, images_dir, manifest)):
+    names = _prepared_names(originals, images_dir, manifest)
+    for done, (original, name) in enumerate(zip(originals, names)):
+        if not progress(done, len(originals), name):
+            report.cancelled = True
+            entries.update({name: manifest[name] for name in names[done:] if name in manifest})
+            break
         target = prepared_dir / name
         known = manifest.get(name)
         stamp = _stamp(original)
@@ -174,7 +190,7 @@ def _prepare(originals: list[Path], images_dir: Path, prepared_dir: Path, recipe
             "method": method,
         }
         report.prepared.append(name)
-    for name in sorted(set(manifest) - set(entries)):
+    for name in sorted(set(manifest) - set(entries)) if not report.cancelled else []:
         _retire(prepared_dir, name)
         report.retired.append(name)
     atomic_write_text(prepared_dir / MANIFEST, json.dumps({"version": 1, "images": entries}, indent=1))
@@ -197,6 +213,11 @@ def stale_reasons(originals: list[Path], prepared_dir: Path) -> list[str]:
     present = {os.fspath(original) for original in originals}
     reasons += [f"{Path(path).name} is gone" for path in prepared_from if path not in present]
     return reasons
+
+
+def prepared_copies(prepared_dir: Path) -> dict[Path, Path]:
+    """Each prepared image, by the original it was made from."""
+    return {Path(entry["original"]): prepared_dir / name for name, entry in _read_manifest(prepared_dir).items()}
 
 
 def _stamp(path: Path) -> list[int]:

@@ -18,9 +18,9 @@ class TrainingItem:
     caption: str
 
 
-def training_items(images_dir: Path, prepared_dir: Path, recursive: bool) -> list[TrainingItem]:
-    prepared = list_image_files(prepared_dir)
-    images = prepared or list_image_files(images_dir, recursive)
+def training_items(originals: list[Path], prepared_dir: Path) -> list[TrainingItem]:
+    """The prepared images once there are any, else the originals, each with its caption."""
+    images = list_image_files(prepared_dir) or originals
     return [TrainingItem(image, read_caption(image)) for image in images]
 
 

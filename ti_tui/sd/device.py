@@ -120,3 +120,80 @@ def cpu_has_native_bf16() -> bool:
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+@dataclass(frozen=True)
+class DeviceProbe:
+    """What a run would train on here: found by a helper process, since finding it imports torch."""
+
+    name: str
+    description: str
+    dtype: str  # what the precision setting chooses there: "float32", "bfloat16", "float16"
+    total_memory: int | None  # bytes
+    free_memory: int | None
+    matmul_gflops: float  # measured in that dtype, a moment's worth: the yardstick for time estimates
+    problem: str = ""  # why there is no answer; the rest is then empty
+
+
+def probe_device(device_setting: str, precision_setting: str, seconds: float = 0.3) -> DeviceProbe:
+    import time
+
+    import torch
+
+    device = choose_device(device_setting)
+    dtype = choose_dtype(precision_setting, device)
+    found = next((known for known in detect_devices() if known.name == ("cuda:0" if str(device) == "cuda" else str(device))), None)
+    left = torch.randn(512, 512, dtype=dtype, device=device)
+    right = torch.randn(512, 512, dtype=dtype, device=device)
+    synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    left @ right
+    synchronize()
+    started, count = time.perf_counter(), 0
+    while time.perf_counter() - started < seconds:
+        left @ right
+        count += 1
+    synchronize()
+    gflops = 2 * 512**3 * count / (time.perf_counter() - started) / 1e9
+    return DeviceProbe(
+        name=str(device),
+        description=found.description if found else str(device),
+        dtype=str(dtype).removeprefix("torch."),
+        total_memory=found.total_memory if found else None,
+        free_memory=found.free_memory if found else None,
+        matmul_gflops=gflops,
+    )
+
+
+def probe_in_a_helper(device_setting: str, precision_setting: str) -> DeviceProbe:
+    """`probe_device` in a process of its own, so that the caller never imports torch."""
+    import json
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "ti_tui.sd.device", device_setting, precision_setting]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    try:
+        return DeviceProbe(**json.loads(result.stdout.strip().splitlines()[-1]))
+    except (IndexError, ValueError, TypeError):
+        said = (result.stderr.strip().splitlines() or ["no answer"])[-1]
+        return DeviceProbe("", "", "", None, None, 0.0, f"the compute device could not be examined ({said})")
+
+
+def main(argv: list[str]) -> int:
+    import json
+    from dataclasses import asdict
+
+    from ti_tui.errors import UserError
+
+    try:
+        answer = probe_device(*argv)
+    except UserError as error:
+        answer = DeviceProbe("", "", "", None, None, 0.0, str(error))
+    print(json.dumps(asdict(answer)))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(main(sys.argv[1:]))

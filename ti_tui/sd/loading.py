@@ -20,6 +20,7 @@ from ti_tui.sd.family import (
     TEXT_ENCODER,
     UNET,
     VAE,
+    FamilyName,
     ModelFamily,
     NotTrainableError,
     Prediction,
@@ -126,6 +127,16 @@ def load_model(settings: ModelSettings, base_dir: Path, device=None) -> LoadedMo
     pipeline.set_progress_bar_config(disable=True)
     pipeline.to(device)
     return LoadedModel(pipeline, family, name, short_hash, location.description)
+
+
+def model_family(source: ModelSource) -> FamilyName | None:
+    """SD 1.x or 2.x, told from the files without loading the model; None when the model is not there."""
+    if source.kind == "file":
+        shapes, _, _ = checkpoint_contents(source.path)
+        return family_from_shapes(shapes, source.path.name).name
+    if source.kind in ("builtin", "folder", "hub"):
+        return family_of_diffusers_folder(_pretrained_folder(source)).name
+    return None
 
 
 def _quiet_model_libraries() -> None:

@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 
 from ti_tui.dataset.checks import DatasetReport, check_dataset
-from ti_tui.dataset.files import list_image_files
+from ti_tui.dataset.files import display_name, list_image_files
 from ti_tui.dataset.prepare import PreparationReport, prepare_dataset
 from ti_tui.dataset.training_set import read_caption
 from ti_tui.errors import UserError
@@ -24,7 +24,12 @@ def training_size(project: Project) -> int:
 
 
 def originals(project: Project) -> list[Path]:
-    return list_image_files(project.images_dir, project.settings.dataset.recursive)
+    """The project's images, but for those dataset.exclude leaves out of training."""
+    dataset = project.settings.dataset
+    left_out = set(dataset.exclude)
+    return [
+        path for path in list_image_files(project.images_dir, dataset.recursive) if display_name(path, project.images_dir) not in left_out
+    ]
 
 
 def check_project_images(project: Project) -> DatasetReport:
@@ -32,10 +37,11 @@ def check_project_images(project: Project) -> DatasetReport:
     return check_dataset(originals(project), training_size(project), settings.kind, settings.background, project.images_dir)
 
 
-def prepare_project(project: Project) -> PreparationReport:
+def prepare_project(project: Project, progress=None) -> PreparationReport:
+    """Crop and resize the images for training, redoing only what changed; `progress` as prepare_dataset's."""
     settings = project.settings.dataset
     return prepare_dataset(
-        originals(project), project.images_dir, project.prepared_dir, training_size(project), settings.kind, settings.background
+        originals(project), project.images_dir, project.prepared_dir, training_size(project), settings.kind, settings.background, progress
     )
 
 

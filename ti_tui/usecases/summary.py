@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ti_tui.dataset.checks import ENOUGH_IMAGES, MIN_IMAGES
-from ti_tui.dataset.files import caption_path, list_image_files
+from ti_tui.dataset.files import caption_path
 from ti_tui.dataset.prepare import stale_reasons
 from ti_tui.errors import UserError
 from ti_tui.findings import Finding, Fix, errors
@@ -16,6 +16,7 @@ from ti_tui.sd.availability import Availability, model_availability, tokenizer_a
 from ti_tui.sd.source import classify_model_source
 from ti_tui.sd.tiny import NOISE_NOTICE
 from ti_tui.settings import BUILTIN_TINY
+from ti_tui.usecases.images import originals
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def summarize_project(project: Project) -> ProjectSummary:
     images: list[Path] = []
     try:
         images_dir = project.images_dir
-        images = list_image_files(images_dir, settings.dataset.recursive)
+        images = originals(project)
     except UserError as error:
         images_dir = Path(settings.dataset.images)
         problems.append(Finding("error", f"dataset.images: {error}.", fix=Fix("edit-setting", "dataset.images"), check="images"))

@@ -20,6 +20,7 @@ from ti_tui.project import Project, value_problem
 from ti_tui.runs import RunDirectory, RunFacts, RunImage, run_status
 from ti_tui.runs.directory import Launch, ParentCheckpoint
 from ti_tui.sd.tokens import suggest_vector_count
+from ti_tui.usecases.images import originals
 from ti_tui.usecases.summary import summarize_project
 
 
@@ -38,7 +39,7 @@ def create_run(project: Project, steps: int | None = None, start_from: Path | No
         start_from = Path(start_from).expanduser().resolve()
         if not start_from.is_file():
             raise UserError(f"the checkpoint {start_from} to start from does not exist")
-    items = training_items(project.images_dir, project.prepared_dir, settings.dataset.recursive)
+    items = training_items(originals(project), project.prepared_dir)
     # The trainer reads an image only when it first draws it, maybe hours in: damage is found now.
     problems = summarize_project(project).errors + _unreadable_images(items)
     if problems:

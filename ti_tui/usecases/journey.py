@@ -1,0 +1,122 @@
+"""The steps of the journey and how far a project has come on each, told from its files alone.
+
+Images, Captions, Token, Settings, Train, Compare, Apply: each is done, needs attention, or not yet
+begun, with a line that says why; a step that cannot work yet names the step to do first. Nothing
+here is remembered between calls, so every front end, and every wizard open on the project, sees
+the same.
+"""
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ti_tui.dataset.captions import caption_warnings, read_caption_file
+from ti_tui.dataset.checks import MIN_IMAGES
+from ti_tui.dataset.files import list_image_files
+from ti_tui.errors import UserError
+from ti_tui.project import Project
+from ti_tui.usecases.summary import ProjectSummary, summarize_project
+
+Step = Literal["images", "captions", "token", "settings", "train", "compare", "apply"]
+STEPS: tuple[Step, ...] = ("images", "captions", "token", "settings", "train", "compare", "apply")
+STEP_TITLES: dict[Step, str] = {
+    "images": "Images",
+    "captions": "Captions",
+    "token": "Token",
+    "settings": "Settings",
+    "train": "Train",
+    "compare": "Compare",
+    "apply": "Apply",
+}
+Progress = Literal["done", "attention", "not-yet"]
+
+
+@dataclass(frozen=True)
+class StepState:
+    step: Step
+    progress: Progress
+    line: str  # where the project stands on this step, in a few words
+    first: Step | None = None  # the step to do before this one can work
+
+
+def step_states(project: Project, summary: ProjectSummary | None = None) -> dict[Step, StepState]:
+    """Every step's state; pass a fresh summary to save working it out again."""
+    summary = summary or summarize_project(project)
+    states = [_images(project, summary), _captions(project), _token(project), _settings(summary), _train(project, summary)]
+    states += [StepState(step, "not-yet", "coming in a later version") for step in ("compare", "apply")]
+    return {state.step: state for state in states}
+
+
+def _images(project: Project, summary: ProjectSummary) -> StepState:
+    count = summary.image_count
+    if count == 0:
+        return StepState("images", "not-yet", "no images yet")
+    blocking = [problem for problem in summary.errors if problem.check in ("images", "count", "prepared")]
+    if blocking:
+        return StepState("images", "attention", blocking[0].what.rstrip("."))
+    prepared = len(list_image_files(project.prepared_dir))
+    if not prepared:
+        return StepState("images", "attention", f"{count} images, not prepared yet")
+    return StepState("images", "done", f"{count} images, prepared")
+
+
+def _captions(project: Project) -> StepState:
+    prepared = list_image_files(project.prepared_dir)
+    if not prepared:
+        return StepState("captions", "not-yet", "the images are not prepared yet", first="images")
+    missing = sum(1 for image in prepared if not read_caption_file(image))
+    settings = project.settings
+    warnings = caption_warnings(project.prepared_dir, settings.token.trigger, settings.token.init_text, settings.training.template)
+    if missing == len(prepared):
+        return StepState("captions", "not-yet", "no captions yet")
+    if missing:
+        return StepState("captions", "attention", f"{missing} of {len(prepared)} images have no caption")
+    if warnings:
+        return StepState("captions", "attention", f"{len(warnings)} caption warning(s)")
+    return StepState("captions", "done", f"{len(prepared)} captions")
+
+
+def _token(project: Project) -> StepState:
+    token = project.settings.token
+    if not token.trigger:
+        return StepState("token", "not-yet", "no trigger word yet")
+    vectors = f"{token.vectors} vector(s)" if token.vectors else "vectors suggested"
+    return StepState("token", "done", f"{token.trigger}, {vectors}")
+
+
+def _settings(summary: ProjectSummary) -> StepState:
+    blocking = [problem for problem in summary.errors if problem.check in ("model", "tokenizer")]
+    if blocking:
+        return StepState("settings", "attention", blocking[0].what.rstrip("."))
+    return StepState("settings", "done", summary.model_text)
+
+
+def _train(project: Project, summary: ProjectSummary) -> StepState:
+    from ti_tui.runs import run_status
+    from ti_tui.usecases.training import list_runs
+
+    runs = list_runs(project)
+    if not runs:
+        if summary.errors or summary.image_count < MIN_IMAGES:
+            return StepState("train", "not-yet", "the project cannot be trained yet", first="images")
+        return StepState("train", "not-yet", "no runs yet")
+    try:
+        status = run_status(runs[-1])
+    except UserError as error:
+        return StepState("train", "attention", str(error))
+    if status.active:
+        return StepState("train", "attention", f"run {status.state}, step {status.step} of {status.total_steps}")
+    if status.state == "finished":
+        return StepState("train", "done", f"trained {status.step} steps")
+    return StepState("train", "attention", f"the last run {status.state} at step {status.step}")
+
+
+def has_active_run(project: Project) -> bool:
+    """A trainer is at work on the project: the wizard opens on Train."""
+    from ti_tui.runs import run_status
+    from ti_tui.usecases.training import list_runs
+
+    runs = list_runs(project)
+    try:
+        return bool(runs) and run_status(runs[-1]).active
+    except UserError:
+        return False
