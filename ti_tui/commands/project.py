@@ -9,8 +9,10 @@ DOCTOR_LABEL_WIDTH = 17
 
 
 def add_commands(commands) -> None:
-    opening = commands.add_parser("open", help="open a project in the wizard (the default command)")
-    opening.add_argument("project", nargs="?", default=".", type=Path, help="project folder or its project.toml")
+    opening = commands.add_parser("open", help="open the wizard on a project, or on its start screen (the default command)")
+    opening.add_argument(
+        "project", nargs="?", type=Path, help="project folder or its project.toml (default: this folder's, else the start screen)"
+    )
     opening.set_defaults(handler=open_project)
 
     new = commands.add_parser("new", help="create a project folder with a commented project.toml")
@@ -43,10 +45,13 @@ def new_project(arguments: argparse.Namespace) -> int:
 
 
 def open_project(arguments: argparse.Namespace) -> int:
-    from ti_tui.project import Project
+    from ti_tui.project import PROJECT_FILE_NAME, Project
     from ti_tui.tui.app import create_app
+    from ti_tui.tui.widgets.picture import picture_class
 
-    project = Project.open(arguments.project)
+    folder = arguments.project if arguments.project is not None else Path.cwd() if Path(PROJECT_FILE_NAME).is_file() else None
+    project = Project.open(folder) if folder is not None else None
+    picture_class()  # asks the terminal how it draws images, which it cannot once the wizard runs
     create_app(project).run()
     return 0
 

@@ -1,34 +1,186 @@
-"""The wizard's Textual app, built by `create_app` so that tests can hand it fakes."""
+"""The wizard: a start screen, then one screen per step of the journey, over one project at a time.
 
+`create_app` builds it; tests hand it `Services` whose calls are fakes. The app holds the open
+project and where each step stands (worked out afresh from the files after every change, in a
+worker); screens read both and are told of changes through two signals.
+"""
+
+from dataclasses import dataclass, field
+
+from textual import work
 from textual.app import App
+from textual.binding import Binding
+from textual.signal import Signal
+from textual.worker import Worker, WorkerState
 
-from ti_tui.project import Project
-from ti_tui.sd.fetch import fetch_missing
-from ti_tui.tui.screens.project import CheckImages, Fetch, ProjectScreen, Summarize
-from ti_tui.usecases.images import check_project_images
-from ti_tui.usecases.summary import summarize_project
+from ti_tui.errors import UserError
+from ti_tui.findings import Finding
+from ti_tui.project import Project, ProjectChangedOnDiskError
+from ti_tui.tui.commands import StepCommands
+from ti_tui.tui.services import Services
+from ti_tui.usecases.journey import STEPS, Step, StepState
+from ti_tui.usecases.summary import ProjectSummary
+
+WATCH_FILE_SECONDS = 2.0
 
 
-class TiTuiApp(App):
+@dataclass
+class ProjectState:
+    """What the screens show of the open project: each step's state, and the project's own problems."""
+
+    steps: dict[Step, StepState] = field(default_factory=dict)
+    problems: list[Finding] = field(default_factory=list)
+    summary: ProjectSummary | None = None
+
+
+class WizardApp(App):
+    CSS_PATH = "app.tcss"
     TITLE = "ti-tui"
+    COMMANDS = App.COMMANDS | {StepCommands}
+    BINDINGS = [
+        Binding("ctrl+o", "start", "Projects", tooltip="The start screen: recent projects, a new one, the sample"),
+        Binding("f1,question_mark", "show_keys", "Keys", key_display="?"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
 
-    def __init__(self, project: Project, summarize: Summarize, fetch: Fetch, check_images: CheckImages):
+    def __init__(self, project: Project | None, services: Services):
         super().__init__()
+        self.services = services
         self.project = project
-        self.summarize = summarize
-        self.fetch = fetch
-        self.check_images = check_images
+        self.state = ProjectState()
+        self.state_changed: Signal[ProjectState] = Signal(self, "state-changed")
+        self.settings_reloaded: Signal[Project] = Signal(self, "settings-reloaded")
+        self.file_changed_elsewhere = False
+        self.device_probe = None  # what a run would train on here; examined once, by the Settings step
 
     def on_mount(self) -> None:
-        self.push_screen(ProjectScreen(self.project, self.summarize, self.fetch, self.check_images))
+        self.set_interval(WATCH_FILE_SECONDS, self.notice_edits_elsewhere)
+        if self.project is None:
+            self.action_start()
+        else:
+            self.open_project(self.project)
+
+    # Projects and steps ----------------------------------------------------------------------
+
+    def action_start(self) -> None:
+        from ti_tui.tui.screens.start import StartScreen
+
+        self.switch_to(StartScreen())
+
+    def open_project(self, project: Project, step: Step | None = None) -> None:
+        """Show `project` on `step`; by default where it was left, or on Train while a run is at work."""
+        from ti_tui.usecases.journey import has_active_run
+
+        self.project = project
+        self.file_changed_elsewhere = False
+        self.sub_title = project.name
+        if step is None:
+            remembered = self.services.memory.last_step(project.root)
+            step = "train" if has_active_run(project) else remembered if remembered in STEPS else "images"
+        self.state = ProjectState()
+        self.open_step(step)
+        self.call_after_refresh(self.refresh_state)  # the first screen is drawn before any work competes with it
+
+    def open_step(self, step: Step) -> None:
+        from ti_tui.tui.screens import step_screen
+
+        self.services.memory.remember(self.project.root, step)
+        self.switch_to(step_screen(step))
+
+    def switch_to(self, screen) -> None:
+        self.flush_edits()
+        if self.screen_stack and len(self.screen_stack) > 1:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="project-state")
+    def refresh_state(self) -> None:
+        """Where every step stands, from the files; the screens hear of it through `state_changed`."""
+        project = self.project
+        try:
+            summary = self.services.summarize(project)
+            state = ProjectState(self.services.step_states(project, summary), summary.problems, summary)
+        except UserError as error:
+            state = ProjectState(problems=[Finding("error", str(error), fix=error.fix)])
+        except OSError as error:
+            state = ProjectState(problems=[Finding("error", f"{error.filename or 'a file'}: {error.strerror or error}")])
+        self.call_from_thread(self._publish_state, project, state)
+
+    def _publish_state(self, project: Project, state: ProjectState) -> None:
+        if project is self.project:
+            self.state = state
+            self.state_changed.publish(state)
+
+    # Settings --------------------------------------------------------------------------------
+
+    def save_settings(self, changes: dict) -> list[Finding]:
+        """Write settings through the core; their problems, in doctor's words, when they cannot be saved."""
+        try:
+            update = self.project.update(changes)
+        except ProjectChangedOnDiskError:
+            self.file_changed_elsewhere = True
+            self.notify(
+                "project.toml was changed by another program, so this change was not saved. Press r to reload it.",
+                severity="warning",
+                markup=False,
+            )
+            return []
+        except UserError as error:
+            self.notify(str(error), severity="error", markup=False)
+            return []
+        if update.changed:
+            self.refresh_state()
+        return update.problems
+
+    def notice_edits_elsewhere(self) -> None:
+        if self.project is not None and not self.file_changed_elsewhere and self.project.store.changed_on_disk():
+            self.file_changed_elsewhere = True
+            self.notify("project.toml was changed by another program. Press r to reload it; nothing here overwrites it.", markup=False)
+
+    def action_reload(self) -> None:
+        try:
+            self.project.store.reload()
+        except UserError as error:
+            self.notify(str(error), severity="error", markup=False, timeout=10)
+            return
+        self.file_changed_elsewhere = False
+        self.settings_reloaded.publish(self.project)
+        self.refresh_state()
+        self.notify("Reloaded project.toml.")
+
+    def flush_edits(self) -> None:
+        flush = getattr(self.screen, "flush_edits", None) if self.screen_stack else None
+        if flush is not None:
+            flush()
+
+    async def action_quit(self) -> None:
+        self.flush_edits()
+        self.exit()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.report_failure(event)
+
+    def report_failure(self, event: Worker.StateChanged) -> None:
+        """Work that failed in a way nobody foresaw: said on the screen, never a traceback on the terminal.
+
+        Worker events do not bubble: every screen hands its own to this."""
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self.log.error(f"worker {event.worker.name} failed", error)
+            self.notify(
+                f"Something went wrong ({type(error).__name__}: {error}); the wizard goes on.", severity="error", markup=False, timeout=15
+            )
+
+    # Keys -------------------------------------------------------------------------------------
+
+    def action_show_keys(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
 
 
-def create_app(
-    project: Project,
-    *,
-    summarize: Summarize = summarize_project,
-    fetch: Fetch = fetch_missing,
-    check_images: CheckImages = check_project_images,
-) -> TiTuiApp:
-    """The wizard for `project`; tests pass fakes for the work that reads disks or the network."""
-    return TiTuiApp(project, summarize, fetch, check_images)
+def create_app(project: Project | None = None, services: Services | None = None) -> WizardApp:
+    """The wizard, on `project` or on the start screen; tests pass `services` with fakes."""
+    return WizardApp(project, services or Services())

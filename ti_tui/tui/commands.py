@@ -1,0 +1,33 @@
+"""The command palette (ctrl+p): every step, and every action of the screen it was opened on."""
+
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from ti_tui.usecases.journey import STEP_TITLES
+
+
+class StepCommands(Provider):
+    def commands(self) -> list[tuple[str, str, object]]:
+        """(title, help, callback) for the steps and the screen's own keys."""
+        app, screen = self.app, self.screen
+        found = []
+        if getattr(app, "project", None) is not None:
+            for step, title in STEP_TITLES.items():
+                found.append((f"Go to: {title}", f"open the {title} step", partial(app.open_step, step)))
+        for binding in getattr(screen, "BINDINGS", []):
+            if binding.description and binding.show and screen.check_action(binding.action, ()) is not False:
+                help_text = binding.tooltip or f"key {binding.key_display or binding.key}"
+                found.append((binding.description, help_text, partial(screen.run_action, binding.action)))
+        return found
+
+    async def discover(self) -> Hits:
+        for title, help_text, callback in self.commands():
+            yield DiscoveryHit(title, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, help_text, callback in self.commands():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)

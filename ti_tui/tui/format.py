@@ -1,0 +1,32 @@
+"""Numbers in words, the way the screens show them."""
+
+from ti_tui.runs.events import duration
+
+
+def gib(megabytes: float) -> str:
+    return f"{megabytes / 1024:.1f} GiB"
+
+
+def describe_forecast(forecast, project, device) -> str:
+    """What the run will be: passes over the images, the memory on this device, and the time, as estimates."""
+    training = project.settings.training
+    lines = [
+        f"{training.steps} steps of {training.batch_size} image(s)"
+        + (f" x {training.gradient_accumulation} accumulated" if training.gradient_accumulation > 1 else "")
+        + f" over {forecast.images} training image(s): {forecast.epochs:.1f} passes, each image seen about {forecast.epochs:.0f} times."
+    ]
+    if forecast.memory is None:
+        lines.append(f"Memory and time: {forecast.problem}." if forecast.problem else "")
+        return "\n".join(line for line in lines if line)
+    free = (
+        f" of {gib(device.free_memory / 2**20)} free"
+        if device.free_memory
+        else f" of {gib(device.total_memory / 2**20)}"
+        if device.total_memory
+        else ""
+    )
+    lines.append(f"Memory: {forecast.memory.describe()}{free}, on {device.name} in {device.dtype}.")
+    if forecast.seconds is not None:
+        when = "under a minute" if forecast.seconds < 60 else f"about {duration(forecast.seconds)}"
+        lines.append(f"Time: {when} (an estimate from this machine's measured speed).")
+    return "\n".join(lines)

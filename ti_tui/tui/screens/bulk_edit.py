@@ -1,0 +1,89 @@
+"""Editing every caption at once: replace, remove a word, prepend, append, with a preview of what changes."""
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from ti_tui.dataset import captions
+from ti_tui.dataset.captions import read_caption_file
+from ti_tui.errors import UserError
+
+OPERATIONS = [("replace words", "replace"), ("remove a word", "remove"), ("put words first", "prepend"), ("put words last", "append")]
+
+
+class BulkEditScreen(ModalScreen[list[str] | None]):
+    """Returns the images whose caption changed, or None when cancelled."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, folder: Path, images: list[Path]):
+        super().__init__()
+        self.folder, self.images = folder, images
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="bulk-edit"):
+            yield Label("Edit every caption", classes="section-title")
+            yield Select(OPERATIONS, value="replace", allow_blank=False, id="operation", compact=True)
+            yield Input("", id="words", placeholder="the words to look for (whole words)", compact=True)
+            yield Input("", id="replacement", placeholder="what to put in their place (empty: nothing)", compact=True)
+            yield Static("", id="preview", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button("Apply", id="apply", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#words", Input).focus()
+        self.preview()
+
+    def edit(self):
+        """The edit as a function of the caption text, from the core; UserError when it is not complete."""
+        operation = self.query_one("#operation", Select).value
+        words = self.query_one("#words", Input).value
+        if operation == "replace":
+            return captions.replacing(words, self.query_one("#replacement", Input).value)
+        if operation == "remove":
+            return captions.removing_word(words)
+        if not words.strip():
+            raise UserError("type the words to add")
+        return captions.prepending(words.strip()) if operation == "prepend" else captions.appending(words.strip())
+
+    @on(Select.Changed)
+    @on(Input.Changed)
+    def preview(self) -> None:
+        self.query_one("#replacement", Input).display = self.query_one("#operation", Select).value == "replace"
+        preview = self.query_one("#preview", Static)
+        try:
+            edit = self.edit()
+        except UserError as error:
+            preview.update(str(error)[:1].upper() + str(error)[1:] + ".")
+            return
+        changes = []
+        for image in self.images:
+            before = captions.tidy(read_caption_file(image) or "")
+            after = captions.tidy(edit(before))
+            if after != before:
+                changes.append((image.name, before, after))
+        if not changes:
+            preview.update(f"No caption of the {len(self.images)} would change.")
+            return
+        name, before, after = changes[0]
+        preview.update(f"{len(changes)} of {len(self.images)} captions change, such as {name}:\n  {before}\n  -> {after}")
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#apply")
+    def apply(self) -> None:
+        try:
+            changed = captions.edit_captions(self.folder, self.edit())
+        except UserError as error:
+            self.notify(str(error), severity="error", markup=False)
+            return
+        self.dismiss(changed)
+
+    @on(Button.Pressed, "#cancel")
+    def cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,302 @@
+"""The Captions step: each prepared image beside its caption, the exact prompts the caption makes,
+warnings as it is typed; captions written by a model for the images without one; bulk edits."""
+
+import random
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Input, OptionList, ProgressBar, Static
+from textual.widgets.option_list import Option
+
+from ti_tui.dataset.captions import caption_problems, read_caption_file, write_caption_file
+from ti_tui.dataset.files import list_image_files
+from ti_tui.errors import UserError
+from ti_tui.prompts import TagOptions, build_prompt, load_templates
+from ti_tui.tui.screens.step import StepScreen
+from ti_tui.tui.widgets.picture import Picture
+
+GUIDANCE = (
+    "Describe what varies: place, clothes, light, pose. Leave out what the word should learn (the face, the "
+    "character, the style), so that the word carries it. Below: the exact prompts training makes of it. Next: Token."
+)
+SAVE_AFTER_SECONDS = 0.6  # of no typing
+SHOWN_PROMPTS = 3
+
+
+class CaptionsScreen(StepScreen):
+    STEP = "captions"
+    GUIDANCE = GUIDANCE
+    CSS_PATH = "captions.tcss"
+    AUTO_FOCUS = "#captions"
+    BINDINGS = [
+        Binding("down", "move(1)", "Next image", show=False),
+        Binding("up", "move(-1)", "Previous image", show=False),
+        Binding("enter", "edit", "Edit caption", show=False),
+        Binding("a", "auto_caption(False)", "Caption the rest"),
+        Binding("A", "auto_caption(True)", "Caption all", key_display="A"),
+        Binding("b", "bulk", "Bulk edit"),
+        Binding("c", "stop_captioning", "Stop captioning"),
+    ]
+
+    class Captioned(Message):
+        def __init__(self, done: int, total: int, image: str, caption: str | None):
+            super().__init__()
+            self.done, self.total, self.image, self.caption = done, total, image, caption
+
+    class CaptioningEnded(Message):
+        def __init__(self, text: str, severity: str = "information"):
+            super().__init__()
+            self.text, self.severity = text, severity
+
+    def __init__(self):
+        super().__init__()
+        self.images: list[Path] = []
+        self.current: Path | None = None
+        self.saved_text: str | None = None
+        self.save_timer = None
+        self.captioning = None  # the running captioner's progress generator, while one runs
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="verdict", markup=False)
+        yield ProgressBar(id="progress", show_eta=False)
+        with Horizontal(id="captions-and-editor"):
+            yield OptionList(id="captions")
+            with Vertical(id="editor"):
+                yield Picture(id="picture")
+                yield Input("", id="caption", placeholder="what varies in this image: place, clothes, light, pose", compact=True)
+                yield Static("", id="prompts", markup=False)
+                yield Static("", id="warnings", markup=False)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#progress", ProgressBar).display = False
+        self.load_images()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "stop_captioning":
+            return self.captioning is not None
+        if action in ("auto_caption", "bulk"):
+            return None if self.captioning is not None or not self.images else True
+        return True
+
+    def load_images(self, keep: Path | None = None) -> None:
+        self.images = list_image_files(self.app.project.prepared_dir)
+        listing = self.query_one("#captions", OptionList)
+        listing.clear_options()
+        listing.add_options(Option(Content(_label(image)), id=image.name) for image in self.images)
+        verdict = self.query_one("#verdict", Static)
+        if not self.images:
+            verdict.update("No prepared images yet: prepare them on the Images step (1, then p) first.")
+            self.query_one("#captions-and-editor").display = False
+            return
+        missing = sum(1 for image in self.images if not read_caption_file(image))
+        verdict.update(
+            f"{len(self.images)} prepared images; "
+            + (f"{missing} without a caption (a: caption them)." if missing else "each has a caption.")
+        )
+        self.query_one("#captions-and-editor").display = True
+        index = self.images.index(keep) if keep in self.images else 0
+        listing.highlighted = index
+        self.open_image(self.images[index])
+
+    # One image's caption -----------------------------------------------------------------------
+
+    @on(OptionList.OptionHighlighted, "#captions")
+    def highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self.open_image(self.images[event.option_index])
+
+    @on(OptionList.OptionSelected, "#captions")
+    def selected(self) -> None:
+        self.action_edit()
+
+    def open_image(self, image: Path) -> None:
+        if image == self.current:
+            return
+        self.save_now()
+        self.current = image
+        self.saved_text = read_caption_file(image) or ""
+        field = self.query_one("#caption", Input)
+        with field.prevent(Input.Changed):
+            field.value = self.saved_text
+        self.query_one("#picture", Picture).show(image)
+        self.show_prompts(self.saved_text)
+
+    def action_move(self, offset: int) -> None:
+        listing = self.query_one("#captions", OptionList)
+        if self.images:
+            listing.highlighted = max(0, min(len(self.images) - 1, (listing.highlighted or 0) + offset))
+
+    def action_edit(self) -> None:
+        self.query_one("#caption", Input).focus()
+
+    @on(Input.Changed, "#caption")
+    def typed(self, event: Input.Changed) -> None:
+        self.show_prompts(event.value)
+        if self.save_timer is not None:
+            self.save_timer.stop()
+        self.save_timer = self.set_timer(SAVE_AFTER_SECONDS, self.save_now)
+
+    @on(Input.Submitted, "#caption")
+    def submitted(self) -> None:
+        self.save_now()
+        self.action_move(1)
+
+    def save_now(self) -> None:
+        """Write the caption being edited, if it changed; captions are the user's files, not settings."""
+        if self.current is None:
+            return
+        text = self.query_one("#caption", Input).value
+        if text.strip() == (self.saved_text or "").strip():
+            return
+        try:
+            write_caption_file(self.current, text)
+        except OSError as error:
+            self.notify(f"{self.current.name}'s caption could not be saved: {error.strerror}", severity="error", markup=False)
+            return
+        self.saved_text = read_caption_file(self.current) or ""
+        index = self.images.index(self.current)
+        self.query_one("#captions", OptionList).replace_option_prompt_at_index(index, Content(_label(self.current)))
+        self.app.refresh_state()
+
+    def flush_edits(self) -> None:
+        super().flush_edits()
+        self.save_now()
+
+    def show_prompts(self, caption: str) -> None:
+        """The prompts training makes of this caption (one draw of each template line), and what is wrong with it."""
+        project = self.app.project
+        settings = project.settings
+        training = settings.training
+        try:
+            templates = load_templates(training.template, project.root)
+        except UserError as error:
+            self.query_one("#prompts", Static).update(str(error))
+            return
+        options = TagOptions(training.shuffle_tags, training.keep_tags, training.tag_dropout)
+        draws = random.Random(training.seed)
+        prompts = [build_prompt(line, settings.token.trigger, caption, options, draws) for line in templates[:SHOWN_PROMPTS]]
+        more = f"\n  ... and {len(templates) - SHOWN_PROMPTS} more" if len(templates) > SHOWN_PROMPTS else ""
+        self.query_one("#prompts", Static).update("Training prompts:\n" + "\n".join(f"  {prompt}" for prompt in prompts) + more)
+        problems = caption_problems(caption, settings.token.trigger, settings.token.init_text, training.template)
+        self.query_one("#warnings", Static).update("\n".join(f"! {problem}" for problem in problems))
+
+    def settings_reloaded(self, project) -> None:
+        self.show_prompts(self.query_one("#caption", Input).value)
+
+    # Captions by a model -----------------------------------------------------------------------
+
+    def action_auto_caption(self, everything: bool) -> None:
+        from ti_tui.tui.screens.dialogs import AskPath, Confirm
+
+        self.save_now()
+        targets = self.images if everything else [image for image in self.images if not read_caption_file(image)]
+        if not targets:
+            self.notify("Every image has a caption; A captions them all anew.")
+            return
+
+        def model_chosen(model: Path | None) -> None:
+            if model is not None:
+                self.app.services.memory.remember_value("captioner", str(model))
+                self.start_captioning(model, targets, everything)
+
+        def confirmed(yes: bool) -> None:
+            if yes:
+                ask_model()
+
+        def ask_model() -> None:
+            remembered = self.app.services.memory.value("captioner") or ""
+            self.app.push_screen(
+                AskPath("The captioning model's folder (a BLIP model, such as blip-image-captioning-large):", remembered), model_chosen
+            )
+
+        if everything:
+            self.app.push_screen(Confirm(f"Caption all {len(targets)} images anew, replacing the captions you wrote or edited?"), confirmed)
+        else:
+            ask_model()
+
+    def start_captioning(self, model: Path, targets: list[Path], overwrite: bool) -> None:
+        self.captioning = _Captioning()
+        self.refresh_bindings()
+        progress = self.query_one("#progress", ProgressBar)
+        progress.update(total=len(targets), progress=0)
+        progress.display = True
+        self.run_captioner(self.captioning, str(model), targets, overwrite)
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="caption")
+    def run_captioner(self, captioning: "_Captioning", model: str, targets: list[Path], overwrite: bool) -> None:
+        written = 0
+        try:
+            for progress in self.app.services.caption(model, targets, overwrite, on_start=captioning.started):
+                written += progress.caption is not None and not progress.kept
+                self.post_message(self.Captioned(progress.done, progress.total, progress.image, progress.caption))
+        except UserError as error:
+            if not captioning.stopped:
+                self.post_message(self.CaptioningEnded(str(error), "error"))
+                return
+        if captioning.stopped:
+            self.post_message(self.CaptioningEnded(f"Stopped; the {written} caption(s) written so far are kept.", "warning"))
+        else:
+            self.post_message(self.CaptioningEnded(f"Wrote {written} caption(s) for {len(targets)} image(s)."))
+
+    def action_stop_captioning(self) -> None:
+        if self.captioning is not None:
+            self.captioning.stop()
+
+    @on(Captioned)
+    def show_captioned(self, message: Captioned) -> None:
+        self.query_one("#progress", ProgressBar).update(total=message.total, progress=message.done)
+        self.query_one("#verdict", Static).update(f"Captioning {message.done} of {message.total}: {message.image} (c stops)")
+
+    @on(CaptioningEnded)
+    def captioning_ended(self, message: CaptioningEnded) -> None:
+        self.captioning = None
+        self.refresh_bindings()
+        self.query_one("#progress", ProgressBar).display = False
+        self.notify(message.text, severity=message.severity, markup=False, timeout=8)
+        current, self.current = self.current, None
+        self.load_images(keep=current)
+        self.app.refresh_state()
+
+    # Bulk edits --------------------------------------------------------------------------------
+
+    def action_bulk(self) -> None:
+        from ti_tui.tui.screens.bulk_edit import BulkEditScreen
+
+        self.save_now()
+
+        def edited(changed: list[str] | None) -> None:
+            if changed is not None:
+                self.notify(f"Changed {len(changed)} caption(s); the earlier ones are in prepared/caption-history/.", markup=False)
+                current, self.current = self.current, None
+                self.load_images(keep=current)
+                self.app.refresh_state()
+
+        self.app.push_screen(BulkEditScreen(self.app.project.prepared_dir, self.images), edited)
+
+
+def _label(image: Path) -> str:
+    caption = read_caption_file(image)
+    return f"{image.stem}  {caption}" if caption else f"{image.stem}  (no caption)"
+
+
+class _Captioning:
+    """The captioner's helper process, so that a key can stop it mid-image."""
+
+    def __init__(self):
+        self.process = None
+        self.stopped = False
+
+    def started(self, process) -> None:
+        self.process = process
+        if self.stopped:
+            process.kill()
+
+    def stop(self) -> None:
+        self.stopped = True
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()

@@ -1,0 +1,84 @@
+"""Small questions asked over the current screen: a path, a yes or no."""
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from ti_tui.tui.widgets.path_input import PathInput
+
+
+class AskPath(ModalScreen[Path | None]):
+    """A file or folder, typed with completion or picked from a browser (f2)."""
+
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel"),
+        Binding("f2", "browse", "Browse"),
+    ]
+
+    def __init__(self, question: str, start: str = "", folders: bool = True, files: bool = False):
+        super().__init__()
+        self.question, self.start, self.folders, self.files = question, start, folders, files
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.question, markup=False)
+            yield PathInput(self.start, id="path", placeholder="a path; right arrow completes, f2 browses", compact=True)
+            yield Static("", id="path-problem", classes="problem", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button("OK", id="ok", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def choose(self) -> None:
+        text = self.query_one("#path", Input).value.strip()
+        path = Path(text).expanduser()
+        wanted_kind = (path.is_dir() and self.folders) or (path.is_file() and self.files)
+        if text and wanted_kind:
+            self.dismiss(path.resolve())
+        else:
+            kinds = " or ".join(kind for kind, wanted in (("folder", self.folders), ("file", self.files)) if wanted)
+            self.query_one("#path-problem", Static).update(f"{text or 'Nothing'} is not a {kinds} here.")
+
+    @on(Button.Pressed, "#cancel")
+    def cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_browse(self) -> None:
+        from textual_fspicker import FileOpen, SelectDirectory
+
+        field = self.query_one("#path", Input)
+        start = Path(field.value or ".").expanduser()
+        start = start if start.is_dir() else start.parent if start.parent.is_dir() else Path.cwd()
+        picker = SelectDirectory(start) if self.folders and not self.files else FileOpen(start)
+
+        def picked(path: Path | None) -> None:
+            if path is not None:
+                field.value = str(path)
+                self.choose()
+
+        self.app.push_screen(picker, picked)
+
+
+class Confirm(ModalScreen[bool]):
+    BINDINGS = [Binding("escape", "dismiss(False)", "No"), Binding("y", "dismiss(True)", "Yes")]
+
+    def __init__(self, question: str):
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.question, markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button("Yes (y)", id="yes", variant="primary")
+                yield Button("No (esc)", id="no")
+
+    @on(Button.Pressed)
+    def answer(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")

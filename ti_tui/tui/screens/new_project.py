@@ -1,0 +1,150 @@
+"""A new project: its folder, model, images, kind and trigger, checked as they are typed, created by the
+same core call as `ti-tui new`."""
+
+import os
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from ti_tui.errors import UserError
+from ti_tui.names import FILE_STEM
+from ti_tui.tui.widgets.path_input import PathInput
+
+KINDS = [("a face (a person)", "face"), ("a subject (an object, a pet, a character)", "subject"), ("a style", "style")]
+FIELDS = ("folder", "model", "images", "trigger")
+
+
+class NewProjectScreen(ModalScreen[Path | None]):
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel"),
+        Binding("f2", "browse", "Browse"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog", id="new-project"):
+            yield Label("A new project", classes="section-title")
+            yield Label("Folder for the project (made if missing)")
+            yield PathInput(str(Path.cwd()) + os.sep, id="folder", compact=True)
+            yield Static("", id="folder-note", classes="note", markup=False)
+            yield Label("Model: a .safetensors/.ckpt file, a diffusers folder, a Hugging Face id, or builtin:tiny")
+            yield PathInput("", id="model", placeholder="empty: stable-diffusion-v1-5 from the Hugging Face cache", compact=True)
+            yield Static("", id="model-note", classes="note", markup=False)
+            yield Label("Folder of your photos (empty: put them into the project's images/ later)")
+            yield PathInput("", id="images", compact=True)
+            yield Static("", id="images-note", classes="note", markup=False)
+            yield Label("What the images show")
+            yield Select(KINDS, value="face", allow_blank=False, id="kind", compact=True)
+            yield Label("Trigger: the made-up word you will type in prompts")
+            yield Input("", id="trigger", placeholder="such as zorbot; empty: from the folder name", compact=True)
+            yield Static("", id="trigger-note", classes="note", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button("Create", id="create", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        for name in FIELDS:
+            self.check(name)
+        self.query_one("#folder", Input).focus()
+
+    @on(Input.Changed)
+    def changed(self, event: Input.Changed) -> None:
+        self.check(event.input.id)
+
+    def check(self, name: str) -> bool:
+        """Show what the field's value will do, or what is wrong with it; True when it can be used."""
+        value = self.query_one(f"#{name}", Input).value.strip()
+        problem, note = _CHECKS[name](value)
+        self.query_one(f"#{name}-note", Static).update(problem or note)
+        self.query_one(f"#{name}-note", Static).set_class(bool(problem), "problem")
+        return not problem
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#create")
+    def create(self) -> None:
+        from ti_tui.project import create_project
+
+        if not all([self.check(name) for name in FIELDS]):
+            return
+        value = {name: self.query_one(f"#{name}", Input).value.strip() for name in FIELDS}
+        try:
+            project = create_project(
+                value["folder"],
+                model=value["model"] or None,
+                images=Path(value["images"]).expanduser() if value["images"] else None,
+                token=value["trigger"] or None,
+            )
+            project.update({"dataset.kind": self.query_one("#kind", Select).value})
+        except UserError as error:
+            self.notify(str(error), severity="error", markup=False, timeout=10)
+            return
+        self.dismiss(project.root)
+
+    @on(Button.Pressed, "#cancel")
+    def cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_browse(self) -> None:
+        from textual_fspicker import FileOpen, SelectDirectory
+
+        field = self.focused if isinstance(self.focused, PathInput) else self.query_one("#folder", PathInput)
+        start = Path(field.value or ".").expanduser()
+        start = start if start.is_dir() else start.parent if start.parent.is_dir() else Path.cwd()
+        picker = FileOpen(start) if field.id == "model" else SelectDirectory(start)
+
+        def picked(path: Path | None) -> None:
+            if path is not None:
+                field.value = str(path)
+
+        self.app.push_screen(picker, picked)
+
+
+def _folder(value: str) -> tuple[str, str]:
+    if not value:
+        return "Name a folder for the project.", ""
+    folder = Path(value).expanduser()
+    if (folder / "project.toml").exists():
+        return f"{folder} is already a project; open it from the start screen instead.", ""
+    if folder.exists() and not folder.is_dir():
+        return f"{folder} is a file.", ""
+    return "", f"The project will be in {folder}" + ("" if folder.exists() else " (a new folder)") + "."
+
+
+def _model(value: str) -> tuple[str, str]:
+    from ti_tui.sd.availability import model_availability
+    from ti_tui.sd.source import classify_model_source
+
+    if not value:
+        return "", "stable-diffusion-v1-5/stable-diffusion-v1-5, from the local Hugging Face cache (fetch it if missing)."
+    try:
+        availability = model_availability(classify_model_source(value, Path.cwd()))
+    except UserError as error:
+        return str(error), ""
+    if not availability.found:
+        return f"{availability.detail}; {availability.fix}.", ""
+    return "", f"Found: {availability.detail}."
+
+
+def _images(value: str) -> tuple[str, str]:
+    from ti_tui.dataset.files import list_image_files
+
+    if not value:
+        return "", "The project gets an images/ folder of its own."
+    folder = Path(value).expanduser()
+    if not folder.is_dir():
+        return f"{folder} is not a folder.", ""
+    count = len(list_image_files(folder))
+    return "", f"{count} image(s) in it; 10-50 varied ones work best."
+
+
+def _trigger(value: str) -> tuple[str, str]:
+    if value and not FILE_STEM.fullmatch(value):
+        return "One word of letters and digits (- . _ inside), such as zorbot: it is typed in prompts and names the file.", ""
+    return "", "The Token step checks it against the model's tokenizer." if value else ""
+
+
+_CHECKS = {"folder": _folder, "model": _model, "images": _images, "trigger": _trigger}

@@ -1,0 +1,162 @@
+"""The Settings step: every training, schedule and preview setting with its one-line description; the
+learning rate drawn as its text is typed; what the run will be, in words."""
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import Input, Label, Select, Static
+
+from ti_tui.schedule import LearningRateSchedule, ScheduleError
+from ti_tui.settings import SECTION_MODELS, ScheduleSettings
+from ti_tui.tui.screens.step import StepScreen
+from ti_tui.tui.widgets.rate_plot import RatePlot
+from ti_tui.tui.widgets.setting_field import SettingField
+
+GUIDANCE = (
+    "The defaults suit 10-50 images. The learning rate matters most: too high and the word copies the photos, "
+    "too low and it learns nothing; its curve is drawn as you type it. Next: Train."
+)
+GROUPS = {
+    "Training": ("training", ("steps", "batch_size", "gradient_accumulation", "save_every", "validation_every", "seed", "template",
+                              "shuffle_tags", "keep_tags", "tag_dropout", "latent_sampling", "min_snr_gamma", "clip_grad_norm",
+                              "gradient_checkpointing", "processes")),
+    "Schedule": ("schedule", ("preset", "learning_rate", "warmup_steps", "min_learning_rate")),
+    "Previews": ("preview", ("every", "prompts", "compare_init", "negative_prompt", "seeds", "sampling_steps", "cfg_scale")),
+}  # fmt: skip
+SHAPING_THE_RUN = {"training.steps", "training.batch_size", "training.gradient_accumulation", "training.processes"}
+
+
+class SettingsScreen(StepScreen):
+    STEP = "settings"
+    GUIDANCE = GUIDANCE
+    CSS_PATH = "settings.tcss"
+    AUTO_FOCUS = ""  # nothing: a digit pressed on arrival goes to the steps, not into a field
+
+    class DeviceFound(Message):
+        def __init__(self, probe):
+            super().__init__()
+            self.probe = probe
+
+    BINDINGS = [Binding("f", "fetch", "Fetch what is missing")]
+
+    class Fetched(Message):
+        def __init__(self, text: str):
+            super().__init__()
+            self.text = text
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="settings-scroll"):
+            yield Static("", id="facts", markup=False)
+            yield RatePlot(id="rate-plot")
+            for title, (section, names) in GROUPS.items():
+                yield Label(title, classes="section-title")
+                for name in names:
+                    yield Label(f"{section}.{name}", classes="field-title")
+                    yield SettingField(f"{section}.{name}", describe=True, id=f"{section}-{name}")
+            yield Label("Model", classes="section-title")
+            yield Static("", id="model", markup=False)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.redraw_schedule()
+        if getattr(self.app, "device_probe", None) is None:
+            self.probe()
+        else:
+            self.show_facts()
+
+    def shows_problem(self, finding) -> bool:
+        return finding.check in ("model", "tokenizer", "device")
+
+    def show_state(self, state) -> None:
+        super().show_state(state)
+        summary = state.summary
+        if summary is not None:
+            notices = "".join(f"\n{notice}" for notice in summary.notices)
+            self.query_one("#model", Static).update(
+                f"Model {summary.model_text}: {summary.model.detail}.\nTokenizer: {summary.tokenizer.detail}.{notices}"
+            )
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "fetch":
+            summary = self.app.state.summary
+            return bool(summary and summary.fetchable)
+        return True
+
+    def action_fetch(self) -> None:
+        self.notify("Fetching what the model lacks; this can take a while.")
+        self.fetch()
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="fetch")
+    def fetch(self) -> None:
+        from ti_tui.errors import UserError
+
+        project = self.app.project
+        try:
+            fetched = self.app.services.fetch(project.settings.model, project.root)
+            self.post_message(self.Fetched("\n".join(fetched) or "Nothing was missing."))
+        except UserError as error:
+            self.post_message(self.Fetched(str(error)))
+
+    @on(Fetched)
+    def fetched(self, message: Fetched) -> None:
+        self.notify(message.text, markup=False, timeout=10)
+        self.app.refresh_state()
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="device")
+    def probe(self) -> None:
+        settings = self.app.project.settings.model
+        self.post_message(self.DeviceFound(self.app.services.probe_device(settings.device, settings.precision)))
+
+    @on(DeviceFound)
+    def device_found(self, message: DeviceFound) -> None:
+        self.app.device_probe = message.probe
+        self.show_facts()
+
+    def show_facts(self) -> None:
+        from ti_tui.tui.format import describe_forecast
+        from ti_tui.usecases.forecast import forecast_run
+
+        forecast = forecast_run(self.app.project, getattr(self.app, "device_probe", None))
+        self.query_one("#facts", Static).update(describe_forecast(forecast, self.app.project, getattr(self.app, "device_probe", None)))
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def changed(self, event) -> None:
+        field = next((node for node in event.control.ancestors if isinstance(node, SettingField)), None)
+        if field is None:
+            return
+        if field.key.startswith("schedule.") or field.key == "training.steps":
+            self.redraw_schedule()
+
+    def on_setting_field_saved(self) -> None:
+        self.show_facts()
+
+    def redraw_schedule(self) -> None:
+        """The curve of the schedule as typed (saved or not); a text that does not parse is said in place."""
+        typed = {name: self.query_one(f"#schedule-{name}", SettingField).value for name in SECTION_MODELS["schedule"].model_fields}
+        rate_field = self.query_one("#schedule-learning_rate", SettingField)
+        try:
+            steps = int(self.query_one("#training-steps", SettingField).value)
+            schedule = ScheduleSettings.model_construct(
+                preset=typed["preset"],
+                learning_rate=typed["learning_rate"],
+                warmup_steps=int(typed["warmup_steps"]),
+                min_learning_rate=float(typed["min_learning_rate"]),
+            )
+            curve = LearningRateSchedule.from_settings(schedule, max(1, steps))
+        except ScheduleError as error:
+            rate_field.show_note(f"schedule.learning_rate: {error}", problem=True)
+            return
+        except ValueError:
+            return  # a number half typed: its own field says so
+        rate_field.show_note("; ".join(curve.describe()))
+        self.query_one(RatePlot).show(curve)
+
+    def settings_reloaded(self, project) -> None:
+        for field in self.query(SettingField):
+            field.show_saved()
+        self.redraw_schedule()
+        self.show_facts()

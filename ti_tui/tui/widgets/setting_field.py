@@ -1,0 +1,164 @@
+"""A setting of project.toml as a field: typed (or chosen), checked as it changes, saved through the core
+a moment after the last change, and the problem shown under it in the words `ti-tui doctor` uses."""
+
+import typing
+from typing import Literal
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Input, Select, Static, Switch
+
+from ti_tui.settings import SECTION_MODELS
+
+SAVE_AFTER_SECONDS = 0.5  # of no typing
+LIST_SEPARATOR = " | "  # prompts hold commas, so list items are set apart by a bar
+
+
+def field_info(key: str):
+    section, name = key.split(".")
+    return SECTION_MODELS[section].model_fields[name]
+
+
+def _item_type(annotation):
+    """The type of a field, or of its items for a list; Annotated[...] and its bounds looked through."""
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation
+
+
+class SettingField(Vertical):
+    """A setting's field and the line under it; `value` is what is typed, saved when it makes sense."""
+
+    class Saved(Message):
+        """The setting's new value is in project.toml."""
+
+        def __init__(self, key: str):
+            super().__init__()
+            self.key = key
+
+    DEFAULT_CSS = """
+    SettingField {
+        height: auto;
+    }
+    SettingField > .setting-note {
+        color: $text-muted;
+        padding: 0 1;
+    }
+    SettingField > .setting-note.-problem {
+        color: $error;
+    }
+    """
+
+    def __init__(self, key: str, describe: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.key = key
+        self.describe = describe
+        self.info = field_info(key)
+        self.save_timer = None
+
+    def compose(self) -> ComposeResult:
+        annotation = self.info.annotation
+        if annotation is bool:
+            yield Switch(value=bool(self.saved()), classes="setting-input")
+        elif typing.get_origin(annotation) is Literal:
+            choices = [(str(choice), choice) for choice in typing.get_args(annotation)]
+            yield Select(choices, value=self.saved(), allow_blank=False, compact=True, classes="setting-input")
+        else:
+            yield Input(self.as_text(self.saved()), classes="setting-input", select_on_focus=False, compact=True)
+        yield Static(self.info.description or "" if self.describe else "", classes="setting-note", markup=False)
+
+    # The value ---------------------------------------------------------------------------------
+
+    def saved(self):
+        section, name = self.key.split(".")
+        return getattr(getattr(self.app.project.settings, section), name)
+
+    def as_text(self, value) -> str:
+        if isinstance(value, list):
+            separator = LIST_SEPARATOR if _item_type(typing.get_args(self.info.annotation)[0]) is str else ", "
+            return separator.join(str(item) for item in value)
+        return str(value)
+
+    def parse(self, text: str):
+        """The typed text as the setting's type; ValueError with the reason when it is not one."""
+        annotation = self.info.annotation
+        if typing.get_origin(annotation) is list:
+            item = _item_type(typing.get_args(annotation)[0])
+            if item is str:
+                return [part.strip() for part in text.split("|") if part.strip()]
+            return [_number(part, item) for part in text.replace(",", " ").split()]
+        return _number(text, annotation) if annotation in (int, float) else text
+
+    @property
+    def value(self) -> str:
+        widget = self.query_one(".setting-input")
+        return widget.value if isinstance(widget, Input) else str(widget.value)
+
+    def set_value(self, text: str) -> None:
+        """Put `text` in the field (as if typed) and save it."""
+        self.query_one(Input).value = text
+        self.save()
+
+    def show_saved(self) -> None:
+        """Show what project.toml holds now (after a reload)."""
+        widget = self.query_one(".setting-input")
+        with widget.prevent(Input.Changed, Select.Changed, Switch.Changed):
+            if isinstance(widget, Input):
+                widget.value = self.as_text(self.saved())
+            else:
+                widget.value = self.saved()
+        self.show_note("")
+
+    # Saving ------------------------------------------------------------------------------------
+
+    @on(Input.Changed)
+    def typed(self) -> None:
+        if self.save_timer is not None:
+            self.save_timer.stop()
+        self.save_timer = self.set_timer(SAVE_AFTER_SECONDS, self.save)
+
+    @on(Input.Submitted)
+    def submitted(self) -> None:
+        self.save()
+
+    @on(Select.Changed)
+    @on(Switch.Changed)
+    def chosen(self) -> None:
+        self.save()
+
+    def save(self) -> None:
+        if self.save_timer is not None:
+            self.save_timer.stop()
+            self.save_timer = None
+        widget = self.query_one(".setting-input")
+        try:
+            value = self.parse(widget.value) if isinstance(widget, Input) else widget.value
+        except ValueError as error:
+            self.show_note(f"{self.key} = {widget.value!r}: {error}", problem=True)
+            return
+        if value == self.saved():
+            self.show_note("")
+            return
+        problems = self.app.save_settings({self.key: value})
+        self.show_note(str(problems[0]) if problems else "", problem=bool(problems))
+        if not problems and value == self.saved():
+            self.post_message(self.Saved(self.key))
+
+    def show_note(self, text: str, problem: bool = False) -> None:
+        note = self.query_one(".setting-note", Static)
+        note.update(text or (self.info.description or "" if self.describe else ""))
+        note.set_class(problem, "-problem")
+
+    def flush(self) -> None:
+        """Save now what is waiting for the typing to stop (before the screen goes)."""
+        if self.save_timer is not None:
+            self.save()
+
+
+def _number(text: str, kind: type):
+    try:
+        return kind(text.strip())
+    except ValueError:
+        raise ValueError("should be a whole number" if kind is int else "should be a number") from None

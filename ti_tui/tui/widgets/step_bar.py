@@ -1,0 +1,65 @@
+"""The steps of the journey in one line, each marked done, needs attention, or not yet; click one to go there."""
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import Static
+
+from ti_tui.usecases.journey import STEP_TITLES, STEPS, Step, StepState
+
+MARKS = {"done": "✓", "attention": "!", "not-yet": "·"}
+
+
+class StepTab(Static):
+    DEFAULT_CSS = """
+    StepTab {
+        width: auto;
+        padding: 0 1 0 0;
+        color: $text-muted;
+    }
+    StepTab.-done { color: $success; }
+    StepTab.-attention { color: $warning; }
+    StepTab.-current { background: $accent; color: $text; text-style: bold; }
+    """
+
+    def __init__(self, step: Step, number: int):
+        super().__init__(f"{number} {STEP_TITLES[step]} ·", markup=False, id=f"tab-{step}")
+        self.step, self.number = step, number
+
+    def show(self, state: StepState | None, current: bool) -> None:
+        progress = state.progress if state else "not-yet"
+        self.update(f"{self.number} {STEP_TITLES[self.step]} {MARKS[progress]}")
+        for name in MARKS:
+            self.set_class(name == progress, f"-{name}")
+        self.set_class(current, "-current")
+        self.tooltip = state.line if state else None
+
+    def on_click(self) -> None:
+        self.post_message(StepBar.Chosen(self.step))
+
+
+class StepBar(Horizontal):
+    DEFAULT_CSS = """
+    StepBar {
+        height: 1;
+        width: 1fr;
+        background: $panel;
+    }
+    """
+
+    class Chosen(Message):
+        def __init__(self, step: Step):
+            super().__init__()
+            self.step = step
+
+    def __init__(self, current: Step, **kwargs):
+        super().__init__(**kwargs)
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        for number, step in enumerate(STEPS, start=1):
+            yield StepTab(step, number)
+
+    def show(self, states: dict[Step, StepState]) -> None:
+        for tab in self.query(StepTab):
+            tab.show(states.get(tab.step), tab.step == self.current)
