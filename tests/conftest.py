@@ -16,8 +16,14 @@ _scratch = Path(tempfile.mkdtemp(prefix="ti-tui-tests-"))
 def pytest_configure(config):
     # Before anything imports huggingface_hub: the tests own their caches and never go online.
     os.environ["TI_TUI_CACHE_DIR"] = str(_scratch / "ti-tui-cache")
+    os.environ["TI_TUI_DATA_DIR"] = str(_scratch / "ti-tui-data")
     os.environ["HF_HOME"] = str(_scratch / "hf-home")
     os.environ["HF_HUB_OFFLINE"] = "1"
+    # Images in the wizard are drawn at a fixed cell size, as textual-image's own tests draw them,
+    # rather than one asked of whatever terminal runs the tests.
+    from textual_image._terminal import CellSize, get_cell_size
+
+    get_cell_size._result = CellSize(10, 20)
 
 
 def pytest_unconfigure(config):

@@ -52,7 +52,10 @@ def test_a_hub_model_is_fetched_without_the_files_training_never_reads(tmp_path,
     assert not any("safety_checker" in pattern or "fp16" in pattern for pattern in PIPELINE_FILES)
 
 
-async def test_the_wizard_offers_to_fetch_only_when_something_is_missing(tmp_path, tiny_checkpoint):
+async def test_the_wizard_offers_to_fetch_only_when_something_is_missing(tmp_path, tiny_checkpoint, monkeypatch):
+    from wizard_support import fake_services, settle
+
+    monkeypatch.setenv("TI_TUI_IMAGES", "off")
     fetches = []
 
     def pretend_fetch(settings, base_dir):
@@ -60,19 +63,17 @@ async def test_the_wizard_offers_to_fetch_only_when_something_is_missing(tmp_pat
         raise UserError("could not fetch: the network is down")
 
     async def offered(project) -> bool:
-        app = create_app(project, fetch=pretend_fetch)
+        services = fake_services(tmp_path / "data", fetch=pretend_fetch)
+        services.memory.remember(project.root, "settings")  # where the model is shown, and fetched
+        app = create_app(project, services)
         async with app.run_test(size=(120, 40), notifications=True) as pilot:
-            await pilot.pause()
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await settle(app, pilot)
             shown = {binding.description for _, binding, enabled, _ in app.active_bindings.values() if enabled}
-            if "Fetch missing files" in shown:
+            if "Fetch what is missing" in shown:
                 await pilot.press("f")
-                await app.workers.wait_for_complete()
-                await pilot.pause()
-                toasts = " ".join(toast.render().plain for toast in app.screen.query("Toast"))
-                assert "the network is down" in toasts
-            return "Fetch missing files" in shown
+                await settle(app, pilot)
+                assert any("the network is down" in str(note.message) for note in app._notifications)
+            return "Fetch what is missing" in shown
 
     assert not await offered(Project.open(SAMPLE_PROJECT))
     assert await offered(create_project(tmp_path / "p", token="wdnsdy", model=str(tiny_checkpoint)))

@@ -1,0 +1,62 @@
+"""The README's pictures of the wizard: each main screen on a copy of the sample project, as SVG.
+
+    python scripts/screenshots.py [docs/screens]
+
+Uses the real wizard at 100x32 with images drawn as half-blocks, in a user data folder of its own,
+so nothing of the user's is read or changed.
+"""
+
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+SIZE = (100, 32)
+SCREENS = ("start", "images", "captions", "token", "settings")
+
+
+async def take(folder: Path, work: Path) -> None:
+    from ti_tui.project import Project
+    from ti_tui.tui.app import create_app
+    from ti_tui.tui.services import Services
+    from ti_tui.usecases.images import prepare_project
+    from ti_tui.usecases.recent import Memory
+
+    sample = work / "sample_project"
+    shutil.copytree(REPOSITORY / "sample_project", sample, ignore=shutil.ignore_patterns("runs", "prepared"))
+    prepare_project(Project.open(sample))
+    for screen in SCREENS:
+        memory = Memory(work / f"data-{screen}")
+        memory.remember(sample, "images")
+        app = create_app(None if screen == "start" else Project.open(sample), Services(memory=memory))
+        async with app.run_test(size=SIZE) as pilot:
+            for _ in range(3):
+                await pilot.pause()
+                await app.workers.wait_for_complete()
+            if screen != "start":
+                app.open_step(screen)
+                for _ in range(20):  # the tokenizer's and the device's helper processes answer in seconds
+                    await pilot.pause(0.5)
+                    await app.workers.wait_for_complete()
+            app.save_screenshot(str(folder / f"{screen}.svg"))
+        print(folder / f"{screen}.svg")
+
+
+def main(argv: list[str]) -> int:
+    folder = Path(argv[0] if argv else REPOSITORY / "docs" / "screens")
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["TI_TUI_IMAGES"] = "halfcell"
+    work = Path(tempfile.gettempdir()) / "ti-tui-screenshots"  # a steady name: it shows on the start screen
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        asyncio.run(take(folder, work))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

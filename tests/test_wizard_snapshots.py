@@ -1,0 +1,62 @@
+"""What each screen looks like on the sample project, at 100x32 and at 80x24, images as half-blocks.
+
+A changed screen fails here; pytest writes snapshot_report.html to look at, and
+`pytest tests/test_wizard_snapshots.py --snapshot-update` takes the new look once it is right.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLE_PROJECT
+from wizard_support import fake_services, settle
+
+from ti_tui.project import Project
+from ti_tui.tui.app import create_app
+from ti_tui.usecases.images import prepare_project
+from ti_tui.usecases.summary import summarize_project
+
+# Paths on screen would differ from run to run: the snapshots are taken in this folder, made afresh.
+FIXED = Path("/tmp/ti-tui-snapshots")
+SCREENS = ["start", "images", "captions", "token", "settings", "train"]
+SIZES = [(100, 32), (80, 24)]
+
+
+def steady_summary(project):
+    """The summary with this run's cache folder named as every run names it."""
+    summary = summarize_project(project)
+    cache = os.environ["TI_TUI_CACHE_DIR"]
+    model = type(summary.model)(summary.model.found, summary.model.detail.replace(cache, "~/.cache/ti-tui"), summary.model.fix)
+    return type(summary)(**{**summary.__dict__, "model": model})
+
+
+@pytest.fixture(scope="module")
+def sample():
+    shutil.rmtree(FIXED, ignore_errors=True)
+    shutil.copytree(SAMPLE_PROJECT, FIXED / "sample_project", ignore=shutil.ignore_patterns("runs", "prepared"))
+    project = Project.open(FIXED / "sample_project")
+    prepare_project(project)
+    yield project
+    shutil.rmtree(FIXED, ignore_errors=True)
+
+
+@pytest.fixture
+def half_blocks(monkeypatch):
+    monkeypatch.setenv("TI_TUI_IMAGES", "halfcell")
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+@pytest.mark.parametrize("screen", SCREENS)
+def test_each_screen_looks_as_it_did(snap_compare, sample, half_blocks, screen, size):
+    services = fake_services(FIXED / f"data-{screen}", summarize=steady_summary)
+    services.memory.remember(sample.root, "images")
+    app = create_app(None if screen == "start" else Project.open(sample.root), services)
+
+    async def arrive(pilot) -> None:
+        await settle(app, pilot)
+        if screen != "start":
+            app.open_step(screen)
+            await settle(app, pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=arrive)
