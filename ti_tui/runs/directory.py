@@ -91,10 +91,19 @@ class RunFacts:
             parent=ParentCheckpoint(parent["run"], parent["step"], Path(parent["checkpoint"])) if parent else None,
             created=float(data.get("created", 0.0)),
             launches=[
-                Launch(launch["pid"], launch["started"], launch.get("process_started"), launch.get("command", []))
+                Launch(
+                    int(launch["pid"]),
+                    float(launch["started"]),
+                    _optional_float(launch.get("process_started")),
+                    list(launch.get("command", [])),
+                )
                 for launch in data.get("launches", [])
             ],
         )
+
+
+def _optional_float(value) -> float | None:
+    return None if value is None else float(value)
 
 
 @dataclass(frozen=True)

@@ -63,19 +63,20 @@ def run_status(run: RunDirectory) -> RunStatus:
             session = events[index:]
             break
     for event in events:
-        if event["type"] == "step":
+        if event["type"] == "step" and isinstance(event.get("step"), int):  # a hand-made or foreign line is passed over
             status.step, status.loss = event["step"], event.get("loss")
     checkpoints = run.resumable_checkpoints()
     status.last_checkpoint = checkpoints[-1] if checkpoints else None
     final = next((event for event in reversed(session) if event["type"] == FINAL_EVENT), None)
     launched = facts.launches[-1] if facts.launches else None
-    relaunched = final is not None and launched is not None and launched.started > final.get("t", 0)
+    ended_at = final.get("t") if final is not None and isinstance(final.get("t"), (int, float)) else 0.0
+    relaunched = final is not None and launched is not None and launched.started > ended_at
     if run.is_locked():
         paused = [event["type"] for event in session if event["type"] in ("paused", "resumed")]
         status.state = "paused" if paused and paused[-1] == "paused" else "running"
     elif final is not None and not relaunched:
         status.state = STATE_AFTER.get(final.get("reason"), "failed")
-        status.reason = final.get("message", "")
+        status.reason = str(final.get("message", ""))
         status.fix = event_fix(final)
     elif _launch_is_fresh(launched):
         status.state = "starting"

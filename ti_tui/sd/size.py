@@ -21,6 +21,9 @@ def model_size(source: ModelSource) -> ModelSize:
     from ti_tui.sd.single_file import unet_config
 
     if source.kind == "file":
+        if source.path.suffix.lower() != ".safetensors":
+            # A pickle's sizes are known only by loading it, which needs torch; that waits for training.
+            raise UserError(f"{source.path.name} is a pickled checkpoint; its size is known once training loads it")
         shapes, _, _ = checkpoint_contents(source.path)
         family = family_from_shapes(shapes, source.path.name)
         counts = {

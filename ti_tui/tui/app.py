@@ -11,7 +11,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.signal import Signal
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from ti_tui.errors import UserError
 from ti_tui.findings import Finding
@@ -39,6 +39,7 @@ class WizardApp(App):
     COMMANDS = App.COMMANDS | {StepCommands}
     BINDINGS = [
         Binding("ctrl+o", "start", "Projects", tooltip="The start screen: recent projects, a new one, the sample"),
+        Binding("ctrl+r", "reload", "Reload project.toml", show=False, priority=True),
         Binding("f1,question_mark", "show_keys", "Keys", key_display="?"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -51,7 +52,7 @@ class WizardApp(App):
         self.state_changed: Signal[ProjectState] = Signal(self, "state-changed")
         self.settings_reloaded: Signal[Project] = Signal(self, "settings-reloaded")
         self.file_changed_elsewhere = False
-        self.device_probe = None  # what a run would train on here; examined once, by the Settings step
+        self.device_probes: dict = {}  # by (device, precision) setting: what a run would train on here
 
     def on_mount(self) -> None:
         self.set_interval(WATCH_FILE_SECONDS, self.notice_edits_elsewhere)
@@ -105,7 +106,8 @@ class WizardApp(App):
             state = ProjectState(problems=[Finding("error", str(error), fix=error.fix)])
         except OSError as error:
             state = ProjectState(problems=[Finding("error", f"{error.filename or 'a file'}: {error.strerror or error}")])
-        self.call_from_thread(self._publish_state, project, state)
+        if not get_current_worker().is_cancelled:  # a newer look at the files is on its way
+            self.call_from_thread(self._publish_state, project, state)
 
     def _publish_state(self, project: Project, state: ProjectState) -> None:
         if project is self.project:
@@ -114,21 +116,22 @@ class WizardApp(App):
 
     # Settings --------------------------------------------------------------------------------
 
-    def save_settings(self, changes: dict) -> list[Finding]:
-        """Write settings through the core; their problems, in doctor's words, when they cannot be saved."""
+    def save_settings(self, changes: dict) -> list[Finding] | None:
+        """Write settings through the core; their problems, in doctor's words, when they are not allowed;
+        None when nothing could be written at all (the file was changed elsewhere, or cannot be written)."""
         try:
             update = self.project.update(changes)
         except ProjectChangedOnDiskError:
             self.file_changed_elsewhere = True
             self.notify(
-                "project.toml was changed by another program, so this change was not saved. Press r to reload it.",
+                "project.toml was changed by another program, so this change was not saved. Press ctrl+r to reload it.",
                 severity="warning",
                 markup=False,
             )
-            return []
+            return None
         except UserError as error:
             self.notify(str(error), severity="error", markup=False)
-            return []
+            return None
         if update.changed:
             self.refresh_state()
         return update.problems
@@ -136,7 +139,7 @@ class WizardApp(App):
     def notice_edits_elsewhere(self) -> None:
         if self.project is not None and not self.file_changed_elsewhere and self.project.store.changed_on_disk():
             self.file_changed_elsewhere = True
-            self.notify("project.toml was changed by another program. Press r to reload it; nothing here overwrites it.", markup=False)
+            self.notify("project.toml was changed by another program. Press ctrl+r to reload it; nothing here overwrites it.", markup=False)
 
     def action_reload(self) -> None:
         try:

@@ -2,6 +2,7 @@
 
 from functools import partial
 
+from textual.actions import parse as parse_action
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from ti_tui.usecases.journey import STEP_TITLES
@@ -16,7 +17,8 @@ class StepCommands(Provider):
             for step, title in STEP_TITLES.items():
                 found.append((f"Go to: {title}", f"open the {title} step", partial(app.open_step, step)))
         for binding in getattr(screen, "BINDINGS", []):
-            if binding.description and binding.show and screen.check_action(binding.action, ()) is not False:
+            _, name, parameters = parse_action(binding.action)
+            if binding.description and binding.show and screen.check_action(name, parameters):
                 help_text = binding.tooltip or f"key {binding.key_display or binding.key}"
                 found.append((binding.description, help_text, partial(screen.run_action, binding.action)))
         return found

@@ -50,6 +50,8 @@ def forecast_run(project: Project, device: DeviceProbe | None) -> RunForecast:
         resolution = training_size(project)
     except UserError as error:
         return RunForecast(images, epochs, None, None, str(error))
+    except OSError as error:
+        return RunForecast(images, epochs, None, None, f"{error.filename or 'the model'} cannot be read: {error.strerror}")
     bytes_per_element = BYTES.get(device.dtype, 4)
     on_cpu = device.name == "cpu"
     checkpointing = training.gradient_checkpointing == "on"

@@ -46,7 +46,9 @@ class Memory:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             data = {}
-        self._projects = data.get("projects", []) if isinstance(data.get("projects"), list) else []
+        data = data if isinstance(data, dict) else {}
+        projects = data.get("projects") if isinstance(data.get("projects"), list) else []
+        self._projects = [entry for entry in projects if isinstance(entry, dict) and isinstance(entry.get("path"), str)]
         self._folded = set(data.get("folded_guidance", [])) if isinstance(data.get("folded_guidance"), list) else set()
         self._values = data.get("values", {}) if isinstance(data.get("values"), dict) else {}
 

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -86,14 +87,19 @@ def project_tokenizer(project_root: Path):
 
 
 class TokenChecker:
-    """Asks the helper process; started on the first question, ended with `close`. Not thread-safe:
-    one worker asks at a time."""
+    """Asks the helper process; started on the first question, ended with `close`. Questions from
+    several threads wait their turn: one question, then its answer, on the pipe at a time."""
 
     def __init__(self, project_root: Path):
         self.project_root = project_root
         self.process: subprocess.Popen | None = None
+        self.turn = threading.Lock()
 
     def ask(self, question: TokenQuestion) -> TokenReport:
+        with self.turn:
+            return self._ask(question)
+
+    def _ask(self, question: TokenQuestion) -> TokenReport:
         if self.process is None or self.process.poll() is not None:
             command = [sys.executable, "-m", "ti_tui.usecases.token_check", os.fspath(self.project_root)]
             self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

@@ -252,8 +252,18 @@ class CaptionsScreen(StepScreen):
         self.query_one("#progress", ProgressBar).update(total=message.total, progress=message.done)
         self.query_one("#verdict", Static).update(f"Captioning {message.done} of {message.total}: {message.image} (c stops)")
 
+    def on_worker_state_changed(self, event) -> None:
+        super().on_worker_state_changed(event)
+        if event.worker.group == "caption" and event.state.name == "ERROR":
+            self.post_message(self.CaptioningEnded("Captioning stopped on an error; the captions written are kept.", "error"))
+
+    def on_unmount(self) -> None:
+        if self.captioning is not None:
+            self.captioning.stop()  # leaving the step ends the captioner's process
+
     @on(CaptioningEnded)
     def captioning_ended(self, message: CaptioningEnded) -> None:
+        self.save_now()  # what was typed while the model wrote
         self.captioning = None
         self.refresh_bindings()
         self.query_one("#progress", ProgressBar).display = False

@@ -9,7 +9,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from ti_tui.tui.widgets.path_input import PathInput
+from ti_tui.errors import UserError
+from ti_tui.paths import user_path
+from ti_tui.tui.widgets.path_input import PathInput, browse_start
 
 
 class AskPath(ModalScreen[Path | None]):
@@ -37,12 +39,19 @@ class AskPath(ModalScreen[Path | None]):
     @on(Button.Pressed, "#ok")
     def choose(self) -> None:
         text = self.query_one("#path", Input).value.strip()
-        path = Path(text).expanduser()
-        wanted_kind = (path.is_dir() and self.folders) or (path.is_file() and self.files)
+        kinds = " or ".join(kind for kind, wanted in (("folder", self.folders), ("file", self.files)) if wanted)
+        try:
+            path = user_path(text, Path.cwd())
+            wanted_kind = (path.is_dir() and self.folders) or (path.is_file() and self.files)
+        except UserError as error:
+            self.query_one("#path-problem", Static).update(str(error))
+            return
+        except OSError as error:
+            self.query_one("#path-problem", Static).update(f"{text} cannot be looked at: {error.strerror}.")
+            return
         if text and wanted_kind:
-            self.dismiss(path.resolve())
+            self.dismiss(path)
         else:
-            kinds = " or ".join(kind for kind, wanted in (("folder", self.folders), ("file", self.files)) if wanted)
             self.query_one("#path-problem", Static).update(f"{text or 'Nothing'} is not a {kinds} here.")
 
     @on(Button.Pressed, "#cancel")
@@ -53,8 +62,7 @@ class AskPath(ModalScreen[Path | None]):
         from textual_fspicker import FileOpen, SelectDirectory
 
         field = self.query_one("#path", Input)
-        start = Path(field.value or ".").expanduser()
-        start = start if start.is_dir() else start.parent if start.parent.is_dir() else Path.cwd()
+        start = browse_start(field.value)
         picker = SelectDirectory(start) if self.folders and not self.files else FileOpen(start)
 
         def picked(path: Path | None) -> None:

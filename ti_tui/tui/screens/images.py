@@ -73,6 +73,11 @@ class ImagesScreen(StepScreen):
             super().__init__()
             self.text, self.severity = text, severity
 
+    class Added(Message):
+        def __init__(self, text: str, severity: str = "information"):
+            super().__init__()
+            self.text, self.severity = text, severity
+
     def __init__(self):
         super().__init__()
         self.rows: list[ImageRow] = []
@@ -182,12 +187,18 @@ class ImagesScreen(StepScreen):
         try:
             report = self.app.services.import_images([source], project.images_dir)
         except UserError as error:
-            self.post_message(self.Prepared(str(error), "error"))
+            self.post_message(self.Added(str(error), "error"))
             return
         said = [f"Added {len(report.imported)} image(s) to {project.images_dir}."]
         said += [f"Already there: {name}." for name in report.already_there[:3]]
         said += [f"Left out: {sentence}" for sentence in report.refused[:3]]
-        self.post_message(self.Prepared(" ".join(said), "warning" if report.refused else "information"))
+        self.post_message(self.Added(" ".join(said), "warning" if report.refused else "information"))
+
+    @on(Added)
+    def added(self, message: Added) -> None:
+        self.notify(message.text, severity=message.severity, markup=False, timeout=8)
+        self.app.refresh_state()
+        self.look()
 
     def action_take_out(self) -> None:
         row = self.selected()
@@ -197,12 +208,13 @@ class ImagesScreen(StepScreen):
         if row.used:
             left_out.append(row.name)
         problems = self.app.save_settings({"dataset.exclude": sorted(left_out)})
+        if problems is None:
+            return  # the app has said why
         if problems:
             self.notify(str(problems[0]), severity="error", markup=False)
             return
-        self.notify(
-            f"{row.name} is {'left out of' if row.used else 'back in'} the training set; prepare again (p) to bring prepared/ up to date."
-        )
+        where = "left out of" if row.used else "back in"
+        self.notify(f"{row.name} is {where} the training set; prepare again (p) to bring prepared/ up to date.", markup=False)
         self.look()
 
     # Preparing ---------------------------------------------------------------------------------
@@ -245,6 +257,14 @@ class ImagesScreen(StepScreen):
     def show_progress(self, message: Preparing) -> None:
         self.query_one("#progress", ProgressBar).update(total=message.total, progress=message.done)
         self.query_one("#verdict", Static).update(f"Preparing {message.name} ({message.done + 1} of {message.total}); c stops.")
+
+    def on_worker_state_changed(self, event) -> None:
+        super().on_worker_state_changed(event)
+        if event.worker.group == "prepare" and event.state.name == "ERROR":
+            self.post_message(self.Prepared("Preparing stopped on an error; what was prepared is kept.", "error"))
+
+    def on_unmount(self) -> None:
+        self.stop_preparing.set()  # leaving the step stops the work between two images
 
     @on(Prepared)
     def prepared(self, message: Prepared) -> None:

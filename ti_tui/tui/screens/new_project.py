@@ -13,7 +13,8 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from ti_tui.errors import UserError
 from ti_tui.names import FILE_STEM
-from ti_tui.tui.widgets.path_input import PathInput
+from ti_tui.paths import user_path
+from ti_tui.tui.widgets.path_input import PathInput, browse_start
 
 KINDS = [("a face (a person)", "face"), ("a subject (an object, a pet, a character)", "subject"), ("a style", "style")]
 FIELDS = ("folder", "model", "images", "trigger")
@@ -58,12 +59,24 @@ class NewProjectScreen(ModalScreen[Path | None]):
     def check(self, name: str) -> bool:
         """Show what the field's value will do, or what is wrong with it; True when it can be used."""
         value = self.query_one(f"#{name}", Input).value.strip()
-        problem, note = _CHECKS[name](value)
+        try:
+            problem, note = _CHECKS[name](value)
+        except UserError as error:
+            problem, note = str(error), ""
+        except OSError as error:
+            problem, note = f"{value} cannot be looked at: {error.strerror}.", ""
         self.query_one(f"#{name}-note", Static).update(problem or note)
         self.query_one(f"#{name}-note", Static).set_class(bool(problem), "problem")
         return not problem
 
     @on(Input.Submitted)
+    def next_field(self, event: Input.Submitted) -> None:
+        """Enter goes on to the next field; on the last one it creates the project."""
+        if event.input.id == "trigger":
+            self.create()
+        else:
+            self.focus_next()
+
     @on(Button.Pressed, "#create")
     def create(self) -> None:
         from ti_tui.project import create_project
@@ -75,7 +88,7 @@ class NewProjectScreen(ModalScreen[Path | None]):
             project = create_project(
                 value["folder"],
                 model=value["model"] or None,
-                images=Path(value["images"]).expanduser() if value["images"] else None,
+                images=Path(value["images"]) if value["images"] else None,
                 token=value["trigger"] or None,
             )
             project.update({"dataset.kind": self.query_one("#kind", Select).value})
@@ -92,8 +105,7 @@ class NewProjectScreen(ModalScreen[Path | None]):
         from textual_fspicker import FileOpen, SelectDirectory
 
         field = self.focused if isinstance(self.focused, PathInput) else self.query_one("#folder", PathInput)
-        start = Path(field.value or ".").expanduser()
-        start = start if start.is_dir() else start.parent if start.parent.is_dir() else Path.cwd()
+        start = browse_start(field.value)
         picker = FileOpen(start) if field.id == "model" else SelectDirectory(start)
 
         def picked(path: Path | None) -> None:
@@ -106,7 +118,7 @@ class NewProjectScreen(ModalScreen[Path | None]):
 def _folder(value: str) -> tuple[str, str]:
     if not value:
         return "Name a folder for the project.", ""
-    folder = Path(value).expanduser()
+    folder = user_path(value, Path.cwd())
     if (folder / "project.toml").exists():
         return f"{folder} is already a project; open it from the start screen instead.", ""
     if folder.exists() and not folder.is_dir():
@@ -134,7 +146,7 @@ def _images(value: str) -> tuple[str, str]:
 
     if not value:
         return "", "The project gets an images/ folder of its own."
-    folder = Path(value).expanduser()
+    folder = user_path(value, Path.cwd())
     if not folder.is_dir():
         return f"{folder} is not a folder.", ""
     count = len(list_image_files(folder))

@@ -34,10 +34,10 @@ class SettingsScreen(StepScreen):
     CSS_PATH = "settings.tcss"
     AUTO_FOCUS = ""  # nothing: a digit pressed on arrival goes to the steps, not into a field
 
-    class DeviceFound(Message):
-        def __init__(self, probe):
+    class Facts(Message):
+        def __init__(self, text: str):
             super().__init__()
-            self.probe = probe
+            self.text = text
 
     BINDINGS = [Binding("f", "fetch", "Fetch what is missing")]
 
@@ -61,10 +61,7 @@ class SettingsScreen(StepScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.redraw_schedule()
-        if getattr(self.app, "device_probe", None) is None:
-            self.probe()
-        else:
-            self.show_facts()
+        self.show_facts()
 
     def shows_problem(self, finding) -> bool:
         return finding.check in ("model", "tokenizer", "device")
@@ -105,22 +102,26 @@ class SettingsScreen(StepScreen):
         self.notify(message.text, markup=False, timeout=10)
         self.app.refresh_state()
 
-    @work(thread=True, exit_on_error=False, exclusive=True, group="device")
-    def probe(self) -> None:
-        settings = self.app.project.settings.model
-        self.post_message(self.DeviceFound(self.app.services.probe_device(settings.device, settings.precision)))
-
-    @on(DeviceFound)
-    def device_found(self, message: DeviceFound) -> None:
-        self.app.device_probe = message.probe
-        self.show_facts()
-
     def show_facts(self) -> None:
+        self.work_out_facts(self.app.project)
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="facts")
+    def work_out_facts(self, project) -> None:
+        """The device (examined once per device and precision setting, in a helper process) and the forecast."""
         from ti_tui.tui.format import describe_forecast
         from ti_tui.usecases.forecast import forecast_run
 
-        forecast = forecast_run(self.app.project, getattr(self.app, "device_probe", None))
-        self.query_one("#facts", Static).update(describe_forecast(forecast, self.app.project, getattr(self.app, "device_probe", None)))
+        model = project.settings.model
+        key = (model.device, model.precision)
+        probes = self.app.device_probes
+        if key not in probes:
+            self.post_message(self.Facts("Examining this machine's compute device..."))
+            probes[key] = self.app.services.probe_device(*key)
+        self.post_message(self.Facts(describe_forecast(forecast_run(project, probes[key]), project, probes[key])))
+
+    @on(Facts)
+    def facts(self, message: Facts) -> None:
+        self.query_one("#facts", Static).update(message.text)
 
     @on(Input.Changed)
     @on(Select.Changed)

@@ -121,7 +121,12 @@ class StartScreen(Screen):
         if sample is None:
             self.notify("The sample project comes with a clone of the ti-tui repository; this installation has none.", severity="warning")
             return
-        self.open(copy_of_sample(sample))
+        try:
+            copy = copy_of_sample(sample)
+        except OSError as error:
+            self.notify(f"The sample project could not be copied ({error}).", severity="error", markup=False)
+            return
+        self.open(copy)
 
     def action_forget(self) -> None:
         listing = self.query_one("#recent", OptionList)

@@ -31,9 +31,9 @@ class TokenScreen(StepScreen):
     BINDINGS = [Binding("u", "use_suggestion", "Use the suggestion", show=False)]
 
     class Answered(Message):
-        def __init__(self, report: TokenReport):
+        def __init__(self, question: TokenQuestion, report: TokenReport):
             super().__init__()
-            self.report = report
+            self.question, self.report = question, report
 
     def __init__(self):
         super().__init__()
@@ -86,22 +86,26 @@ class TokenScreen(StepScreen):
             field.show_saved()
         self.ask()
 
-    def ask(self) -> None:
-        project = self.app.project
-        question = TokenQuestion(
+    def question(self) -> TokenQuestion:
+        """What the fields hold now."""
+        return TokenQuestion(
             self.query_one("#trigger", SettingField).value.strip(),
             self.query_one("#init-text", SettingField).value,
             self.image_count,
-            project.settings.dataset.kind,
+            self.app.project.settings.dataset.kind,
         )
-        self.ask_tokenizer(question)
+
+    def ask(self) -> None:
+        self.ask_tokenizer(self.question())
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="tokenizer")
     def ask_tokenizer(self, question: TokenQuestion) -> None:
-        self.post_message(self.Answered(self.checker.ask(question)))
+        self.post_message(self.Answered(question, self.checker.ask(question)))
 
     @on(Answered)
     def show_answer(self, message: Answered) -> None:
+        if message.question != self.question():
+            return  # an answer to what was typed before; the answer to what is there now is coming
         report = message.report
         if report.problem:
             self.query_one("#pieces", Static).update(f"The tokenizer cannot be read: {report.problem}")

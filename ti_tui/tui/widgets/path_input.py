@@ -16,15 +16,15 @@ class PathSuggester(Suggester):
     async def get_suggestion(self, value: str) -> str | None:
         if not value:
             return None
-        typed = Path(value).expanduser()
-        folder, start = (typed, "") if value.endswith(os.sep) else (typed.parent, typed.name)
         try:
+            typed = Path(value).expanduser()
+            folder, start = (typed, "") if value.endswith(os.sep) else (typed.parent, typed.name)
             names = sorted(child for child in os.listdir(folder) if child.startswith(start) and not child.startswith("."))
-        except OSError:
+            suffix = os.sep if names and (folder / names[0]).is_dir() else ""
+        except (OSError, RuntimeError, ValueError):  # no such user for ~name, no permission, a NUL typed
             return None
         if not names or names[0] == start:
             return None
-        suffix = os.sep if (folder / names[0]).is_dir() else ""
         return value + names[0][len(start) :] + suffix
 
 
@@ -32,3 +32,12 @@ class PathInput(Input):
     def __init__(self, value: str = "", **kwargs):
         # Typing goes on after what is there (a folder to go into), rather than replacing it.
         super().__init__(value, suggester=PathSuggester(), select_on_focus=False, **kwargs)
+
+
+def browse_start(text: str) -> Path:
+    """The folder a file browser opens on for what is typed: it, its parent, or the current folder."""
+    try:
+        typed = Path(text or ".").expanduser()
+        return typed if typed.is_dir() else typed.parent if typed.parent.is_dir() else Path.cwd()
+    except (OSError, RuntimeError, ValueError):
+        return Path.cwd()

@@ -142,8 +142,14 @@ class SettingField(Vertical):
             self.show_note("")
             return
         problems = self.app.save_settings({self.key: value})
-        self.show_note(str(problems[0]) if problems else "", problem=bool(problems))
-        if not problems and value == self.saved():
+        if problems is None:
+            self.show_note(
+                f"{self.key}: not saved; project.toml was changed elsewhere or cannot be written (ctrl+r reloads it)", problem=True
+            )
+        elif problems:
+            self.show_note(str(problems[0]), problem=True)
+        else:
+            self.show_note("")
             self.post_message(self.Saved(self.key))
 
     def show_note(self, text: str, problem: bool = False) -> None:

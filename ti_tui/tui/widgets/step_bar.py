@@ -2,6 +2,7 @@
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
@@ -32,7 +33,7 @@ class StepTab(Static):
         for name in MARKS:
             self.set_class(name == progress, f"-{name}")
         self.set_class(current, "-current")
-        self.tooltip = state.line if state else None
+        self.tooltip = Content(state.line) if state else None  # the line holds paths and error text: never markup
 
     def on_click(self) -> None:
         self.post_message(StepBar.Chosen(self.step))
