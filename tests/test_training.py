@@ -295,3 +295,18 @@ def test_odd_lines_in_the_event_log_are_skipped(trainable_project):
     kinds = [event["type"] for event in run.events()]
     assert kinds[0] == "step" and kinds[1] == "started"  # the cut line did not swallow the next event
     assert run.events()[1]["seq"] == 8
+
+
+def test_a_run_continued_from_a_checkpoint_numbers_its_steps_on_from_it(trainable_project):
+    project = trainable_project(**{"training.save_every": 2, "training.validation_every": 0})
+    parent = create_run(project, steps=2)
+    assert Trainer(parent).run() == "completed"
+    child = create_run(project, steps=3, start_from=parent.checkpoints()[-1].embedding)
+    assert (child.facts().first_step, child.facts().last_step) == (2, 5)
+    assert Trainer(child).run() == "completed"
+    assert [event["step"] for event in events_of(child, "step")] == [3, 4, 5]
+    assert [checkpoint.step for checkpoint in child.checkpoints()] == [4, 5]
+    config = events_of(child, "config")[0]
+    assert (config["start_step"], config["steps"]) == (2, 5)
+    assert config["typical_norm"] > 0
+    assert run_status(child).describe().startswith("finished at step 5 of 5: trained 3 steps")

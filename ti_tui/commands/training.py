@@ -44,7 +44,8 @@ def train_project(arguments: argparse.Namespace) -> int:
         run = create_run(project, steps=arguments.steps, start_from=arguments.start_from)
         facts = run.facts()
         schedule = LearningRateSchedule.from_settings(facts.settings.schedule, facts.steps)
-        print(f"Run {run.id}: {facts.steps} steps, {len(facts.images)} images, {facts.vectors} vector(s)")
+        carried_on = f" (steps {facts.first_step + 1}-{facts.last_step}, on from run {facts.parent.run})" if facts.first_step else ""
+        print(f"Run {run.id}: {facts.steps} steps{carried_on}, {len(facts.images)} images, {facts.vectors} vector(s)")
         print("Learning rate: " + "; ".join(schedule.describe()))
     watcher = RunWatcher(run.events_file)
     watcher.poll()  # what a resumed run said before has been said

@@ -70,6 +70,12 @@ class RunFacts:
     parent: ParentCheckpoint | None = None
     created: float = field(default_factory=time.time)
     launches: list[Launch] = field(default_factory=list)
+    # A run continued from a checkpoint numbers its steps on from that checkpoint's step.
+    first_step: int = 0
+
+    @property
+    def last_step(self) -> int:
+        return self.first_step + self.steps
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -99,6 +105,7 @@ class RunFacts:
                 )
                 for launch in data.get("launches", [])
             ],
+            first_step=int(data.get("first_step", 0)),
         )
 
 
@@ -120,6 +127,12 @@ class Checkpoint:
 class RunDirectory:
     def __init__(self, path: Path):
         self.path = Path(path)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, RunDirectory) and self.path == other.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
 
     @property
     def id(self) -> str:

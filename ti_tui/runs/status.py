@@ -1,14 +1,19 @@
 """What a run is doing now, told from its folder alone, and following it as it goes."""
 
+import os
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from ti_tui.errors import UserError
 from ti_tui.findings import Fix
 from ti_tui.runs.directory import Checkpoint, Launch, RunDirectory
 from ti_tui.runs.events import FINAL_EVENT, RunWatcher, event_fix
+from ti_tui.runs.history import RunHistory
 
 RunState = Literal["starting", "running", "paused", "finished", "stopped", "failed", "lost"]
 STATE_AFTER = {"completed": "finished", "stopped": "stopped", "failed": "failed"}  # by the final event's reason
@@ -52,28 +57,46 @@ class RunStatus:
         return f"{self.state}, {progress}"
 
 
-def run_status(run: RunDirectory) -> RunStatus:
-    """What a run is doing now, from its folder alone."""
-    events = run.events()
+_HISTORIES: dict[Path, tuple[int, RunWatcher, RunHistory, threading.Lock]] = {}
+_HISTORIES_GUARD = threading.Lock()
+
+
+@contextmanager
+def read_history(run: RunDirectory) -> Iterator[RunHistory]:
+    """The run's history read to the end of its log, the caller's alone inside the with-block.
+
+    A process reads a log once: each later call reads on from where the one before stopped, so a
+    status asked every second of a run with 50,000 steps costs what the new lines cost.
+    """
+    try:
+        inode = os.stat(run.events_file).st_ino
+    except OSError:
+        inode = 0
+    with _HISTORIES_GUARD:
+        known = _HISTORIES.get(run.path)
+        if known is None or known[0] != inode:  # new, or another log put in its place: a new history
+            known = _HISTORIES[run.path] = (inode, RunWatcher(run.events_file), RunHistory(), threading.Lock())
+    _, watcher, history, lock = known
+    with lock:
+        history.feed(watcher.poll())
+        yield history
+
+
+def run_status(run: RunDirectory, history: RunHistory | None = None) -> RunStatus:
+    """What a run is doing now, from its folder alone; pass its history when it is at hand, read to the end."""
+    if history is None:
+        with read_history(run) as history:
+            return run_status(run, history)
     facts = run.facts()
-    status = RunStatus("starting", total_steps=facts.steps, log_file=run.log_file)
-    session = events
-    for index in range(len(events) - 1, -1, -1):
-        if events[index]["type"] == "started":
-            session = events[index:]
-            break
-    for event in events:
-        if event["type"] == "step" and isinstance(event.get("step"), int):  # a hand-made or foreign line is passed over
-            status.step, status.loss = event["step"], event.get("loss")
+    status = RunStatus("starting", step=history.step, total_steps=facts.last_step, loss=history.loss.last(), log_file=run.log_file)
     checkpoints = run.resumable_checkpoints()
     status.last_checkpoint = checkpoints[-1] if checkpoints else None
-    final = next((event for event in reversed(session) if event["type"] == FINAL_EVENT), None)
+    final = history.final
     launched = facts.launches[-1] if facts.launches else None
     ended_at = final.get("t") if final is not None and isinstance(final.get("t"), (int, float)) else 0.0
     relaunched = final is not None and launched is not None and launched.started > ended_at
     if run.is_locked():
-        paused = [event["type"] for event in session if event["type"] in ("paused", "resumed")]
-        status.state = "paused" if paused and paused[-1] == "paused" else "running"
+        status.state = "paused" if history.paused else "running"
     elif final is not None and not relaunched:
         status.state = STATE_AFTER.get(final.get("reason"), "failed")
         status.reason = str(final.get("message", ""))
@@ -84,6 +107,17 @@ def run_status(run: RunDirectory) -> RunStatus:
         status.state = "lost"
         status.fix = Fix("resume", run.id) if status.last_checkpoint else None
     return status
+
+
+def run_is_active(run: RunDirectory) -> bool:
+    """Whether a trainer is at work on the run (or about to be): what run_status says, without reading the log."""
+    if run.is_locked():
+        return True
+    try:
+        launches = run.facts().launches
+    except UserError:
+        return False
+    return _launch_is_fresh(launches[-1] if launches else None)
 
 
 def follow_run(run: RunDirectory, watcher: RunWatcher | None = None, between_polls: Callable[[], None] | None = None) -> Iterator[dict]:

@@ -78,7 +78,7 @@ class Trainer:
             self.events.write("started", pid=os.getpid(), version=__version__)
             self.check_images_unchanged()
             self.set_up()
-            while self.state.step < self.facts.steps:
+            while self.state.step < self.facts.last_step:
                 self.obey_requests()
                 started = time.monotonic()
                 result = self.training_step()
@@ -87,7 +87,7 @@ class Trainer:
                 self.report_step(*result, time.monotonic() - started)
                 self.faults.after_step(self.state.step)
                 self.do_what_is_due()
-            self.finish("completed", f"trained {self.state.step} steps")
+            self.finish("completed", f"trained {self.state.step - self.facts.first_step} steps")
             return "completed"
         except StopTraining as stop:
             self.finish(stop.reason, str(stop))
@@ -140,7 +140,7 @@ class Trainer:
         self.frozen.prompt_encoder.add(settings.token.trigger, vectors)
         own_seed = training.seed + RANK_SEED_STRIDE * self.group.rank
         self.state = TrainingState(
-            step=0,
+            step=self.facts.first_step,
             vectors=vectors,
             optimizer=torch.optim.AdamW([vectors], lr=self.schedule.rate_at(1), weight_decay=0.0),
             generator=torch.Generator().manual_seed(own_seed),
@@ -153,7 +153,7 @@ class Trainer:
         self.loss_scaler = LossScaler(self.state, enabled=self.frozen.unet.dtype == torch.float16)
         self.rollback = Rollback(self.state, self.events)
         self.describe_the_run()
-        if self.state.step == 0 and training.validation_every:
+        if self.state.step == self.facts.first_step and training.validation_every:
             self.validate()
 
     def starting_vectors(self) -> torch.Tensor:
@@ -178,7 +178,7 @@ class Trainer:
         memory = estimate_training_memory(frozen.model.pipeline, frozen.resolution, settings.training.batch_size, frozen.checkpointing)
         self.events.write(
             "config",
-            steps=self.facts.steps,
+            steps=self.facts.last_step,
             start_step=self.state.step,
             schedule=self.schedule.describe(),
             images=len(self.facts.images),
@@ -193,6 +193,7 @@ class Trainer:
             model=frozen.model.name,
             model_hash=frozen.model.short_hash,
             family=frozen.model.family.label,
+            typical_norm=round(_typical_token_norm(frozen.model.text_encoder), 5),  # what the vectors' lengths are judged against
             gradient_checkpointing=frozen.checkpointing,
             memory_estimate_mb=round(memory.total_mb),
             memory_estimate=memory.describe(),
@@ -220,7 +221,7 @@ class Trainer:
     def training_step(self) -> tuple[float, float] | None:
         """One optimiser step: its (loss, learning rate), or None when it went non-finite and was undone."""
         state = self.state
-        rate = self.schedule.rate_at(state.step + 1) * state.learning_rate_scale
+        rate = self.schedule.rate_at(state.step + 1 - self.facts.first_step) * state.learning_rate_scale
         for group in state.optimizer.param_groups:
             group["lr"] = rate
         loss = self.gradients()
@@ -283,19 +284,19 @@ class Trainer:
         self.events.write(
             "step",
             step=state.step,
-            total=self.facts.steps,
+            total=self.facts.last_step,
             loss=loss,
             loss_smoothed=state.smoothed_loss,
             lr=rate,
             steps_per_s=steps_per_second,
-            eta_s=(self.facts.steps - state.step) / steps_per_second,
+            eta_s=(self.facts.last_step - state.step) / steps_per_second,
             norms=[round(norm, 5) for norm in state.vectors.detach().norm(dim=1).tolist()],
             memory_mb=_memory_in_use(self.frozen.device),
         )
 
     def do_what_is_due(self) -> None:
         """Validation, a checkpoint and previews each on its own schedule; the last step gets all three."""
-        step, last = self.state.step, self.state.step == self.facts.steps
+        step, last = self.state.step, self.state.step == self.facts.last_step
         training, preview = self.settings.training, self.settings.preview
         if training.validation_every and (step % training.validation_every == 0 or last):
             self.validate()
@@ -607,6 +608,12 @@ class Rollback:
             step=state.step,
             message=f"{what}; went back to step {state.step} and halved the learning rate (now x{state.learning_rate_scale:g})",
         )
+
+
+def _typical_token_norm(text_encoder) -> float:
+    """The mean length of the model's token vectors, in slices so that a half-precision table is not copied whole."""
+    table = text_encoder.get_input_embeddings().weight.detach()
+    return torch.cat([rows.float().norm(dim=1) for rows in table.split(4096)]).mean().item()
 
 
 class StopTraining(Exception):

@@ -35,6 +35,8 @@ class RunForecast:
     memory: MemoryEstimate | None
     seconds: float | None
     problem: str = ""  # why memory or time are missing
+    resolution: int = 0
+    too_big: str = ""  # when the run would not fit in the device's free memory: that, and what to change first
 
 
 def forecast_run(project: Project, device: DeviceProbe | None) -> RunForecast:
@@ -67,4 +69,22 @@ def forecast_run(project: Project, device: DeviceProbe | None) -> RunForecast:
     gflop = STEP_GFLOP_SD15_512 * (resolution / 512) ** 2 * training.batch_size * training.gradient_accumulation
     gflop *= size.unet_parameters / SD15_UNET_PARAMETERS
     seconds = training.steps * gflop / (device.matmul_gflops * STEP_EFFICIENCY) if device.matmul_gflops else None
-    return RunForecast(images, epochs, memory, seconds)
+    return RunForecast(images, epochs, memory, seconds, resolution=resolution, too_big=_too_big(memory, device, training, resolution))
+
+
+def _too_big(memory: MemoryEstimate, device: DeviceProbe, training, resolution: int) -> str:
+    """'' when the run fits in the device's free memory; else the settings to try, the one that saves most first."""
+    if not device.free_memory or memory.total_mb * 2**20 <= device.free_memory:
+        return ""
+    tries = []
+    if training.batch_size > 1:
+        tries.append(
+            f"training.batch_size = {training.batch_size // 2} (with training.gradient_accumulation = {training.gradient_accumulation * 2} to see as many images a step)"
+        )
+    if training.gradient_checkpointing != "on" and device.name != "cpu":
+        tries.append('training.gradient_checkpointing = "on" (slower steps, a fraction of the activations)')
+    if resolution > 256:
+        tries.append(f"dataset.resolution = {resolution * 3 // 4 // 8 * 8} (smaller images, less detail)")
+    need, free = memory.total_mb / 1024, device.free_memory / 2**30
+    advice = f"; try {tries[0]}" if tries else "; no setting makes it smaller: it needs a device with more memory"
+    return f"The run needs {need:.1f} GiB but {device.name} has {free:.1f} GiB free, so it would not fit{advice}."

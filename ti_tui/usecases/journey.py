@@ -28,6 +28,19 @@ STEP_TITLES: dict[Step, str] = {
     "apply": "Apply",
 }
 Progress = Literal["done", "attention", "not-yet"]
+# The step where the user mends each kind of problem the project's checks find (Finding.check).
+FIXED_AT: dict[str, Step] = {
+    "images": "images",
+    "count": "images",
+    "prepared": "images",
+    "unreadable": "images",
+    "caption": "captions",
+    "trigger": "token",
+    "model": "settings",
+    "tokenizer": "settings",
+    "device": "settings",
+    "setting": "settings",
+}
 
 
 @dataclass(frozen=True)
@@ -112,11 +125,8 @@ def _train(project: Project, summary: ProjectSummary) -> StepState:
 
 def has_active_run(project: Project) -> bool:
     """A trainer is at work on the project: the wizard opens on Train."""
-    from ti_tui.runs import run_status
+    from ti_tui.runs.status import run_is_active
     from ti_tui.usecases.training import list_runs
 
     runs = list_runs(project)
-    try:
-        return bool(runs) and run_status(runs[-1]).active
-    except UserError:
-        return False
+    return bool(runs) and run_is_active(runs[-1])

@@ -95,6 +95,10 @@ class Memory:
         self._values[name] = value
         self._save()
 
+    def forget_value(self, name: str) -> None:
+        if self._values.pop(name, None) is not None:
+            self._save()
+
     def _save(self) -> None:
         data = {"projects": self._projects, "folded_guidance": sorted(self._folded), "values": self._values}
         try:

@@ -19,6 +19,7 @@ from ti_tui.fsutil import file_sha256
 from ti_tui.project import Project, value_problem
 from ti_tui.runs import RunDirectory, RunFacts, RunImage, run_status
 from ti_tui.runs.directory import Launch, ParentCheckpoint
+from ti_tui.runs.status import run_is_active
 from ti_tui.sd.tokens import suggest_vector_count
 from ti_tui.usecases.images import originals
 from ti_tui.usecases.summary import summarize_project
@@ -45,6 +46,7 @@ def create_run(project: Project, steps: int | None = None, start_from: Path | No
     if problems:
         raise FindingsError("The project cannot be trained yet:", problems)
     refuse_while_training(project)
+    parent = _parent_of(start_from) if start_from is not None else None
     facts = RunFacts(
         project=project.root,
         settings=settings,
@@ -52,7 +54,8 @@ def create_run(project: Project, steps: int | None = None, start_from: Path | No
         vectors=settings.token.vectors or suggest_vector_count(len(items), settings.dataset.kind)[0],
         images=[RunImage(item.image, item.caption, file_sha256(item.image)) for item in items],
         initial_embedding=start_from,
-        parent=_parent_of(start_from) if start_from is not None else None,
+        parent=parent,
+        first_step=parent.step if parent is not None and parent.step is not None else 0,
     )
     run = RunDirectory(_new_run_folder(project, settings.token.trigger))
     run.write_facts(facts)
@@ -62,8 +65,8 @@ def create_run(project: Project, steps: int | None = None, start_from: Path | No
 def refuse_while_training(project: Project) -> None:
     """Two runs at once would share the GPU and the project: say which one is at work."""
     for other in list_runs(project):
-        status = run_status(other)
-        if status.active:
+        status = run_status(other) if run_is_active(other) else None
+        if status is not None and status.active:
             raise UserError(
                 f"run {other.id} is {status.state} ({status.describe()}); two runs at once would share the GPU "
                 "and the project. Wait for it, or stop it first",

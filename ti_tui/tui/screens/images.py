@@ -101,9 +101,6 @@ class ImagesScreen(StepScreen):
         self.query_one("#progress", ProgressBar).display = False
         self.call_after_refresh(self.look)
 
-    def shows_problem(self, finding) -> bool:
-        return finding.check in ("images", "count", "prepared")
-
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "stop_preparing":
             return self.preparing

@@ -58,13 +58,18 @@ class SettingsScreen(StepScreen):
             yield Label("Model", classes="section-title")
             yield Static("", id="model", markup=False)
 
+    def __init__(self, focus: str | None = None):
+        super().__init__()
+        self.focus_on = focus  # a field's id, when another step sends the user here to set it
+
     def on_mount(self) -> None:
         super().on_mount()
         self.redraw_schedule()
         self.show_facts()
-
-    def shows_problem(self, finding) -> bool:
-        return finding.check in ("model", "tokenizer", "device")
+        if self.focus_on:
+            field = self.query_one(f"#{self.focus_on}", SettingField)
+            field.query_one(".setting-input").focus()
+            self.call_after_refresh(field.scroll_visible, animate=False, top=True)
 
     def show_state(self, state) -> None:
         super().show_state(state)

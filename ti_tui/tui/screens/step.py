@@ -9,7 +9,7 @@ from textual.widgets import Footer, Header, Static
 from ti_tui.tui.commands import StepCommands
 from ti_tui.tui.widgets.guidance import Guidance
 from ti_tui.tui.widgets.step_bar import StepBar
-from ti_tui.usecases.journey import STEPS, Step
+from ti_tui.usecases.journey import FIXED_AT, STEPS, Step
 
 
 class StepScreen(Screen):
@@ -51,7 +51,7 @@ class StepScreen(Screen):
 
     def shows_problem(self, finding) -> bool:
         """Whether this step is where the user fixes `finding`; the others leave it to that step."""
-        return False
+        return FIXED_AT.get(finding.check) == self.STEP
 
     def settings_reloaded(self, project) -> None:
         """project.toml was read again: show its values."""

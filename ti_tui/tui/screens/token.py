@@ -65,9 +65,6 @@ class TokenScreen(StepScreen):
         if self.checker is not None:
             self.checker.close()
 
-    def shows_problem(self, finding) -> bool:
-        return finding.check == "trigger"
-
     @on(Input.Changed)
     def typed(self) -> None:
         if self.ask_timer is not None:
