@@ -19,6 +19,7 @@ from ti_tui.tui.screens.coming import ComingScreen
 from ti_tui.tui.screens.images import ImagesScreen
 from ti_tui.tui.screens.settings import SettingsScreen
 from ti_tui.tui.screens.start import StartScreen
+from ti_tui.tui.screens.train import TrainScreen
 from ti_tui.tui.widgets.guidance import Guidance
 from ti_tui.tui.widgets.setting_field import SettingField
 from ti_tui.usecases.images import prepare_project
@@ -62,7 +63,7 @@ async def test_a_project_with_a_run_at_work_opens_on_train(sample, services, mon
     app = create_app(sample, services)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        assert isinstance(app.screen, ComingScreen) and app.screen.STEP == "train"
+        assert isinstance(app.screen, TrainScreen)
 
 
 async def test_the_start_screen_marks_a_project_that_is_gone(tmp_path, services):

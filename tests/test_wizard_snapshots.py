@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 from conftest import SAMPLE_PROJECT
+from run_recording import recorded_run
 from wizard_support import fake_services, settle
 
 from ti_tui.project import Project
+from ti_tui.runs.directory import TrainerLock
 from ti_tui.tui.app import create_app
 from ti_tui.usecases.images import prepare_project
 from ti_tui.usecases.summary import summarize_project
@@ -60,3 +62,30 @@ def test_each_screen_looks_as_it_did(snap_compare, sample, half_blocks, screen, 
             await settle(app, pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=arrive)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+@pytest.mark.parametrize("moment", ["during", "after"])
+def test_the_train_step_during_and_after_a_run_looks_as_it_did(snap_compare, sample, half_blocks, moment, size):
+    """From a recorded run: 120 of 300 steps with its trainer alive (the lock held here), or all 300 and finished."""
+    project = Project.open(sample.root)
+    run = recorded_run(project, f"20260101-000000-{moment}", 300, 120 if moment == "during" else 300, finished=moment == "after")
+    lock = TrainerLock(run) if moment == "during" else None
+    services = fake_services(FIXED / f"data-train-{moment}", summarize=steady_summary)
+    app = create_app(project, services)
+
+    async def arrive(pilot) -> None:
+        app.open_step("train")
+        for _ in range(1000):
+            screen = app.screen
+            if getattr(screen, "view", None) is not None and screen.view.events_read and screen.plan_text.startswith("300 steps"):
+                break
+            await pilot.pause()
+        await pilot.pause()
+
+    try:
+        assert snap_compare(app, terminal_size=size, run_before=arrive)
+    finally:
+        if lock is not None:
+            lock.release()
+        shutil.rmtree(run.path)

@@ -53,9 +53,11 @@ class WizardApp(App):
         self.settings_reloaded: Signal[Project] = Signal(self, "settings-reloaded")
         self.file_changed_elsewhere = False
         self.device_probes: dict = {}  # by (device, precision) setting: what a run would train on here
+        self.trainers: list = []  # trainers this wizard started: reaped when they end, left running when it quits
 
     def on_mount(self) -> None:
         self.set_interval(WATCH_FILE_SECONDS, self.notice_edits_elsewhere)
+        self.set_interval(WATCH_FILE_SECONDS, self.reap_trainers)
         if self.project is None:
             self.action_start()
         else:
@@ -82,11 +84,11 @@ class WizardApp(App):
         self.open_step(step)
         self.call_after_refresh(self.refresh_state)  # the first screen is drawn before any work competes with it
 
-    def open_step(self, step: Step) -> None:
+    def open_step(self, step: Step, focus: str | None = None) -> None:
         from ti_tui.tui.screens import step_screen
 
         self.services.memory.remember(self.project.root, step)
-        self.switch_to(step_screen(step))
+        self.switch_to(step_screen(step, focus))
 
     def switch_to(self, screen) -> None:
         self.flush_edits()
@@ -135,6 +137,12 @@ class WizardApp(App):
         if update.changed:
             self.refresh_state()
         return update.problems
+
+    def keep_trainer(self, process) -> None:
+        self.trainers.append(process)
+
+    def reap_trainers(self) -> None:
+        self.trainers = [process for process in self.trainers if process.poll() is None]
 
     def notice_edits_elsewhere(self) -> None:
         if self.project is not None and not self.file_changed_elsewhere and self.project.store.changed_on_disk():

@@ -1,4 +1,4 @@
-"""Train, Compare and Apply: their screens come with the next versions; until then, what to do instead."""
+"""Compare and Apply: their screens come with the next versions; until then, what to do instead."""
 
 from textual.app import ComposeResult
 from textual.widgets import Static
@@ -7,15 +7,11 @@ from ti_tui.tui.screens.step import StepScreen
 from ti_tui.usecases.journey import STEP_TITLES, Step
 
 GUIDANCE = {
-    "train": "Training teaches the model the trigger word from your images; it runs on in the background if the "
-    "wizard closes or the SSH link drops.",
     "compare": "Compare renders the trigger at several checkpoints and CFG scales side by side, to pick the step "
     "that looks like your subject without copying the photos.",
     "apply": "Apply exports the chosen checkpoint where your UI reads embeddings, and tries it on other models built on the same base.",
 }
 INSTEAD = {
-    "train": "Until this screen is built, train from a shell: ti-tui train PROJECT (ti-tui runs PROJECT shows "
-    "how a run is doing; ti-tui stop PROJECT stops it).",
     "compare": "Until this screen is built, the previews the trainer writes into runs/<run>/previews/ show each checkpoint at fixed seeds.",
     "apply": "Until this screen is built, copy runs/<run>/checkpoints/<trigger>-<step>.safetensors into your UI's "
     "embeddings folder; every popular UI reads that file.",

@@ -1,0 +1,175 @@
+"""The Train step with real runs on builtin:tiny: started, watched, continued from a checkpoint, re-attached
+by a second wizard, lost under a kill -9 and resumed. The tests wait for what the screen draws (its
+`changed` signal), never for a fixed time."""
+
+import asyncio
+import json
+import os
+import signal
+
+import pytest
+from textual.widgets import DataTable, Input, Static
+from wizard_support import fake_services
+
+from ti_tui.runs import RunDirectory
+from ti_tui.tui.app import create_app
+from ti_tui.tui.screens.settings import SettingsScreen
+from ti_tui.tui.screens.train import TrainScreen
+from ti_tui.tui.widgets.curve_plot import CurvePlot
+from ti_tui.tui.widgets.picture import Picture
+from ti_tui.usecases.training import list_runs
+
+pytestmark = pytest.mark.slow
+SIZE = (100, 32)
+SHORT_RUN = {
+    "training.steps": 6,
+    "training.save_every": 3,
+    "training.validation_every": 3,
+    "preview.every": 3,
+    "preview.seeds": [1],
+    "preview.prompts": ["a photo of [name]"],
+    "preview.sampling_steps": 2,
+}
+
+
+async def until_screen(app, pilot, screen_type, what: str):
+    for _ in range(500):
+        if isinstance(app.screen, screen_type) and app.screen.is_mounted:
+            return app.screen
+        await pilot.pause()
+    raise AssertionError(f"never came: {what}")
+
+
+async def until_seen(screen: TrainScreen, condition, what: str, timeout: float = 180):
+    """Until the screen has drawn a look at a run for which `condition(view)` holds."""
+    arrived = asyncio.Event()
+
+    def check(view) -> None:
+        if condition(view):
+            arrived.set()
+
+    screen.changed.subscribe(screen, check)
+    if screen.view is not None and condition(screen.view):
+        return screen.view
+    try:
+        await asyncio.wait_for(arrived.wait(), timeout)
+    except TimeoutError:
+        state = screen.view.status.describe() if screen.view else "nothing shown"
+        raise AssertionError(f"never came: {what} (the screen shows: {state})") from None
+    return screen.view
+
+
+def notices(app) -> list[str]:
+    return [str(notification.message) for notification in app._notifications]
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    monkeypatch.setenv("TI_TUI_IMAGES", "halfcell")
+    return tmp_path
+
+
+async def test_a_run_started_on_the_train_step_is_watched_to_its_end_then_continued_with_a_new_rate(workspace, trainable_project):
+    project = trainable_project(**SHORT_RUN)
+    app = create_app(project, fake_services(workspace / "data"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        screen = await until_screen(app, pilot, TrainScreen, "the Train step")
+        await pilot.press("t")
+        view = await until_seen(screen, lambda view: view.status.state == "finished", "the first run finished")
+        first = view.run
+        assert view.step == 6
+        assert [row.step for row in view.checkpoints] == [6, 3]
+        assert all(row.validation_loss is not None for row in view.checkpoints)
+        screen.query_one("TabbedContent").active = "loss"
+        await pilot.pause()
+        loss_plot = screen.query_one("#loss-plot", CurvePlot)
+        assert [curve.label for curve in loss_plot.curves] == ["loss", "smoothed", "validation"]
+        assert len(loss_plot.curves[0].steps) == 6
+        assert "finished at step 6 of 6" in screen.query_one("#run-state", Static).render().plain
+
+        screen.query_one("TabbedContent").active = "previews"
+        await pilot.pause()
+        assert screen.query_one("#preview-trigger", Picture).path.name == "step-6-p1-s1.png"
+        assert screen.query_one("#preview-init", Picture).path.name == "step-6-p1-s1-init.png"
+        await pilot.press("comma")
+        assert screen.query_one("#preview-trigger", Picture).path.name == "step-3-p1-s1.png"
+
+        screen.query_one("TabbedContent").active = "checkpoints"
+        await pilot.pause()
+        screen.query_one("#checkpoint-table", DataTable).move_cursor(row=1)  # step 3
+        await pilot.press("c")
+        settings = await until_screen(app, pilot, SettingsScreen, "Settings, to set the new schedule")
+        rate = settings.query_one("#schedule-learning_rate").query_one(Input)
+        assert rate.has_focus
+        rate.value = "0.002"
+        await pilot.press("escape", "5")
+        screen = await until_screen(app, pilot, TrainScreen, "back on Train")
+        assert "starts from the checkpoint zorbot-3.safetensors" in (await _plan_text(screen, pilot, "starts from the checkpoint"))
+        await pilot.press("t")
+        view = await until_seen(screen, lambda view: view.run != first and view.status.state == "finished", "the second run finished")
+
+    second = view.run
+    facts = second.facts()
+    assert facts.settings.schedule.learning_rate == "0.002"
+    assert facts.parent.run == first.id and facts.parent.step == 3
+    assert [checkpoint.step for checkpoint in second.checkpoints()] == [6, 9]  # steps 4-9, numbered on from step 3
+    steps = [event["step"] for event in second.events() if event["type"] == "step"]
+    assert steps == [4, 5, 6, 7, 8, 9]
+    assert all(event["lr"] == pytest.approx(0.002) for event in second.events() if event["type"] == "step")
+    assert [run.id for run in list_runs(project)] == [first.id, second.id]
+
+
+async def _plan_text(screen, pilot, words: str) -> str:
+    for _ in range(500):
+        text = screen.query_one("#plan-text", Static).render().plain
+        if words in text:
+            return text
+        await pilot.pause()
+    return text
+
+
+async def test_a_second_wizard_shows_a_run_started_by_the_first_live_and_refuses_a_second_trainer(workspace, trainable_project):
+    project = trainable_project(**{"training.steps": 150, "training.validation_every": 0, "training.save_every": 50})
+    first_app = create_app(project, fake_services(workspace / "data"))
+    async with first_app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        screen = await until_screen(first_app, pilot, TrainScreen, "the Train step")
+        await pilot.press("t")
+        view = await until_seen(screen, lambda view: view.status.state == "running", "the run at work")
+        run = view.run
+    # The first wizard has quit; the trainer goes on, and a new wizard opens on it.
+    second_app = create_app(project, fake_services(workspace / "data"))
+    async with second_app.run_test(size=SIZE) as pilot:
+        screen = await until_screen(second_app, pilot, TrainScreen, "the project opened on Train")
+        view = await until_seen(screen, lambda view: view.status.state == "running" and view.step > 0, "the run live")
+        assert view.run == run
+        await pilot.press("t")
+        for _ in range(500):
+            if any("two runs at once" in notice for notice in notices(second_app)):
+                break
+            await pilot.pause()
+        assert any(f"run {run.id} is running" in notice for notice in notices(second_app)), notices(second_app)
+        view = await until_seen(screen, lambda view: view.status.state == "finished", "the run finished")
+        assert view.step == 150
+    assert len(list_runs(project)) == 1
+
+
+async def test_a_trainer_killed_under_the_dashboard_shows_as_lost_and_resume_finishes_it(workspace, trainable_project):
+    project = trainable_project(**{"training.steps": 120, "training.validation_every": 0, "training.save_every": 5})
+    app = create_app(project, fake_services(workspace / "data"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        screen = await until_screen(app, pilot, TrainScreen, "the Train step")
+        await pilot.press("t")
+        view = await until_seen(screen, lambda view: bool(view.checkpoints) and view.status.state == "running", "a checkpoint")
+        run: RunDirectory = view.run
+        os.kill(run.facts().launches[-1].pid, signal.SIGKILL)
+        view = await until_seen(screen, lambda view: view.status.state == "lost", "the run lost", timeout=10)
+        assert "lost at step" in screen.query_one("#run-state", Static).render().plain
+        await pilot.press("u")
+        view = await until_seen(screen, lambda view: view.status.state == "finished", "the resumed run finished")
+        assert view.step == 120
+    events = run.events()
+    assert [event["type"] for event in events].count("resumed_from") == 1
+    assert json.loads(run.run_file.read_text())["steps"] == 120
