@@ -15,7 +15,7 @@ from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SIZE = (100, 32)
-SCREENS = ("start", "images", "captions", "token", "settings")
+SCREENS = ("start", "images", "captions", "token", "settings", "train")
 
 
 async def take(folder: Path, work: Path) -> None:
@@ -28,6 +28,7 @@ async def take(folder: Path, work: Path) -> None:
     sample = work / "sample_project"
     shutil.copytree(REPOSITORY / "sample_project", sample, ignore=shutil.ignore_patterns("runs", "prepared"))
     prepare_project(Project.open(sample))
+    train_a_little(Project.open(sample))
     for screen in SCREENS:
         memory = Memory(work / f"data-{screen}")
         memory.remember(sample, "images")
@@ -41,8 +42,24 @@ async def take(folder: Path, work: Path) -> None:
                 for _ in range(20):  # the tokenizer's and the device's helper processes answer in seconds
                     await pilot.pause(0.5)
                     await app.workers.wait_for_complete()
+            if screen == "train":
+                app.screen.query_one("TabbedContent").active = "loss"
+                await pilot.pause(0.5)
             app.save_screenshot(str(folder / f"{screen}.svg"))
         print(folder / f"{screen}.svg")
+
+
+def train_a_little(project) -> None:
+    """A real run of the sample, so that the Train step has curves to show (its previews are noise: the
+    built-in tiny model has random weights)."""
+    from ti_tui.runs import RunWatcher, follow_run
+    from ti_tui.usecases.training import create_run, start_trainer
+
+    project.update({"training.steps": 150, "preview.every": 50, "preview.sampling_steps": 4})
+    run = create_run(project)
+    process = start_trainer(run)
+    for _ in follow_run(run, RunWatcher(run.events_file), between_polls=process.poll):
+        pass
 
 
 def main(argv: list[str]) -> int:
