@@ -162,6 +162,7 @@ def test_doctor_flags_a_device_this_machine_lacks(tmp_path):
     assert "model.device is 'cuda:3', but this machine has only" in result.stdout
 
 
+@pytest.mark.slow
 def test_doctor_says_which_precision_auto_trains_in_on_this_cpu(monkeypatch):
     monkeypatch.setenv("TI_TUI_CPU_BF16", "native")
     assert "bf16 native (precision auto trains in bf16), as TI_TUI_CPU_BF16 says" in run_ti_tui("doctor").stdout
@@ -173,6 +174,7 @@ def test_doctor_says_which_precision_auto_trains_in_on_this_cpu(monkeypatch):
     assert "problem: TI_TUI_CPU_BF16='sometimes' is not understood: set it to native or emulated" in result.stdout
 
 
+@pytest.mark.slow
 def test_the_dataset_commands_from_import_to_prompts(tmp_path):
     assert run_ti_tui("new", "p", "--model", "builtin:tiny", "--token", "zorbot", cwd=tmp_path).returncode == 0
     imported = run_ti_tui("import", "p", str(SAMPLE_PROJECT / "images"), cwd=tmp_path)

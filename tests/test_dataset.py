@@ -292,6 +292,7 @@ def test_auto_captions_are_written_once_and_never_over_an_edit_unless_asked(tmp_
     assert images[0].with_suffix(".txt").read_text().strip() == captions[images[0].name]
 
 
+@pytest.mark.slow
 def test_a_missing_captioning_model_says_where_to_get_one(tmp_path):
     from ti_tui.dataset.captioner import run_in_worker
     from ti_tui.errors import UserError

@@ -1,5 +1,6 @@
 """`ti-tui inspect`: every fact about our own embedding files, and which tools load them."""
 
+import pytest
 import torch
 from conftest import run_ti_tui
 from safetensors.torch import save_file
@@ -68,6 +69,7 @@ def test_files_other_tools_cannot_load_are_called_out(tmp_path):
     assert all("only with SDXL models" in verdict.how for verdict in tool_verdicts(read_embedding(tmp_path / "xl.safetensors")))
 
 
+@pytest.mark.slow
 def test_broken_or_odd_embeddings_are_called_out(tmp_path):
     vectors = torch.full((2, 768), 0.1)
     vectors[1, 3] = float("nan")

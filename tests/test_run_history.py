@@ -69,3 +69,9 @@ def test_a_trainer_started_again_clears_the_last_ones_end_and_pause():
 def test_events_without_the_fields_this_version_reads_are_passed_over():
     history = RunHistory().feed([{"type": "step", "step": "three"}, {"type": "checkpoint"}, step(1)])
     assert history.step == 1 and history.events_read == 3 and not history.checkpoints
+
+
+def test_caching_progress_is_one_line_that_counts_up():
+    history = RunHistory().feed([{"type": "caching", "done": done, "total": 3} for done in (1, 2, 3)] + [step(1)])
+    history.feed([{"type": "validation", "step": 1, "loss": 0.5}])
+    assert list(history.lines) == ["Caching latents 3/3", "step 1: validation loss 0.5000"]

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from conftest import REPOSITORY, SAMPLE_PROJECT
 from PIL import Image
 
@@ -25,6 +26,7 @@ def test_sample_project_is_complete():
     assert summary.problems == []
 
 
+@pytest.mark.slow
 def test_sample_images_are_what_the_script_draws(tmp_path):
     subprocess.run([sys.executable, REPOSITORY / "scripts" / "make_sample_images.py", tmp_path], check=True, capture_output=True)
     committed = sorted(path.name for path in (SAMPLE_PROJECT / "images").iterdir())

@@ -73,10 +73,7 @@ async def test_a_run_started_on_the_train_step_is_watched_to_its_end_then_contin
     project = trainable_project(**SHORT_RUN)
     app = create_app(project, fake_services(workspace / "data"))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("5")
-        screen = await until_screen(app, pilot, TrainScreen, "the Train step")
-        await pilot.press("t")
-        view = await until_seen(screen, lambda view: view.status.state == "finished", "the first run finished")
+        screen, view = await start_a_run(app, pilot, "finished", "the first run finished")
         first = view.run
         assert view.step == 6
         assert [row.step for row in view.checkpoints] == [6, 3]
@@ -120,6 +117,14 @@ async def test_a_run_started_on_the_train_step_is_watched_to_its_end_then_contin
     assert [run.id for run in list_runs(project)] == [first.id, second.id]
 
 
+async def start_a_run(app, pilot, until_state: str = "finished", what: str = "the run finished"):
+    """From the project's first screen: to Train, t, and until the run is in `until_state`; the screen and its view."""
+    await pilot.press("5")
+    screen = await until_screen(app, pilot, TrainScreen, "the Train step")
+    await pilot.press("t")
+    return screen, await until_seen(screen, lambda view: view.status.state == until_state, what)
+
+
 async def _plan_text(screen, pilot, words: str) -> str:
     for _ in range(500):
         text = screen.query_one("#plan-text", Static).render().plain
@@ -133,10 +138,7 @@ async def test_a_second_wizard_shows_a_run_started_by_the_first_live_and_refuses
     project = trainable_project(**{"training.steps": 150, "training.validation_every": 0, "training.save_every": 50})
     first_app = create_app(project, fake_services(workspace / "data"))
     async with first_app.run_test(size=SIZE) as pilot:
-        await pilot.press("5")
-        screen = await until_screen(first_app, pilot, TrainScreen, "the Train step")
-        await pilot.press("t")
-        view = await until_seen(screen, lambda view: view.status.state == "running", "the run at work")
+        _, view = await start_a_run(first_app, pilot, "running", "the run at work")
         run = view.run
     # The first wizard has quit; the trainer goes on, and a new wizard opens on it.
     second_app = create_app(project, fake_services(workspace / "data"))
@@ -159,9 +161,7 @@ async def test_a_trainer_killed_under_the_dashboard_shows_as_lost_and_resume_fin
     project = trainable_project(**{"training.steps": 120, "training.validation_every": 0, "training.save_every": 5})
     app = create_app(project, fake_services(workspace / "data"))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("5")
-        screen = await until_screen(app, pilot, TrainScreen, "the Train step")
-        await pilot.press("t")
+        screen, _ = await start_a_run(app, pilot, "running", "the run at work")
         view = await until_seen(screen, lambda view: bool(view.checkpoints) and view.status.state == "running", "a checkpoint")
         run: RunDirectory = view.run
         os.kill(run.facts().launches[-1].pid, signal.SIGKILL)

@@ -96,6 +96,7 @@ def test_a_run_refuses_to_go_on_when_its_images_changed(trainable_project):
     assert final["fix"] == {"action": "train", "subject": ""}  # no checkpoint yet to start from
 
 
+@pytest.mark.slow
 def test_continuing_from_a_checkpoint_starts_from_its_vectors_and_records_the_parent(trainable_project):
     project = trainable_project(**{"training.save_every": 4})
     first = create_run(project, steps=4)
@@ -274,6 +275,7 @@ def test_a_long_caption_never_pushes_the_trigger_out_of_the_prompt(trainable_pro
     assert Trainer(run).run() == "completed"
 
 
+@pytest.mark.slow
 def test_velocity_prediction_trains_against_the_velocity(trainable_project):
     def first_loss(name, prediction):
         run = create_run(trainable_project(name, **{"model.prediction": prediction}), steps=1)
@@ -297,6 +299,7 @@ def test_odd_lines_in_the_event_log_are_skipped(trainable_project):
     assert run.events()[1]["seq"] == 8
 
 
+@pytest.mark.slow
 def test_a_run_continued_from_a_checkpoint_numbers_its_steps_on_from_it(trainable_project):
     project = trainable_project(**{"training.save_every": 2, "training.validation_every": 0})
     parent = create_run(project, steps=2)
@@ -310,3 +313,38 @@ def test_a_run_continued_from_a_checkpoint_numbers_its_steps_on_from_it(trainabl
     assert (config["start_step"], config["steps"]) == (2, 5)
     assert config["typical_norm"] > 0
     assert run_status(child).describe().startswith("finished at step 5 of 5: trained 3 steps")
+
+
+def test_two_front_ends_starting_a_run_at_the_same_moment_get_one_run(trainable_project, monkeypatch):
+    import os
+    import threading
+    import time
+
+    import psutil
+
+    from ti_tui.runs.directory import Launch
+    from ti_tui.usecases import training
+
+    project = trainable_project()
+
+    def launched_and_alive(run):  # this test's own process stands in for a trainer that has not taken its lock yet
+        time.sleep(0.2)
+        run.record_launch(Launch(os.getpid(), time.time(), psutil.Process().create_time(), ["a trainer"]))
+
+    monkeypatch.setattr(training, "start_trainer", launched_and_alive)
+    outcomes = []
+
+    def press_start() -> None:
+        try:
+            outcomes.append(training.start_new_run(project)[0])
+        except UserError as error:
+            outcomes.append(str(error))
+
+    presses = [threading.Thread(target=press_start) for _ in range(2)]
+    for press in presses:
+        press.start()
+    for press in presses:
+        press.join()
+    assert len(training.list_runs(project)) == 1
+    refusals = [outcome for outcome in outcomes if isinstance(outcome, str)]
+    assert len(refusals) == 1 and "is starting" in refusals[0] and "two runs at once" in refusals[0]

@@ -46,6 +46,7 @@ def services(tmp_path):
     return fake_services(tmp_path / "data")
 
 
+@pytest.mark.slow
 async def test_a_project_reopens_on_the_step_it_was_left_on(sample, services):
     services.memory.remember(sample.root, "settings")
     app = create_app(sample, services)

@@ -53,6 +53,7 @@ def workspace(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.mark.slow
 async def test_the_journey_from_the_start_screen_to_the_settings(workspace):
     sample = copy_of_sample(workspace / "sample")
     services = fake_services(workspace / "data")

@@ -31,25 +31,25 @@ def train_project(arguments: argparse.Namespace) -> int:
     from ti_tui.project import Project
     from ti_tui.runs import RunWatcher
     from ti_tui.schedule import LearningRateSchedule
-    from ti_tui.usecases.training import create_run, find_run, prepare_resume, start_trainer
+    from ti_tui.usecases.training import find_run, resume_run, start_new_run
 
     project = Project.open(arguments.project)
     if arguments.resume:
         if arguments.steps is not None or arguments.start_from is not None:
             raise UserError("--resume carries on a run as it was set up; to change its steps, start a new run with --from")
         run = find_run(project, arguments.resume)
-        prepare_resume(run)
+        watcher = RunWatcher(run.events_file)
+        watcher.poll()  # what the run said before has been said
+        process = resume_run(project, run)
         print(f"Resuming run {run.id}")
     else:
-        run = create_run(project, steps=arguments.steps, start_from=arguments.start_from)
+        run, process = start_new_run(project, steps=arguments.steps, start_from=arguments.start_from)
+        watcher = RunWatcher(run.events_file)
         facts = run.facts()
         schedule = LearningRateSchedule.from_settings(facts.settings.schedule, facts.steps)
         carried_on = f" (steps {facts.first_step + 1}-{facts.last_step}, on from run {facts.parent.run})" if facts.first_step else ""
         print(f"Run {run.id}: {facts.steps} steps{carried_on}, {len(facts.images)} images, {facts.vectors} vector(s)")
         print("Learning rate: " + "; ".join(schedule.describe()))
-    watcher = RunWatcher(run.events_file)
-    watcher.poll()  # what a resumed run said before has been said
-    process = start_trainer(run)
     if arguments.detach:
         print(f"The trainer runs in the background (process {process.pid}); its log is {run.log_file}")
         print(f"Check on it with `ti-tui runs {quoted(project.root)}`; stop it with `ti-tui stop {quoted(project.root)} {run.id}`")

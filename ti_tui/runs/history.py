@@ -17,9 +17,10 @@ from ti_tui.runs.events import FINAL_EVENT, describe_event
 
 LOG_LINES = 200
 # The vectors are over-trained once one is this many times as long as a typical token (as the
-# embedding report says), and "rising" when the longest grew by this share over the last quarter.
+# embedding report says), and "rising" when the longest grew by this share over the second half of
+# the steps so far.
 OVER_TRAINED_TIMES = 3.0
-RISING_SHARE = 0.15
+RISING_SHARE = 0.2
 
 
 class Series:
@@ -112,7 +113,9 @@ class RunHistory:
             self._step(event)
             return
         sentence = describe_event(event)
-        if sentence:
+        if sentence and kind == "caching" and self.lines and self.lines[-1].startswith("Caching"):
+            self.lines[-1] = sentence  # one line that counts up, not one a picture
+        elif sentence:
             self.lines.append(sentence)
         if kind == "started":
             self.final, self.paused = None, False
@@ -158,13 +161,6 @@ class RunHistory:
             for step, path in sorted(self.checkpoints.items(), reverse=True)
         ]
 
-    def preview_steps(self) -> list[int]:
-        """The steps that have previews, newest first."""
-        return sorted({preview.step for preview in self.previews}, reverse=True)
-
-    def previews_at(self, step: int) -> list[Preview]:
-        return [preview for preview in self.previews if preview.step == step]
-
     def vector_verdict(self) -> str:
         """The vectors' lengths against a typical token's, in words; over-training said when it shows."""
         if not self.norms:
@@ -185,5 +181,5 @@ class RunHistory:
         values = self.longest_vector.values
         if len(values) < 8:
             return False
-        earlier = values[len(values) * 3 // 4 - 1]
+        earlier = values[len(values) // 2]
         return earlier > 0 and (values[-1] - earlier) / earlier > RISING_SHARE

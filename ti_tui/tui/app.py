@@ -138,6 +138,17 @@ class WizardApp(App):
             self.refresh_state()
         return update.problems
 
+    def device_for(self, project: Project, before_probing=None):
+        """What a run of `project` would train on here (a DeviceProbe), examined once per device and
+        precision setting in a helper process; call it from a worker. `before_probing` runs first when it must wait."""
+        model = project.settings.model
+        key = (model.device, model.precision)
+        if key not in self.device_probes:
+            if before_probing is not None:
+                before_probing()
+            self.device_probes[key] = self.services.probe_device(*key)
+        return self.device_probes[key]
+
     def keep_trainer(self, process) -> None:
         self.trainers.append(process)
 

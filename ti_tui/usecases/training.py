@@ -5,10 +5,12 @@ session of its own, with no terminal and its output going to trainer.log: closin
 losing the SSH link does not reach it.
 """
 
+import fcntl
 import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from ti_tui.dataset.reading import ImageProblem, check_readable
@@ -60,6 +62,33 @@ def create_run(project: Project, steps: int | None = None, start_from: Path | No
     run = RunDirectory(_new_run_folder(project, settings.token.trigger))
     run.write_facts(facts)
     return run
+
+
+def start_new_run(project: Project, steps: int | None = None, start_from: Path | None = None) -> tuple[RunDirectory, subprocess.Popen]:
+    """A new run created and its trainer started as one act: two front ends asking at the same moment get
+    one run between them, and the other is refused."""
+    with _starting_runs(project):
+        run = create_run(project, steps, start_from)
+        return run, start_trainer(run)
+
+
+def resume_run(project: Project, run: RunDirectory) -> subprocess.Popen:
+    """Start the trainer again on a run that ended early; it carries on exactly from its last checkpoint."""
+    with _starting_runs(project):
+        prepare_resume(run)
+        return start_trainer(run)
+
+
+@contextmanager
+def _starting_runs(project: Project):
+    """Held while a trainer is being started on the project (until it is launched, nothing else says so):
+    a lock on the project's folder itself, so that no file is added to it for the purpose."""
+    folder = os.open(project.root, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(folder)  # and the lock goes with it
 
 
 def refuse_while_training(project: Project) -> None:

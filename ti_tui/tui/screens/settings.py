@@ -116,13 +116,8 @@ class SettingsScreen(StepScreen):
         from ti_tui.tui.format import describe_forecast
         from ti_tui.usecases.forecast import forecast_run
 
-        model = project.settings.model
-        key = (model.device, model.precision)
-        probes = self.app.device_probes
-        if key not in probes:
-            self.post_message(self.Facts("Examining this machine's compute device..."))
-            probes[key] = self.app.services.probe_device(*key)
-        self.post_message(self.Facts(describe_forecast(forecast_run(project, probes[key]), project, probes[key])))
+        device = self.app.device_for(project, lambda: self.post_message(self.Facts("Examining this machine's compute device...")))
+        self.post_message(self.Facts(describe_forecast(forecast_run(project, device), project, device)))
 
     @on(Facts)
     def facts(self, message: Facts) -> None:

@@ -25,6 +25,7 @@ from ti_tui.runs import RunDirectory, run_status
 from ti_tui.runs.events import duration
 from ti_tui.runs.history import CheckpointRow, Preview, RunHistory
 from ti_tui.runs.status import RunStatus, read_history
+from ti_tui.schedule import LearningRateSchedule, ScheduleError
 from ti_tui.tui.screens.step import StepScreen
 from ti_tui.tui.widgets.curve_plot import Curve, CurvePlot
 from ti_tui.tui.widgets.picture import Picture
@@ -306,7 +307,7 @@ class TrainScreen(StepScreen):
             if view.log_tail:
                 text += f"\n\nThe end of {view.run.log_file}:\n{view.log_tail}"
             self.query_one("#log-text", Static).update(text)
-            self.query_one("#log-scroll", VerticalScroll).scroll_end(animate=False)
+            self.call_after_refresh(self.query_one("#log-scroll", VerticalScroll).scroll_end, animate=False)
 
     def draw_checkpoints(self, view: RunView) -> None:
         table = self.query_one("#checkpoint-table", DataTable)
@@ -353,13 +354,9 @@ class TrainScreen(StepScreen):
         from ti_tui.tui.format import describe_forecast
         from ti_tui.usecases.forecast import forecast_run
 
-        model = project.settings.model
-        key = (model.device, model.precision)
-        probes = self.app.device_probes
-        if key not in probes:
-            probes[key] = self.app.services.probe_device(*key)
-        forecast = forecast_run(project, probes[key])
-        lines = [describe_forecast(forecast, project, probes[key])]
+        device = self.app.device_for(project)
+        forecast = forecast_run(project, device)
+        lines = [describe_forecast(forecast, project, device)]
         if forecast.too_big:
             lines.append(forecast.too_big)
         start_from = self.continue_from()
@@ -367,8 +364,14 @@ class TrainScreen(StepScreen):
             lines.append(
                 f"The run starts from the checkpoint {start_from.name} and numbers its steps on from it (c on another checkpoint changes it)."
             )
-        schedule = project.settings.schedule
-        lines.append(f"Learning rate: {schedule.learning_rate} ({schedule.preset}).")
+        settings = project.settings
+        vectors = f"{settings.token.vectors} vector(s)" if settings.token.vectors else "the suggested number of vectors"
+        lines.append(f"The trigger {settings.token.trigger!r} is learned as {vectors}, starting from {settings.token.init_text!r}.")
+        try:
+            schedule = LearningRateSchedule.from_settings(settings.schedule, settings.training.steps)
+            lines.append("Learning rate: " + "; ".join(schedule.describe()) + ".")
+        except ScheduleError as error:
+            lines.append(f"Learning rate: {error}")
         self.post_message(self.Planned("\n".join(lines)))
 
     @on(Planned)
@@ -466,24 +469,22 @@ class TrainScreen(StepScreen):
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="start")
     def start_run(self, project, start_from: Path | None) -> None:
-        from ti_tui.usecases.training import create_run, start_trainer
+        from ti_tui.usecases.training import start_new_run
 
         try:
-            run = create_run(project, start_from=start_from)
-            self.post_message(self.Started(run, start_trainer(run)))
+            self.post_message(self.Started(*start_new_run(project, start_from=start_from)))
         except UserError as error:
             self.post_message(self.Refused(str(error)))
 
     def action_resume(self) -> None:
-        self.resume_run(self.run)
+        self.resume(self.app.project, self.run)
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="start")
-    def resume_run(self, run: RunDirectory) -> None:
-        from ti_tui.usecases.training import prepare_resume, start_trainer
+    def resume(self, project, run: RunDirectory) -> None:
+        from ti_tui.usecases.training import resume_run
 
         try:
-            prepare_resume(run)
-            self.post_message(self.Started(run, start_trainer(run)))
+            self.post_message(self.Started(run, resume_run(project, run)))
         except UserError as error:
             self.post_message(self.Refused(str(error)))
 
