@@ -13,7 +13,6 @@ Everything about a run can be told from its folder alone, so a wizard that quits
 that drops, loses nothing: a new watcher replays events.jsonl and carries on.
 """
 
-import fcntl
 import json
 import os
 import re
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from ti_tui.detached import LifeLock, lock_is_held
 from ti_tui.errors import UserError
 from ti_tui.fsutil import atomic_write_text
 from ti_tui.settings import ProjectSettings
@@ -247,31 +247,11 @@ class RunDirectory:
 
     def is_locked(self) -> bool:
         """Whether a trainer holds this run's lock, that is, is alive."""
-        try:
-            with open(self.lock_file, "rb") as handle:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    return True
-                fcntl.flock(handle, fcntl.LOCK_UN)
-                return False
-        except FileNotFoundError:
-            return False
+        return lock_is_held(self.lock_file)
 
 
-class TrainerLock:
-    """The trainer's claim on its run, held until the process ends (the kernel lets go even on kill -9)."""
+class TrainerLock(LifeLock):
+    """The trainer's claim on its run, held until the process ends."""
 
     def __init__(self, run: RunDirectory):
-        self.handle = open(run.lock_file, "a+b")  # noqa: SIM115 - held open, and locked, for the trainer's life
-        for _ in range(50):  # a watcher checking liveness holds a shared lock for a moment
-            try:
-                fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                time.sleep(0.1)
-        raise UserError(f"another trainer is already running in {run.path}")
-
-    def release(self) -> None:
-        fcntl.flock(self.handle, fcntl.LOCK_UN)
-        self.handle.close()
+        super().__init__(run.lock_file, f"another trainer is already running in {run.path}")

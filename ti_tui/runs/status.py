@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from ti_tui.detached import process_alive
 from ti_tui.errors import UserError
 from ti_tui.findings import Fix
 from ti_tui.runs.directory import Checkpoint, Launch, RunDirectory
@@ -149,17 +150,4 @@ def _launch_is_fresh(launch: Launch | None) -> bool:
     """A trainer was launched a moment ago and is still alive, but has not taken its lock yet."""
     if launch is None or time.time() - launch.started > STARTUP_GRACE_SECONDS:
         return False
-    return _process_alive(launch.pid, launch.process_started)
-
-
-def _process_alive(pid: int | None, started: float | None) -> bool:
-    """The process is alive and is the one launched, not a later one that got its number."""
-    if not pid:
-        return False
-    import psutil
-
-    try:
-        process = psutil.Process(pid)
-        return process.status() != psutil.STATUS_ZOMBIE and (started is None or abs(process.create_time() - started) < 1.0)
-    except psutil.Error:
-        return False
+    return process_alive(launch.pid, launch.process_started)

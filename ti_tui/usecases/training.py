@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ti_tui.dataset.reading import ImageProblem, check_readable
 from ti_tui.dataset.training_set import training_items
+from ti_tui.detached import spawn_detached
 from ti_tui.errors import FindingsError, UserError
 from ti_tui.findings import Finding, Fix
 from ti_tui.fsutil import file_sha256
@@ -180,26 +181,12 @@ def start_trainer(run: RunDirectory) -> subprocess.Popen:
 
     As many processes as the run was set up with (training.processes when it was created).
     """
-    import psutil
-
     processes = run.facts().settings.training.processes
     module = ["-m", "ti_tui.train", os.fspath(run.path)]
     if processes > 1:
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}", *module]
     else:
         command = [sys.executable, *module]
-    with open(run.log_file, "ab") as log:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=run.path,
-        )
-    try:
-        process_started = psutil.Process(process.pid).create_time()
-    except psutil.Error:
-        process_started = None  # already gone; its events or the log say why
+    process, process_started = spawn_detached(command, run.log_file, run.path)
     run.record_launch(Launch(process.pid, time.time(), process_started, command))
     return process

@@ -1,0 +1,83 @@
+"""Processes that outlive their starter (the trainer, the grid renderer), and the locks that say they live.
+
+A detached process runs in a session of its own, with no terminal, its output going to a log file:
+closing the wizard or losing the SSH link does not reach it. It holds an exclusive lock on a file
+for its whole life; the kernel lets go of the lock when the process ends, even on kill -9, so
+"the lock is held" means "the process is alive".
+"""
+
+import fcntl
+import subprocess
+import time
+from pathlib import Path
+
+from ti_tui.errors import UserError
+
+
+def spawn_detached(command: list[str], log_file: Path, cwd: Path) -> tuple[subprocess.Popen, float | None]:
+    """Start `command` in a new session, stdin from /dev/null, output appended to `log_file`.
+
+    Returns the process and its own start time (None when it is already gone), which tells it
+    apart from a later process that is given the same number.
+    """
+    import psutil
+
+    with open(log_file, "ab") as log:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=cwd,
+        )
+    try:
+        return process, psutil.Process(process.pid).create_time()
+    except psutil.Error:
+        return process, None
+
+
+def lock_is_held(lock_file: Path) -> bool:
+    """Whether a process holds `lock_file`'s lock, that is, is alive."""
+    try:
+        with open(lock_file, "rb") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+    except FileNotFoundError:
+        return False
+
+
+class LifeLock:
+    """A process's claim on its folder, held until the process ends."""
+
+    def __init__(self, lock_file: Path, taken_message: str):
+        self.handle = open(lock_file, "a+b")  # noqa: SIM115 - held open, and locked, for the process's life
+        for _ in range(50):  # a watcher checking liveness holds a shared lock for a moment
+            try:
+                fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                time.sleep(0.1)
+        self.handle.close()
+        raise UserError(taken_message)
+
+    def release(self) -> None:
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+def process_alive(pid: int | None, started: float | None) -> bool:
+    """Whether process `pid` runs and is the one that started at `started` (not a later one with its number)."""
+    import psutil
+
+    if not pid:
+        return False
+    try:
+        process = psutil.Process(pid)
+        return process.status() != psutil.STATUS_ZOMBIE and (started is None or abs(process.create_time() - started) < 1.0)
+    except psutil.Error:
+        return False
