@@ -8,7 +8,21 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "ti_tui"
 LAYERS = {
-    "helpers": {"errors", "findings", "fsutil", "names", "paths", "prompts", "schedule", "settings", "torch_files", "__init__"},
+    "helpers": {
+        "axes",
+        "detached",
+        "errors",
+        "findings",
+        "fsutil",
+        "names",
+        "paths",
+        "prompts",
+        "samplers",
+        "schedule",
+        "settings",
+        "torch_files",
+        "__init__",
+    },
     "sd": {"sd"},
     "parts": {"project", "dataset", "embedding", "runs", "infer", "train"},
     "usecases": {"usecases"},

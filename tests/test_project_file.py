@@ -75,13 +75,13 @@ def test_saving_restores_a_table_the_user_deleted(tmp_path):
     path.write_text(without_xy)
     project = Project.open(path)
     settings = project.settings.model_copy(deep=True)
-    settings.xy.cfg_scales = [4.0, 8.0]
+    settings.xy.y = "cfg=4,8"
     project.store.save(settings)
-    assert Project.open(path).settings.xy.cfg_scales == [4.0, 8.0]
+    assert Project.open(path).settings.xy.y == "cfg=4,8"
     saved = path.read_text()
     assert saved.startswith(without_xy)
     assert "[xy]  # The comparison grid" in saved
-    assert "cfg_scales = [4.0, 8.0]  # CFG scales to compare" in saved
+    assert 'y = "cfg=4,8"  # down: axes are' in saved
 
 
 def test_saving_refuses_when_the_file_was_edited_since_loading(tmp_path):

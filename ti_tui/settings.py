@@ -177,18 +177,48 @@ class PreviewSettings(Section):
 
 
 class XYSettings(Section):
-    """The comparison grid: checkpoints across, CFG scales (and models, seeds) down."""
+    """The comparison grid: one image per cell, the same seed in every cell unless seed is an axis."""
 
     prompt: str = Field("a photo of [name]", description="the prompt of every cell; [name] becomes the trigger")
     negative_prompt: str = Field("", description="what the grid's images should avoid")
-    checkpoints: list[Annotated[int, Field(ge=1)]] = Field([], description="steps to compare; [] = every saved checkpoint")
-    cfg_scales: list[CfgScale] = Field([3.0, 5.0, 7.0, 9.0], min_length=1, description="CFG scales to compare")
-    models: list[str] = Field([], description="other models of the same base to try the embedding on; [] = the base")
-    seeds: list[Seed] = Field([1], min_length=1, description="seeds to compare")
-    strengths: list[Annotated[float, Field(ge=0.0, le=3.0)]] = Field(
-        [1.0], min_length=1, description="embedding strengths to compare (1 = as trained)"
-    )
+    x: str = Field("step=all", description='across: AXIS=VALUES, such as "step=all", "step=250,500,1000", "cfg=3-12 (+1.5)"')
+    y: str = Field("cfg=3,5,7,9", description='down: axes are step, cfg, model, seed, sampler, steps, prompt, strength; "" = none')
+    z: str = Field("", description='one grid per value, such as "model=other.safetensors" ("" = one grid)')
+    seed: Seed = Field(1, description="the seed of every cell (unless seed is an axis)")
+    cfg_scale: CfgScale = Field(7.0, description="the CFG scale of every cell (unless cfg is an axis)")
+    sampler: str = Field("DPM++ 2M Karras", description="Euler a | Euler | DPM++ 2M | DPM++ 2M Karras | DDIM | UniPC | ...")
     sampling_steps: int = Field(20, ge=1, le=200, description="denoising steps per cell")
+    strength: float = Field(1.0, ge=0.0, le=3.0, description="embedding strength: the vectors scaled (1 = as trained)")
+    size: int = Field(0, ge=0, le=2048, description="cell size in pixels, a multiple of 8; 0 = the model's own")
+
+    @field_validator("x", "y", "z")
+    @classmethod
+    def _axis_spec(cls, value: str) -> str:
+        from ti_tui.axes import AxisError, parse_axis
+
+        try:
+            parse_axis(value)
+        except AxisError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+    @field_validator("sampler")
+    @classmethod
+    def _known_sampler(cls, value: str) -> str:
+        from ti_tui.samplers import SamplerError, sampler_named
+
+        try:
+            sampler_named(value)
+        except SamplerError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+    @field_validator("size")
+    @classmethod
+    def _size_multiple_of_8(cls, value: int) -> int:
+        if value and (value < 64 or value % 8):
+            raise ValueError("should be 0 (the model's size) or a multiple of 8 from 64, such as 512")
+        return value
 
 
 class ExportSettings(Section):
@@ -199,6 +229,8 @@ class ExportSettings(Section):
         ["safetensors"], min_length=1, description="safetensors (every UI) | pt (classic web UI) | diffusers"
     )
     name: str = Field("", description='file name without extension; "" = the trigger (UIs use the file name as the word)')
+    run: str = Field("", description='the run of the chosen checkpoint, by its folder name; "" = the newest run')
+    step: int = Field(0, ge=0, description="the chosen checkpoint's step (Compare marks it); 0 = the run's last")
 
     @field_validator("name")
     @classmethod
