@@ -19,7 +19,7 @@ style, learned from 10-50 images, usable on every model built on the same base.
   ti-tui inspect zorbot.safetensors    what an embedding file holds, and where it loads"""
 
 
-COMMAND_MODULES = ("project", "training", "dataset", "embeddings")
+COMMAND_MODULES = ("project", "training", "dataset", "embeddings", "compare", "export")
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, tuple[str, ...]]:

@@ -22,6 +22,7 @@ class RenderRequest:
     width: int
     height: int
     negative_prompt: str = ""
+    sampler: str = ""  # a name from infer.samplers; "" = the model's own scheduler
 
 
 def render(pipeline, prompt_encoder, request: RenderRequest):
@@ -49,7 +50,7 @@ def parameters_text(request: RenderRequest, sampler: str, model: str, model_hash
     """How the image was made, as the web UI writes it: the prompt, then the settings on one line."""
     settings = {
         "Steps": request.sampling_steps,
-        "Sampler": sampler,
+        "Sampler": request.sampler or sampler,
         "CFG scale": f"{request.cfg_scale:g}",
         "Seed": request.seed,
         "Size": f"{request.width}x{request.height}",

@@ -1,0 +1,239 @@
+"""Comparing checkpoints and trying the word: XY grids, their axes, and `ti-tui generate`, on builtin:tiny."""
+
+import shutil
+import time
+
+import numpy as np
+import pytest
+import torch
+from conftest import SAMPLE_PROJECT, run_ti_tui
+from PIL import Image
+
+from ti_tui.axes import AxisError, parse_axis
+from ti_tui.embedding.files import Embedding, write_embedding
+from ti_tui.errors import UserError
+from ti_tui.infer.grid import grid_layout, label_image
+from ti_tui.infer.xy import render_grid
+from ti_tui.project import Project
+from ti_tui.runs.events import EventWriter
+from ti_tui.train.engine import Trainer
+from ti_tui.usecases.checkpoints import choose_checkpoint, chosen_checkpoint
+from ti_tui.usecases.compare import grid_status, list_grids, plan_grid, start_grid, stop_grid
+from ti_tui.usecases.training import create_run
+
+
+@pytest.fixture(scope="module")
+def trained_project(tmp_path_factory):
+    """The sample project after a 6-step run that saved checkpoints at steps 2, 4 and 6."""
+    root = tmp_path_factory.mktemp("compare") / "project"
+    shutil.copytree(SAMPLE_PROJECT, root, ignore=shutil.ignore_patterns("runs", "prepared", "exports", "grids"))
+    project = Project.open(root)
+    project.update({"training.save_every": 2, "preview.every": 0, "training.validation_every": 0})
+    run = create_run(project, steps=6)
+    assert Trainer(run).run() == "completed"
+    return project
+
+
+def pixels(path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def rendered(project, **axes):
+    """A grid planned and rendered in this process; returns the grid folder and its plan."""
+    from ti_tui.infer.grid import GridDirectory
+
+    plan = plan_grid(project, **axes)
+    grid = GridDirectory(project.root / "grids" / f"test-{time.monotonic_ns()}")
+    grid.path.mkdir(parents=True)
+    grid.write_plan(plan)
+    render_grid(grid, EventWriter(grid.events_file))
+    return grid, plan
+
+
+def cell_pixels(grid, plan, x, y, z=0):
+    cell = next(cell for cell in plan.cells if (cell.x, cell.y, cell.z) == (x, y, z))
+    return pixels(grid.cell_file(cell))
+
+
+def test_a_3x3_grid_from_the_command_line_is_labelled_and_says_how_it_was_made(trained_project):
+    started = time.monotonic()
+    result = run_ti_tui("xy", str(trained_project.root), "--x", "step=all", "--y", "cfg=3-9 (+3)")
+    took = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert took < 60
+    assert "3 step x 3 cfg, 9 cells" in result.stdout and "completed: 9 cells" in result.stdout
+    grid = list_grids(trained_project)[-1]
+    plan = grid.plan()
+    picture = Image.open(grid.path / "grid.png")
+    layout = grid_layout(plan, 128)
+    assert picture.size == layout.size
+    for index, text in enumerate(["Step: 2", "Step: 4", "Step: 6"]):
+        box = layout.column_label_box(index)
+        drawn = np.asarray(picture.convert("RGB").crop(box))
+        assert np.array_equal(drawn, np.asarray(label_image(text, box[2] - box[0], box[3] - box[1])))
+        assert not np.array_equal(drawn, np.asarray(label_image("Step: 8", box[2] - box[0], box[3] - box[1])))
+    box = layout.row_label_box(2)
+    assert np.array_equal(np.asarray(picture.convert("RGB").crop(box)), np.asarray(label_image("CFG scale: 9", box[2], box[3] - box[1])))
+    parameters = picture.text["parameters"]
+    assert parameters.startswith("a photo of zorbot in the snow\nSteps: 20, Sampler: DPM++ 2M Karras, CFG scale: 3, Seed: 1, Size: 128x128")
+    assert '"values": ["Step: 2", "Step: 4", "Step: 6"]' in picture.text["ti-tui grid"]
+    cell = Image.open(grid.cell_file(plan.cells[-1]))
+    assert "CFG scale: 9" in cell.text["parameters"] and "Embedding: zorbot-6" in cell.text["parameters"]
+    assert (grid.path / "grid.json").is_file() and grid_status(grid).state == "finished"
+
+
+def test_grid_cells_are_the_same_pixels_every_time_and_differ_by_checkpoint(trained_project):
+    first, plan = rendered(trained_project, x="step=all", y="cfg=3,9")
+    kept = {cell.key: pixels(first.cell_file(cell)) for cell in plan.cells}
+    shutil.rmtree(first.cells_dir)
+    again, plan_again = rendered(trained_project, x="step=all", y="cfg=3,9")
+    assert [cell.key for cell in plan_again.cells] == list(kept)
+    assert all(np.array_equal(pixels(again.cell_file(cell)), kept[cell.key]) for cell in plan_again.cells)
+    assert np.array_equal(pixels(first.path / "grid.png"), pixels(again.path / "grid.png"))
+    assert not np.array_equal(cell_pixels(again, plan_again, 0, 0), cell_pixels(again, plan_again, 2, 0))
+    assert not np.array_equal(cell_pixels(again, plan_again, 0, 0), cell_pixels(again, plan_again, 0, 1))
+
+    shutil.rmtree(first.cells_dir)
+    single, single_plan = rendered(trained_project, x="cfg=9", y="step=4")  # another grid, rendered on its own
+    assert np.array_equal(cell_pixels(single, single_plan, 0, 0), cell_pixels(again, plan_again, 1, 1))
+
+
+def test_a_grid_run_again_reuses_its_cells(trained_project):
+    rendered(trained_project, x="step=2,4", y="")
+    grid, _ = rendered(trained_project, x="step=2,4,6", y="")
+    started = grid.events()[0] if hasattr(grid, "events") else None
+    from ti_tui.runs import RunWatcher
+
+    started = RunWatcher(grid.events_file).poll()[0]
+    assert started["type"] == "started" and started["reused"] == 2 and started["total"] == 3
+
+
+def test_the_diffusers_folder_and_the_single_file_of_a_model_give_equal_cells(trained_project, tiny_model_dir, tiny_checkpoint):
+    trained_project.update({"xy.size": 128})  # a single file does not say builtin:tiny's small size
+    try:
+        grid, plan = rendered(trained_project, x=f"model={tiny_model_dir},{tiny_checkpoint}", y="", z="")
+    finally:
+        trained_project.update({"xy.size": 0})
+    assert plan.axes["x"].labels == (f"Model: {tiny_model_dir.name}", "Model: tiny")
+    assert np.array_equal(cell_pixels(grid, plan, 0, 0), cell_pixels(grid, plan, 1, 0))
+
+
+def test_a_z_axis_makes_one_labelled_grid_per_value(trained_project):
+    grid, plan = rendered(trained_project, x="step=2,6", y="", z="seed=1,2")
+    assert [path.name for path in sorted(grid.path.glob("grid-z*.png"))] == ["grid-z1.png", "grid-z2.png"]
+    assert not np.array_equal(pixels(grid.path / "grid-z1.png"), pixels(grid.path / "grid-z2.png"))
+    assert Image.open(grid.path / "grid-z2.png").text["ti-tui grid"].endswith('"shown": "Seed: 2"}}')
+
+
+MALFORMED_AXES = [
+    ("cfg", '"cfg" has no "="'),
+    ("colour=red", '"colour"'),
+    ("cfg=", "no values"),
+    ("cfg=3,,5", '"3,,5"'),
+    ("cfg=three", '"three"'),
+    ("cfg=45", '"45"'),
+    ("seed=-1", '"-1"'),
+    ("seed=1.5", '"1.5"'),
+    ("step=0", '"0"'),
+    ("step=first", '"first"'),
+    ("cfg=1-10 (+0)", '"1-10 (+0)"'),
+    ("cfg=1-10 (+x)", '"x"'),
+    ("cfg=1-10 [0]", '"[0]"'),
+    ("cfg=1-10 [many]", '"[many]"'),
+    ("cfg=10-1 (+-1)", '"-1"'),
+    ("steps=1-500", '"500"'),
+    ("seed=1-100000", '"1-100000"'),
+    ("sampler=Euler b", '"Euler b"'),
+    ("prompt=photo", '"prompt=photo"'),
+    ('model="a.safetensors', "quotes"),
+    ("strength=5", '"5"'),
+    ("steps=1-10 [500]", '"[500]"'),
+]
+
+
+@pytest.mark.parametrize(("spec", "named"), MALFORMED_AXES, ids=[spec for spec, _ in MALFORMED_AXES])
+def test_a_malformed_axis_is_refused_naming_the_bad_part(spec, named):
+    with pytest.raises(AxisError) as caught:
+        parse_axis(spec)
+    assert named in str(caught.value)
+
+
+def test_axis_values_as_users_write_them():
+    assert parse_axis("cfg=3-12 (+1.5)").values == (3.0, 4.5, 6.0, 7.5, 9.0, 10.5, 12.0)
+    assert parse_axis("steps=1-10 [5]").values == (1, 3, 6, 8, 10)
+    assert parse_axis("strength=1.5-0.5 (-0.5)").values == (1.5, 1.0, 0.5)
+    assert parse_axis("step=250,500,1000").values == (250, 500, 1000)
+    assert parse_axis("Sampler=euler a, dpmpp_2m").values == ("Euler a", "DPM++ 2M")
+    assert parse_axis('model=a.safetensors,"my, model.ckpt"').values == ("a.safetensors", "my, model.ckpt")
+    assert parse_axis("  ") is None
+
+
+def test_axes_that_do_not_fit_the_project_are_refused_before_rendering(trained_project):
+    with pytest.raises(UserError, match="no checkpoint at step 5; it has 2, 4, 6"):
+        plan_grid(trained_project, x="step=2,5")
+    with pytest.raises(UserError, match="the model other.safetensors does not exist"):
+        plan_grid(trained_project, x="model=other.safetensors")
+    with pytest.raises(UserError, match='searches for "painting", which the prompt'):
+        plan_grid(trained_project, x="prompt=painting,photo")
+    with pytest.raises(UserError, match="cfg is on two axes"):
+        plan_grid(trained_project, x="cfg=3,5", y="cfg=7")
+    with pytest.raises(UserError, match="the y axis: "):
+        plan_grid(trained_project, y="cfg=x")
+    with pytest.raises(UserError, match="441 cells"):
+        plan_grid(trained_project, x="seed=1-21", y="cfg=1-21")
+
+
+def test_a_grid_stops_when_asked_and_a_vanished_renderer_is_lost(trained_project):
+    plan = plan_grid(trained_project, x="seed=100-103", y="steps=30")
+    grid, process = start_grid(trained_project, plan)
+    with pytest.raises(UserError, match="still rendering"):
+        start_grid(trained_project, plan)
+    stop_grid(grid)
+    process.wait(timeout=120)
+    status = grid_status(grid)
+    assert status.state == "stopped" and status.done < 4
+
+    lost_plan = plan_grid(trained_project, x="seed=200-203", y="steps=30")
+    lost, process = start_grid(trained_project, lost_plan)
+    while grid_status(lost).state == "starting":
+        time.sleep(0.1)
+    process.kill()
+    process.wait()
+    assert grid_status(lost).state == "lost" and "renderer.log" in grid_status(lost).message
+
+
+def test_the_chosen_checkpoint_is_what_export_and_generate_use(trained_project):
+    run, checkpoint = chosen_checkpoint(trained_project)
+    assert checkpoint.step == 6
+    choose_checkpoint(trained_project, run, 4)
+    try:
+        assert chosen_checkpoint(trained_project)[1].step == 4
+        assert "step = 4" in trained_project.store.path.read_text()
+        with pytest.raises(UserError, match="no checkpoint at step 3"):
+            choose_checkpoint(trained_project, run, 3)
+    finally:
+        trained_project.update({"export.run": "", "export.step": 0})
+
+
+@pytest.mark.slow
+def test_generate_writes_pngs_the_web_ui_reads_and_refuses_an_embedding_of_another_width(trained_project, tmp_path):
+    result = run_ti_tui(
+        "generate", str(trained_project.root), "a photo of [name]", "--step", "2", "--seed", "7", "-n", "2",
+        "--sampler", "Euler a", "--cfg", "5", "--steps", "8", "--strength", "0.5",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    written = [line.removeprefix("Wrote ") for line in result.stdout.splitlines() if line.startswith("Wrote ")]
+    assert len(written) == 2
+    parameters = Image.open(written[1]).text["parameters"]
+    assert parameters.startswith("a photo of zorbot\nSteps: 8, Sampler: Euler a, CFG scale: 5, Seed: 8, Size: 128x128")
+    assert "Embedding: zorbot-2, Embedding strength: 0.5, TI hashes: " in parameters
+
+    wide = tmp_path / "wide.safetensors"
+    write_embedding(Embedding(torch.randn(1, 1024), trigger="wide"), wide, "safetensors")
+    refused = run_ti_tui("generate", str(trained_project.root), "[name]", "--embedding", str(wide))
+    assert refused.returncode == 2
+    assert refused.stderr.count("\n") == 1 and "width 1024 (SD 2.x)" in refused.stderr and "needs width 768" in refused.stderr
+
+    unknown = run_ti_tui("generate", str(trained_project.root), "[name]", "--sampler", "Euler b")
+    assert unknown.returncode == 2 and '"Euler b" is not a sampler' in unknown.stderr

@@ -1,0 +1,49 @@
+"""Which checkpoint the user means: the one chosen in Compare (kept in project.toml), a step, or the last."""
+
+from ti_tui.errors import UserError
+from ti_tui.findings import Fix
+from ti_tui.project import Project
+from ti_tui.runs import RunDirectory
+from ti_tui.runs.directory import Checkpoint
+from ti_tui.usecases.training import find_run, list_runs
+
+
+def run_of_choice(project: Project, run_name: str | None = None) -> RunDirectory:
+    """The run named, else the one export.run names, else the newest run that has a checkpoint."""
+    name = run_name or project.settings.export.run
+    if name:
+        return find_run(project, name)
+    runs = list_runs(project)
+    if not runs:
+        raise UserError(f"{project.name} has no runs yet, so there is no checkpoint to use", Fix("train"))
+    with_checkpoints = [run for run in runs if run.checkpoints()]
+    return (with_checkpoints or runs)[-1]
+
+
+def find_checkpoint(run: RunDirectory, step: int | None) -> Checkpoint:
+    """The checkpoint at `step` (None or 0: the last) of `run`; a missing one is named with those there are."""
+    checkpoints = run.checkpoints()
+    if not checkpoints:
+        raise UserError(f"run {run.id} has saved no checkpoint yet")
+    if not step:
+        return checkpoints[-1]
+    for checkpoint in checkpoints:
+        if checkpoint.step == step:
+            return checkpoint
+    steps = ", ".join(str(checkpoint.step) for checkpoint in checkpoints)
+    raise UserError(f"run {run.id} has no checkpoint at step {step}; it has {steps}")
+
+
+def chosen_checkpoint(project: Project, step: int | None = None, run_name: str | None = None) -> tuple[RunDirectory, Checkpoint]:
+    """The checkpoint to export or generate with: the step given, else the one chosen in Compare, else the last."""
+    run = run_of_choice(project, run_name)
+    settings = project.settings.export
+    if step is None and run_name is None and settings.run in ("", run.id):
+        step = settings.step
+    return run, find_checkpoint(run, step)
+
+
+def choose_checkpoint(project: Project, run: RunDirectory, step: int) -> None:
+    """Remember the checkpoint the user picked, for Apply and `ti-tui export`."""
+    find_checkpoint(run, step)
+    project.update({"export.run": run.id, "export.step": step})
