@@ -15,7 +15,7 @@ from ti_tui.project import Project, create_project
 from ti_tui.tui.app import create_app
 from ti_tui.tui.commands import StepCommands
 from ti_tui.tui.screens.captions import CaptionsScreen
-from ti_tui.tui.screens.coming import ComingScreen
+from ti_tui.tui.screens.compare import CompareScreen
 from ti_tui.tui.screens.images import ImagesScreen
 from ti_tui.tui.screens.settings import SettingsScreen
 from ti_tui.tui.screens.start import StartScreen
@@ -55,7 +55,7 @@ async def test_a_project_reopens_on_the_step_it_was_left_on(sample, services):
         assert isinstance(app.screen, SettingsScreen)
         await pilot.press("6")
         await settle(app, pilot)
-        assert isinstance(app.screen, ComingScreen) and "coming in a later version" in screen_text(app)
+        assert isinstance(app.screen, CompareScreen) and "No grid yet" in screen_text(app)
     assert Memory(services.memory.path.parent).last_step(sample.root) == "compare"
 
 

@@ -50,6 +50,20 @@ def fake_services(data_dir: Path, **changes) -> Services:
     )
 
 
+def write_checkpoints(run, steps=(2, 4)) -> None:
+    """Checkpoints at `steps` in `run`, as a trainer saves them, of made-up vectors for builtin:tiny (width 768)."""
+    import torch
+
+    from ti_tui.embedding.files import Embedding, write_embedding
+
+    trigger = run.facts().settings.token.trigger
+    run.checkpoints_dir.mkdir(exist_ok=True)
+    generator = torch.Generator().manual_seed(0)
+    for step in steps:
+        vectors = torch.randn(2, 768, generator=generator) * 0.4
+        write_embedding(Embedding(vectors, trigger=trigger, step=step), run.checkpoint_paths(trigger, step).embedding, "safetensors")
+
+
 def copy_of_sample(folder: Path) -> Path:
     shutil.copytree(SAMPLE_PROJECT, folder, ignore=shutil.ignore_patterns("runs", "prepared", "exports", "grids"))
     return folder

@@ -55,7 +55,7 @@ def step_states(project: Project, summary: ProjectSummary | None = None) -> dict
     """Every step's state; pass a fresh summary to save working it out again."""
     summary = summary or summarize_project(project)
     states = [_images(project, summary), _captions(project), _token(project), _settings(summary), _train(project, summary)]
-    states += [StepState(step, "not-yet", "coming in a later version") for step in ("compare", "apply")]
+    states += [_compare(project), _apply(project)]
     return {state.step: state for state in states}
 
 
@@ -121,6 +121,35 @@ def _train(project: Project, summary: ProjectSummary) -> StepState:
     if status.state == "finished":
         return StepState("train", "done", f"trained {status.step} steps")
     return StepState("train", "attention", f"the last run {status.state} at step {status.step}")
+
+
+def _compare(project: Project) -> StepState:
+    from ti_tui.usecases.compare import list_grids
+    from ti_tui.usecases.training import list_runs
+
+    if not any(run.checkpoints() for run in list_runs(project)):
+        return StepState("compare", "not-yet", "no checkpoints yet", first="train")
+    export = project.settings.export
+    if export.step:
+        return StepState("compare", "done", f"step {export.step} chosen")
+    grids = len(list_grids(project))
+    if grids:
+        return StepState("compare", "attention", f"{grids} grid(s), no checkpoint chosen yet")
+    return StepState("compare", "not-yet", "no grids yet")
+
+
+def _apply(project: Project) -> StepState:
+    from ti_tui.usecases.training import list_runs
+
+    if not any(run.checkpoints() for run in list_runs(project)):
+        return StepState("apply", "not-yet", "nothing to export yet", first="train")
+    settings = project.settings
+    name = settings.export.name or settings.token.trigger
+    folder = project.exports_dir
+    exported = sorted(path.name for path in folder.glob(f"{name}.*")) if name and folder.is_dir() else []
+    if exported:
+        return StepState("apply", "done", f"exported {', '.join(exported)}")
+    return StepState("apply", "not-yet", "not exported yet")
 
 
 def has_active_run(project: Project) -> bool:

@@ -1,0 +1,87 @@
+"""The Compare step on builtin:tiny: a 2x2 grid rendered by a real renderer process, a cell zoomed, its
+checkpoint chosen and kept in project.toml, a model file put on the grid. The tests wait for what the
+screen draws (its `changed` signal), never for a fixed time."""
+
+import asyncio
+
+import pytest
+from textual.widgets import DataTable
+from wizard_support import copy_of_sample, fake_services, settle, write_checkpoints
+
+from ti_tui.project import Project
+from ti_tui.tui.app import create_app
+from ti_tui.tui.screens.compare import CHOSEN_MARK, RENDERED_MARK, CompareScreen
+from ti_tui.tui.widgets.picture import Picture
+from ti_tui.usecases.training import create_run
+
+SIZE = (100, 32)
+
+
+def project_with_checkpoints(folder, **settings) -> Project:
+    """A copy of the sample with a run that saved checkpoints at steps 2 and 4 (vectors made up, not trained)."""
+    project = Project.open(copy_of_sample(folder))
+    project.update({"preview.every": 0, **settings})
+    write_checkpoints(create_run(project, steps=4))
+    return project
+
+
+async def until_seen(screen: CompareScreen, condition, what: str, timeout: float = 120):
+    arrived = asyncio.Event()
+    screen.changed.subscribe(screen, lambda view: arrived.set() if condition(view) else None)
+    if screen.view is not None and condition(screen.view):
+        return screen.view
+    try:
+        await asyncio.wait_for(arrived.wait(), timeout)
+    except TimeoutError:
+        shown = f"{screen.view.status.state}, {screen.view.status.message}" if screen.view else "nothing"
+        raise AssertionError(f"never came: {what} (the screen shows: {shown})") from None
+    return screen.view
+
+
+@pytest.mark.slow
+async def test_a_2x2_grid_is_rendered_zoomed_and_its_best_checkpoint_chosen(tmp_path, monkeypatch):
+    monkeypatch.setenv("TI_TUI_IMAGES", "off")
+    project = project_with_checkpoints(tmp_path / "project", **{"xy.x": "step=all", "xy.y": "cfg=3,7"})
+    app = create_app(project, fake_services(tmp_path / "data"))
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_step("compare")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, CompareScreen) and screen.view is None
+        await pilot.press("n")
+        view = await until_seen(screen, lambda view: view.status.state == "finished", "the grid finished")
+        assert view.status.done == 4 and [path.name for path in view.status.images] == ["grid.png"]
+        table = screen.query_one("#cells", DataTable)
+        assert [str(label.label) for label in table.columns.values()] == ["2", "4"]
+        assert all(table.get_cell_at((row, column)) == RENDERED_MARK for row in range(2) for column in range(2))
+        assert screen.query_one("#grid-picture", Picture).path == view.grid.path / "grid.png"
+
+        await pilot.press("right", "down", "z")
+        cell = screen.selected_cell()
+        assert (cell.x, cell.y, cell.settings.cfg_scale) == (1, 1, 7.0)
+        assert screen.query_one("#grid-picture", Picture).path == view.grid.cell_file(cell)
+
+        await pilot.press("c")
+        await settle(app, pilot)
+        settings = Project.open(project.root).settings.export
+        assert (settings.run, settings.step) == (view.plan.run, 4)
+        assert table.get_cell_at((0, 1)) == RENDERED_MARK + CHOSEN_MARK and table.get_cell_at((0, 0)) == RENDERED_MARK
+        assert app.state.steps["compare"].line == "step 4 chosen"
+
+
+async def test_a_model_file_is_put_on_the_grid_from_the_path_field(tmp_path, tiny_checkpoint, monkeypatch):
+    monkeypatch.setenv("TI_TUI_IMAGES", "off")
+    project = project_with_checkpoints(tmp_path / "project", **{"xy.z": ""})
+    app = create_app(project, fake_services(tmp_path / "data"))
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_step("compare")
+        await settle(app, pilot)
+        await pilot.press("m")
+        await pilot.press(*str(tiny_checkpoint), "enter")
+        await settle(app, pilot)
+        assert Project.open(project.root).settings.xy.z == f"model=base,{tiny_checkpoint}"
+        assert app.screen.query_one("#axis-z").value == f"model=base,{tiny_checkpoint}"
+        await pilot.press("m")
+        await pilot.press(*str(tmp_path / "missing.safetensors"), "enter")
+        await settle(app, pilot)
+        assert Project.open(project.root).settings.xy.z == f"model=base,{tiny_checkpoint}"
