@@ -16,6 +16,8 @@ style, learned from 10-50 images, usable on every model built on the same base.
   ti-tui doctor myface                 check this machine and the project
   ti-tui import myface ~/Pictures/me   copy photos in; ti-tui check / prepare / captions work on them
   ti-tui train myface                  train, with a progress line (the trainer outlives the terminal)
+  ti-tui xy myface --y "cfg=3-9 (+3)"  compare the checkpoints in a labelled grid
+  ti-tui export myface --to ~/ComfyUI  write the chosen checkpoint where a UI reads embeddings
   ti-tui inspect zorbot.safetensors    what an embedding file holds, and where it loads"""
 
 
