@@ -1,5 +1,6 @@
 """Comparing checkpoints and trying the word: XY grids, their axes, and `ti-tui generate`, on builtin:tiny."""
 
+import os
 import shutil
 import time
 
@@ -15,6 +16,7 @@ from ti_tui.errors import UserError
 from ti_tui.infer.grid import grid_layout, label_image
 from ti_tui.infer.xy import render_grid
 from ti_tui.project import Project
+from ti_tui.runs import RunWatcher
 from ti_tui.runs.events import EventWriter
 from ti_tui.train.engine import Trainer
 from ti_tui.usecases.checkpoints import choose_checkpoint, chosen_checkpoint
@@ -102,9 +104,6 @@ def test_grid_cells_are_the_same_pixels_every_time_and_differ_by_checkpoint(trai
 def test_a_grid_run_again_reuses_its_cells(trained_project):
     rendered(trained_project, x="step=2,4", y="")
     grid, _ = rendered(trained_project, x="step=2,4,6", y="")
-    started = grid.events()[0] if hasattr(grid, "events") else None
-    from ti_tui.runs import RunWatcher
-
     started = RunWatcher(grid.events_file).poll()[0]
     assert started["type"] == "started" and started["reused"] == 2 and started["total"] == 3
 
@@ -189,6 +188,7 @@ def test_a_grid_stops_when_asked_and_a_vanished_renderer_is_lost(trained_project
     grid, process = start_grid(trained_project, plan)
     with pytest.raises(UserError, match="still rendering"):
         start_grid(trained_project, plan)
+    assert os.getsid(process.pid) != os.getsid(0)  # a session of its own: closing the terminal does not reach it
     stop_grid(grid)
     process.wait(timeout=120)
     status = grid_status(grid)

@@ -64,8 +64,9 @@ def plan_grid(project: Project, x: str | None = None, y: str | None = None, z: s
         raise UserError("the project has no trigger word yet, so there is nothing to compare")
 
     run = run_of_choice(project, run_name)
+    step_is_an_axis = "step" in names
     fixed = {
-        "step": find_checkpoint(run, settings.export.step if settings.export.run in ("", run.id) else 0),
+        "step": None if step_is_an_axis else find_checkpoint(run, settings.export.step if settings.export.run in ("", run.id) else 0),
         "cfg": xy.cfg_scale,
         "model": settings.model.base,
         "seed": xy.seed,
