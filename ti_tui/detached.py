@@ -37,6 +37,33 @@ def spawn_detached(command: list[str], log_file: Path, cwd: Path) -> tuple[subpr
         return process, None
 
 
+class WorkFolder:
+    """The folder a detached process works in (a run's, a grid's): named by its folder, alive while its lock is held."""
+
+    lock_name = "process.lock"
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and self.path == other.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    @property
+    def lock_file(self) -> Path:
+        return self.path / self.lock_name
+
+    def is_locked(self) -> bool:
+        """Whether its process holds the folder's lock, that is, is alive."""
+        return lock_is_held(self.lock_file)
+
+
 def lock_is_held(lock_file: Path) -> bool:
     """Whether a process holds `lock_file`'s lock, that is, is alive."""
     try:

@@ -24,7 +24,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ti_tui.detached import lock_is_held
+from ti_tui.detached import WorkFolder
 from ti_tui.fsutil import atomic_write_bytes, atomic_write_text
 from ti_tui.infer.render import RenderRequest
 
@@ -121,19 +121,8 @@ def cell_key(settings: CellSettings, model_identity: str, embedding_sha256: str,
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:24]
 
 
-class GridDirectory:
-    def __init__(self, path: Path):
-        self.path = Path(path)
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, GridDirectory) and self.path == other.path
-
-    def __hash__(self) -> int:
-        return hash(self.path)
-
-    @property
-    def id(self) -> str:
-        return self.path.name
+class GridDirectory(WorkFolder):
+    lock_name = "renderer.lock"
 
     @property
     def plan_file(self) -> Path:
@@ -150,10 +139,6 @@ class GridDirectory:
     @property
     def log_file(self) -> Path:
         return self.path / "renderer.log"
-
-    @property
-    def lock_file(self) -> Path:
-        return self.path / "renderer.lock"
 
     @property
     def stop_file(self) -> Path:
@@ -190,9 +175,6 @@ class GridDirectory:
 
     def stop_asked(self) -> bool:
         return self.stop_file.exists()
-
-    def is_locked(self) -> bool:
-        return lock_is_held(self.lock_file)
 
 
 # Drawing ------------------------------------------------------------------------------------

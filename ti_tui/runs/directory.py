@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ti_tui.detached import LifeLock, lock_is_held
+from ti_tui.detached import LifeLock, WorkFolder
 from ti_tui.errors import UserError
 from ti_tui.fsutil import atomic_write_text
 from ti_tui.settings import ProjectSettings
@@ -124,19 +124,8 @@ class Checkpoint:
         return self.state.is_file()
 
 
-class RunDirectory:
-    def __init__(self, path: Path):
-        self.path = Path(path)
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, RunDirectory) and self.path == other.path
-
-    def __hash__(self) -> int:
-        return hash(self.path)
-
-    @property
-    def id(self) -> str:
-        return self.path.name
+class RunDirectory(WorkFolder):
+    lock_name = "trainer.lock"
 
     @property
     def run_file(self) -> Path:
@@ -149,10 +138,6 @@ class RunDirectory:
     @property
     def log_file(self) -> Path:
         return self.path / "trainer.log"
-
-    @property
-    def lock_file(self) -> Path:
-        return self.path / "trainer.lock"
 
     @property
     def control_dir(self) -> Path:
@@ -242,12 +227,6 @@ class RunDirectory:
         if not self.control_dir.is_dir():
             return set()
         return {path.name for path in self.control_dir.iterdir() if path.name in CONTROL_REQUESTS}
-
-    # Liveness ---------------------------------------------------------------------------------
-
-    def is_locked(self) -> bool:
-        """Whether a trainer holds this run's lock, that is, is alive."""
-        return lock_is_held(self.lock_file)
 
 
 class TrainerLock(LifeLock):
