@@ -58,6 +58,7 @@ def cell_pixels(grid, plan, x, y, z=0):
     return pixels(grid.cell_file(cell))
 
 
+@pytest.mark.slow
 def test_a_3x3_grid_from_the_command_line_is_labelled_and_says_how_it_was_made(trained_project):
     started = time.monotonic()
     result = run_ti_tui("xy", str(trained_project.root), "--x", "step=all", "--y", "cfg=3-9 (+3)")
@@ -85,6 +86,7 @@ def test_a_3x3_grid_from_the_command_line_is_labelled_and_says_how_it_was_made(t
     assert (grid.path / "grid.json").is_file() and grid_status(grid).state == "finished"
 
 
+@pytest.mark.slow
 def test_grid_cells_are_the_same_pixels_every_time_and_differ_by_checkpoint(trained_project):
     first, plan = rendered(trained_project, x="step=all", y="cfg=3,9")
     kept = {cell.key: pixels(first.cell_file(cell)) for cell in plan.cells}
@@ -101,6 +103,7 @@ def test_grid_cells_are_the_same_pixels_every_time_and_differ_by_checkpoint(trai
     assert np.array_equal(cell_pixels(single, single_plan, 0, 0), cell_pixels(again, plan_again, 1, 1))
 
 
+@pytest.mark.slow
 def test_a_grid_run_again_reuses_its_cells(trained_project):
     rendered(trained_project, x="step=2,4", y="")
     grid, _ = rendered(trained_project, x="step=2,4,6", y="")
@@ -108,6 +111,7 @@ def test_a_grid_run_again_reuses_its_cells(trained_project):
     assert started["type"] == "started" and started["reused"] == 2 and started["total"] == 3
 
 
+@pytest.mark.slow
 def test_the_diffusers_folder_and_the_single_file_of_a_model_give_equal_cells(trained_project, tiny_model_dir, tiny_checkpoint):
     trained_project.update({"xy.size": 128})  # a single file does not say builtin:tiny's small size
     try:
@@ -118,6 +122,7 @@ def test_the_diffusers_folder_and_the_single_file_of_a_model_give_equal_cells(tr
     assert np.array_equal(cell_pixels(grid, plan, 0, 0), cell_pixels(grid, plan, 1, 0))
 
 
+@pytest.mark.slow
 def test_a_z_axis_makes_one_labelled_grid_per_value(trained_project):
     grid, plan = rendered(trained_project, x="step=2,6", y="", z="seed=1,2")
     assert [path.name for path in sorted(grid.path.glob("grid-z*.png"))] == ["grid-z1.png", "grid-z2.png"]
@@ -183,6 +188,7 @@ def test_axes_that_do_not_fit_the_project_are_refused_before_rendering(trained_p
         plan_grid(trained_project, x="seed=1-21", y="cfg=1-21")
 
 
+@pytest.mark.slow
 def test_a_grid_stops_when_asked_and_a_vanished_renderer_is_lost(trained_project):
     plan = plan_grid(trained_project, x="seed=100-103", y="steps=30")
     grid, process = start_grid(trained_project, plan)
