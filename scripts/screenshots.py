@@ -15,7 +15,7 @@ from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SIZE = (100, 32)
-SCREENS = ("start", "images", "captions", "token", "settings", "train")
+SCREENS = ("start", "images", "captions", "token", "settings", "train", "compare", "apply")
 
 
 async def take(folder: Path, work: Path) -> None:
@@ -29,6 +29,7 @@ async def take(folder: Path, work: Path) -> None:
     shutil.copytree(REPOSITORY / "sample_project", sample, ignore=shutil.ignore_patterns("runs", "prepared"))
     prepare_project(Project.open(sample))
     train_a_little(Project.open(sample))
+    compare_checkpoints(Project.open(sample))
     for screen in SCREENS:
         memory = Memory(work / f"data-{screen}")
         memory.remember(sample, "images")
@@ -55,11 +56,26 @@ def train_a_little(project) -> None:
     from ti_tui.runs import RunWatcher, follow_run
     from ti_tui.usecases.training import create_run, start_trainer
 
-    project.update({"training.steps": 150, "preview.every": 50, "preview.sampling_steps": 4})
+    project.update({"training.steps": 150, "training.save_every": 50, "preview.every": 50, "preview.sampling_steps": 4})
     run = create_run(project)
     process = start_trainer(run)
     for _ in follow_run(run, RunWatcher(run.events_file), between_polls=process.poll):
         pass
+
+
+def compare_checkpoints(project) -> None:
+    """The grid of the Compare step: the three checkpoints at three CFG scales, its middle step chosen."""
+    import time
+
+    from ti_tui.usecases.checkpoints import choose_checkpoint
+    from ti_tui.usecases.compare import grid_status, plan_grid, start_grid
+    from ti_tui.usecases.training import list_runs
+
+    grid, process = start_grid(project, plan_grid(project, x="step=all", y="cfg=3,7,11"))
+    while grid_status(grid).active:
+        process.poll()
+        time.sleep(0.5)
+    choose_checkpoint(project, list_runs(project)[-1], 100)
 
 
 def main(argv: list[str]) -> int:

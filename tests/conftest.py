@@ -136,7 +136,7 @@ def trainable_project(tmp_path):
 
     def make(name: str = "project", **changes) -> Project:
         root = tmp_path / name
-        shutil.copytree(SAMPLE_PROJECT, root, ignore=shutil.ignore_patterns("runs", "prepared", "exports", "grids"))
+        shutil.copytree(SAMPLE_PROJECT, root, ignore=shutil.ignore_patterns("runs", "prepared", "exports", "grids", "generated"))
         project = Project.open(root)
         settings = project.settings.model_copy(deep=True)
         for dotted, value in {"preview.every": 0, **changes}.items():

@@ -28,7 +28,7 @@ from ti_tui.usecases.training import create_run
 def trained_project(tmp_path_factory):
     """The sample project after a 6-step run that saved checkpoints at steps 2, 4 and 6."""
     root = tmp_path_factory.mktemp("compare") / "project"
-    shutil.copytree(SAMPLE_PROJECT, root, ignore=shutil.ignore_patterns("runs", "prepared", "exports", "grids"))
+    shutil.copytree(SAMPLE_PROJECT, root, ignore=shutil.ignore_patterns("runs", "prepared", "exports", "grids", "generated"))
     project = Project.open(root)
     project.update({"training.save_every": 2, "preview.every": 0, "training.validation_every": 0})
     run = create_run(project, steps=6)

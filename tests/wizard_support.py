@@ -65,7 +65,7 @@ def write_checkpoints(run, steps=(2, 4)) -> None:
 
 
 def copy_of_sample(folder: Path) -> Path:
-    shutil.copytree(SAMPLE_PROJECT, folder, ignore=shutil.ignore_patterns("runs", "prepared", "exports", "grids"))
+    shutil.copytree(SAMPLE_PROJECT, folder, ignore=shutil.ignore_patterns("runs", "prepared", "exports", "grids", "generated"))
     return folder
 
 

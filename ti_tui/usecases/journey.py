@@ -139,16 +139,17 @@ def _compare(project: Project) -> StepState:
 
 
 def _apply(project: Project) -> StepState:
+    from ti_tui.usecases.export import plan_export
     from ti_tui.usecases.training import list_runs
 
     if not any(run.checkpoints() for run in list_runs(project)):
         return StepState("apply", "not-yet", "nothing to export yet", first="train")
-    settings = project.settings
-    name = settings.export.name or settings.token.trigger
-    folder = project.exports_dir
-    exported = sorted(path.name for path in folder.glob(f"{name}.*")) if name and folder.is_dir() else []
-    if exported:
-        return StepState("apply", "done", f"exported {', '.join(exported)}")
+    try:
+        plan = plan_export(project)
+    except UserError as error:
+        return StepState("apply", "attention", str(error))
+    if plan.paths and set(plan.paths) == set(plan.existing):
+        return StepState("apply", "done", f"exported {', '.join(path.name for path in plan.paths)}")
     return StepState("apply", "not-yet", "not exported yet")
 
 

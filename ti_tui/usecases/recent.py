@@ -114,5 +114,7 @@ def copy_of_sample(sample: Path) -> Path:
 
     target = data_dir() / "sample_project"
     if not (target / "project.toml").is_file():
-        shutil.copytree(sample, target, ignore=shutil.ignore_patterns("runs", "prepared", "exports", "grids"), dirs_exist_ok=True)
+        shutil.copytree(
+            sample, target, ignore=shutil.ignore_patterns("runs", "prepared", "exports", "grids", "generated"), dirs_exist_ok=True
+        )
     return target

@@ -1,0 +1,393 @@
+"""The Apply step: the checkpoint it exports, the target folder recognised as it is typed and explained before
+anything is written, the export (never replacing a file unasked), the word tried on a model in a helper
+process, and what to type in each UI. Runs and checkpoints are made without training."""
+
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from run_recording import recorded_run
+from textual.widgets import Checkbox, Input, Static
+from wizard_support import copy_of_sample, fake_services, settle
+
+from ti_tui.embedding.files import Embedding, read_embedding, write_embedding
+from ti_tui.errors import UserError
+from ti_tui.project import Project
+from ti_tui.tui.app import create_app
+from ti_tui.tui.screens.apply import ApplyScreen
+from ti_tui.tui.screens.dialogs import Confirm
+from ti_tui.tui.services import generate_in_a_helper
+from ti_tui.tui.widgets.picture import Picture
+from ti_tui.usecases.training import create_run
+
+SIZE = (100, 32)
+STEPS = (2, 4)
+TEXT_WIDTH = 768  # builtin:tiny's text encoder, as SD 1.x's
+OTHER_FAMILY = "zorbot-4.safetensors has vectors of width 768 (SD 1.x), but this SD 2.x model needs width 1024: it was trained for another model family"
+
+
+def write_checkpoints(run) -> None:
+    run.checkpoints_dir.mkdir(parents=True, exist_ok=True)
+    for step in STEPS:
+        vectors = torch.randn((2, TEXT_WIDTH), generator=torch.Generator().manual_seed(step))
+        write_embedding(Embedding(vectors, trigger="zorbot", step=step), run.checkpoints_dir / f"zorbot-{step}.safetensors", "safetensors")
+
+
+def comfyui(root: Path) -> Path:
+    """The files that mark a ComfyUI installation (as tests/test_export.py lays them out)."""
+    for folder in ("comfy", "models/checkpoints", "models/embeddings"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    for name in ("main.py", "folder_paths.py", "nodes.py"):
+        (root / name).write_text("")
+    return root
+
+
+def screen_text(app) -> str:
+    shown = (widget.render() for widget in app.screen.query(Static) if widget.display)
+    return "\n".join(getattr(rendered, "plain", str(rendered)) for rendered in shown)
+
+
+def notices(app) -> list[str]:
+    return [str(notification.message) for notification in app._notifications]
+
+
+async def until(pilot, condition, what: str, seconds: float = 20):
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"never came: {what}")
+
+
+async def open_apply(app, pilot) -> ApplyScreen:
+    await settle(app, pilot)
+    app.open_step("apply")
+    await settle(app, pilot)
+    screen = app.screen
+    assert isinstance(screen, ApplyScreen)
+    await until(pilot, lambda: screen.has_checkpoint is not None, "the checkpoint looked for")
+    return screen
+
+
+def shown(screen, selector: str) -> str:
+    """A line's text, or the lines of a part made of several."""
+    widget = screen.query_one(selector)
+    lines = [widget] if isinstance(widget, Static) else list(widget.query(Static))
+    return "\n".join(line.render().plain for line in lines)
+
+
+@pytest.fixture
+def trained(tmp_path, monkeypatch):
+    """A copy of the sample with one run of 4 steps that saved checkpoints at steps 2 and 4, without training."""
+    monkeypatch.setenv("TI_TUI_IMAGES", "off")
+    project = Project.open(copy_of_sample(tmp_path / "project"))
+    project.update({"preview.every": 0})
+    run = create_run(project, steps=4)
+    write_checkpoints(run)
+    return project, run
+
+
+@pytest.fixture
+def services(tmp_path):
+    return fake_services(tmp_path / "data")
+
+
+async def test_the_checkpoint_and_the_default_folder_are_explained_before_anything_is_written(trained, services):
+    project, run = trained
+    app = create_app(project, services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_apply(app, pilot)
+        await until(pilot, lambda: "Writes" in shown(screen, "#target-files"), "the plan")
+        assert shown(screen, "#checkpoint") == f"Step 4 of run {run.id}, the last; Compare (6) chooses another."
+        assert Path(screen.query_one("#target", Input).value).expanduser() == project.exports_dir
+        assert shown(screen, "#target-words").startswith("A new folder, not a UI's installation")
+        assert shown(screen, "#target-files") == "Writes zorbot.safetensors in it."
+        usage = shown(screen, "#usage")
+        for line in ("web UI, Forge, SD.Next: zorbot", "ComfyUI: embedding:zorbot", "InvokeAI: <zorbot>", 'token="zorbot"'):
+            assert line in usage
+        assert screen.query_one("#prompt", Input).value == project.settings.xy.prompt
+        assert "t renders the prompt with [xy]'s seed 1, 20 steps, CFG 7." in shown(screen, "#render-state")
+    assert not project.exports_dir.exists()
+
+
+async def test_a_comfyui_installation_typed_is_recognised_and_the_export_lands_in_its_embeddings_folder(trained, services, tmp_path):
+    project, run = trained
+    installation = comfyui(tmp_path / "ComfyUI")
+    landed = installation / "models/embeddings/zorbot.safetensors"
+    app = create_app(project, services)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        screen = await open_apply(app, pilot)
+        target = screen.query_one("#target", Input)
+        target.focus()
+        target.value = f"{installation.parent}/"
+        await pilot.press(*installation.name)  # typed as a user types, the plan following
+        await until(pilot, lambda: shown(screen, "#target-words").startswith("A ComfyUI installation"), "ComfyUI recognised")
+        assert "the file goes into models/embeddings" in shown(screen, "#target-words")
+        assert shown(screen, "#target-files") == "Writes models/embeddings/zorbot.safetensors in it."
+        assert shown(screen, "#usage") == "In ComfyUI, type embedding:zorbot"
+        assert not landed.exists()
+
+        await pilot.press("escape", "e")
+        await until(pilot, landed.exists, "the export written")
+        await until(pilot, lambda: any(f"Wrote {landed}" in notice for notice in notices(app)), "the export told")
+        assert "In ComfyUI, type embedding:zorbot" in notices(app)[-1]
+        exported = read_embedding(landed).embedding
+        assert exported.trigger == "zorbot" and exported.step == 4
+        # The folder is kept for the next time, and for `ti-tui export`: recognised again from its embeddings folder.
+        assert Project.open(project.root).settings.export.folder == str(installation / "models/embeddings")
+        await until(pilot, lambda: shown(screen, "#target-files") == "Wrote models/embeddings/zorbot.safetensors in it.", "the plan again")
+
+        # Again: the file is there, so the user is asked; no keeps it, yes replaces it.
+        landed.write_bytes(b"not an embedding")
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, Confirm), "the question")
+        assert str(landed) in app.screen.question and f"step 4 of run {run.id}" in app.screen.question
+        await pilot.press("escape")
+        await until(pilot, lambda: any("Nothing was written" in notice for notice in notices(app)), "no written")
+        assert landed.read_bytes() == b"not an embedding"
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, Confirm), "the question again")
+        await pilot.press("y")
+        await until(pilot, lambda: landed.read_bytes() != b"not an embedding", "the file replaced")
+        await settle(app, pilot)
+        assert read_embedding(landed).embedding.step == 4
+
+
+async def test_a_file_typed_as_the_target_is_explained_and_nothing_is_written(trained, services, tmp_path):
+    project, _ = trained
+    (tmp_path / "notes.txt").write_text("mine")
+    app = create_app(project, services)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        screen = await open_apply(app, pilot)
+        screen.query_one("#target", Input).value = str(tmp_path / "notes.txt")
+        await until(pilot, lambda: "is a file" in shown(screen, "#target-words"), "the problem in words")
+        assert screen.query_one("#target-words").has_class("-problem")
+        assert shown(screen, "#target-files") == ""
+        await pilot.press("e")
+        await until(pilot, lambda: any("is a file" in notice for notice in notices(app)), "the export refused")
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+async def test_formats_ticked_are_saved_and_planned_and_one_is_always_kept(trained, services):
+    project, _ = trained
+    app = create_app(project, services)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        screen = await open_apply(app, pilot)
+        screen.query_one("#format-pt", Checkbox).value = True
+        await until(pilot, lambda: "zorbot.pt" in shown(screen, "#target-files"), "two files planned")
+        assert shown(screen, "#target-files") == "Writes zorbot.safetensors in it.\nWrites zorbot.pt in it."
+        assert Project.open(project.root).settings.export.formats == ["safetensors", "pt"]
+        screen.query_one("#format-safetensors", Checkbox).value = False
+        await until(pilot, lambda: shown(screen, "#target-files") == "Writes zorbot.pt in it.", "the .pt alone")
+        screen.query_one("#format-pt", Checkbox).value = False
+        await settle(app, pilot)
+        assert screen.query_one("#format-pt", Checkbox).value  # ticked again: something must be written
+        assert any("One format at least" in notice for notice in notices(app))
+    assert Project.open(project.root).settings.export.formats == ["pt"]
+
+
+async def test_the_checkpoint_chosen_in_compare_is_the_one_named(trained, services):
+    project, run = trained
+    project.update({"export.run": run.id, "export.step": 2})
+    app = create_app(project, services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_apply(app, pilot)
+        await until(pilot, lambda: "chosen in Compare" in shown(screen, "#checkpoint"), "the chosen step")
+        assert shown(screen, "#checkpoint") == f"Step 2 of run {run.id}, chosen in Compare."
+        project.update({"export.step": 3})  # gone, or never saved
+        app.refresh_state()
+        await until(pilot, lambda: "No checkpoint to use" in shown(screen, "#checkpoint"), "the missing step said")
+        assert shown(screen, "#checkpoint") == (
+            f"No checkpoint to use: run {run.id} has no checkpoint at step 3; it has 2, 4. Train (5) makes them; Compare (6) chooses one."
+        )
+
+
+async def test_with_no_runs_the_screen_says_to_train_first(tmp_path, services, monkeypatch):
+    monkeypatch.setenv("TI_TUI_IMAGES", "off")
+    project = Project.open(copy_of_sample(tmp_path / "project"))
+    asked = []
+    services.generate = lambda *arguments, **keywords: asked.append(arguments) or []
+    app = create_app(project, services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_apply(app, pilot)
+        assert screen.has_checkpoint is False
+        text = shown(screen, "#checkpoint")
+        assert text == "No runs yet, so nothing to export or try. Train first (5 opens Train); then export and try it here."
+        assert "Nothing to try yet" in shown(screen, "#render-state")
+        await pilot.press("e", "t")
+        screen.query_one("#prompt", Input).focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.screen is screen
+    assert not project.exports_dir.exists() and asked == []
+
+
+async def test_trying_the_word_shows_the_image_and_its_path_and_a_failure_in_words(trained, services, tmp_path):
+    project, _ = trained
+    image = tmp_path / "rendered.png"
+    Image.new("RGB", (16, 16), (200, 60, 60)).save(image)
+    calls = []
+
+    def generate(project_root, prompt, model="", cancel=None):
+        calls.append((project_root, prompt, model))
+        if model.endswith("sd2.safetensors"):
+            raise UserError(OTHER_FAMILY)
+        return [image]
+
+    services.generate = generate
+    app = create_app(project, services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_apply(app, pilot)
+        screen.query_one("#prompt", Input).value = "[name] on the moon"
+        await pilot.press("t")
+        await until(pilot, lambda: shown(screen, "#image-path").startswith(str(image)), "the image's path")
+        assert shown(screen, "#image-path") == f"{image}\nbuiltin:tiny has random weights: it makes noise, not pictures."
+        assert calls == [(project.root, "[name] on the moon", "")]
+        assert shown(screen, "#render-state") == "Step 4 on the project's model, builtin:tiny, seed 1:"
+        assert screen.query_one("#picture", Picture).path == image
+
+        model = screen.query_one("#model", Input)
+        model.value = str(tmp_path / "sd2.safetensors")
+        model.focus()
+        await pilot.press("enter")  # enter in the model's field renders, as t does
+        await until(pilot, lambda: "needs width 1024" in shown(screen, "#render-state"), "the failure in words")
+        assert shown(screen, "#render-state") == OTHER_FAMILY + "."
+        assert screen.query_one("#render-state").has_class("-problem")
+    # The model tried is offered again next time.
+    again = create_app(project, fake_services(services.memory.path.parent))
+    async with again.run_test(size=SIZE) as pilot:
+        screen = await open_apply(again, pilot)
+        assert screen.query_one("#model", Input).value == str(tmp_path / "sd2.safetensors")
+
+
+async def test_rendering_can_be_stopped_and_stops_when_the_step_is_left(trained, services):
+    project, _ = trained
+    started, stopped = threading.Event(), threading.Event()
+
+    def generate(project_root, prompt, model="", cancel=None):
+        started.set()
+        cancel.wait(20)
+        stopped.set()
+        return []
+
+    services.generate = generate
+    app = create_app(project, services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_apply(app, pilot)
+        await pilot.press("t")
+        await until(pilot, started.is_set, "the render started")
+        assert shown(screen, "#render-state").startswith("Rendering on the project's model, builtin:tiny (")
+        assert app.screen.active_bindings["x"].enabled
+        await pilot.press("x")
+        await until(pilot, stopped.is_set, "the render stopped")
+        assert shown(screen, "#render-state") == "Stopped; t renders again."
+        await settle(app, pilot)
+        assert shown(screen, "#render-state") == "Stopped; t renders again."  # a new look at the project leaves it
+
+        started.clear(), stopped.clear()
+        await pilot.press("t")
+        await until(pilot, started.is_set, "a second render started")
+        await pilot.press("1")  # to Images: the helper process ends with the screen
+        await until(pilot, stopped.is_set, "the render stopped with the screen")
+
+
+def test_the_helper_says_the_commands_own_words_for_a_missing_model(trained, tmp_path):
+    project, _ = trained
+    with pytest.raises(UserError, match=r"^the model .*missing\.safetensors does not exist"):
+        generate_in_a_helper(project.root, "a photo of [name]", str(tmp_path / "missing.safetensors"))
+
+
+@pytest.mark.slow
+async def test_an_image_is_rendered_by_the_real_command_and_its_path_shown(trained, tmp_path, tiny_model_dir):
+    project, _ = trained
+    app = create_app(project, fake_services(tmp_path / "data"))  # the real generate: a `ti-tui generate` process
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_apply(app, pilot)
+        await pilot.press("t")
+        await until(pilot, lambda: shown(screen, "#image-path") or screen.rendering is None, "the render ended", seconds=180)
+        assert not screen.query_one("#render-state").has_class("-problem"), shown(screen, "#render-state")
+        path = Path(shown(screen, "#image-path").splitlines()[0])
+        assert path.parent == project.root / "generated" and path.name.endswith("-zorbot-s1.png")
+        assert Image.open(path).size == (128, 128)
+        assert screen.query_one("#picture", Picture).path == path
+
+
+def test_painting_apply_imports_no_model_library(trained):
+    project, _ = trained
+    script = f"""
+import asyncio, sys
+from ti_tui.project import Project
+from ti_tui.tui.app import create_app
+
+async def main():
+    app = create_app(Project.open({str(project.root)!r}))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        app.open_step("apply")
+        for _ in range(200):
+            await pilot.pause(0.05)
+            await app.workers.wait_for_complete()
+            if "Writes" in str(app.screen.query_one("#target-files").render()):
+                break
+        assert type(app.screen).__name__ == "ApplyScreen"
+        assert "Writes" in str(app.screen.query_one("#target-files").render())
+    print(sorted(name for name in ("torch", "diffusers", "transformers", "accelerate") if name in sys.modules))
+
+asyncio.run(main())
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+# Snapshots --------------------------------------------------------------------------------------------
+
+# Paths on screen would differ from run to run: the snapshots are taken in this folder, made afresh.
+FIXED = Path("/tmp/ti-tui-apply-snapshots")
+SNAPSHOT_SIZES = [(80, 24), (120, 36)]
+
+
+@pytest.fixture(scope="module")
+def fixed_project():
+    """The sample in FIXED with a recorded run of 4 steps (checkpoints at 2 and 4), a ComfyUI and an image."""
+    shutil.rmtree(FIXED, ignore_errors=True)
+    project = Project.open(copy_of_sample(FIXED / "project"))
+    run = recorded_run(project, "20260101-000000-zorbot", 4, 4, every=2)
+    write_checkpoints(run)
+    comfyui(FIXED / "ComfyUI")
+    image = Image.new("RGB", (64, 64), (240, 240, 240))
+    image.paste((200, 90, 60), (16, 16, 48, 48))
+    image.save(FIXED / "rendered.png")
+    yield project
+    shutil.rmtree(FIXED, ignore_errors=True)
+
+
+@pytest.fixture
+def half_blocks(monkeypatch):
+    monkeypatch.setenv("TI_TUI_IMAGES", "halfcell")
+
+
+@pytest.mark.parametrize("size", SNAPSHOT_SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+@pytest.mark.parametrize("moment", ["arrived", "tried"])
+def test_the_apply_step_looks_as_it_did(snap_compare, fixed_project, half_blocks, moment, size):
+    """On arrival: the project's export folder; tried: a ComfyUI typed as the target and an image rendered."""
+    services = fake_services(FIXED / f"data-{moment}-{size[0]}", generate=lambda *arguments, **keywords: [FIXED / "rendered.png"])
+    app = create_app(Project.open(fixed_project.root), services)
+
+    async def arrive(pilot) -> None:
+        screen = await open_apply(app, pilot)
+        if moment == "tried":
+            screen.query_one("#target", Input).value = str(FIXED / "ComfyUI")
+            await until(pilot, lambda: shown(screen, "#target-words").startswith("A ComfyUI"), "ComfyUI recognised")
+            await pilot.press("t")
+            await until(pilot, lambda: screen.query_one("#picture", Picture).query(".picture").first().image is not None, "the picture")
+        else:
+            await until(pilot, lambda: "Writes" in shown(screen, "#target-files"), "the plan")
+        await settle(app, pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=arrive)
