@@ -9,13 +9,38 @@ CACHE_DIR_ENVIRONMENT_VARIABLE = "TI_TUI_CACHE_DIR"
 
 
 def cache_dir() -> Path:
-    """The user cache folder (built-in models live here); `TI_TUI_CACHE_DIR` overrides it."""
+    """The user cache folder (built-in models live here); `TI_TUI_CACHE_DIR` overrides it.
+
+    Raises a UserError when a file stands where the folder (or a folder above it) should be.
+    """
     override = os.environ.get(CACHE_DIR_ENVIRONMENT_VARIABLE)
     if override:
-        return Path(override).expanduser()
+        folder = Path(override).expanduser()
+        blocker = file_in_the_way(folder)
+        if blocker:
+            raise UserError(
+                f"{CACHE_DIR_ENVIRONMENT_VARIABLE} is set to {folder}, but {blocker} is a file, not a folder: set "
+                f"{CACHE_DIR_ENVIRONMENT_VARIABLE} to a folder (ti-tui keeps its built-in model there), or unset it"
+            )
+        return folder
     from platformdirs import user_cache_dir
 
-    return Path(user_cache_dir("ti-tui", appauthor=False))
+    folder = Path(user_cache_dir("ti-tui", appauthor=False))
+    blocker = file_in_the_way(folder)
+    if blocker:
+        raise UserError(
+            f"ti-tui's cache folder is {folder}, but {blocker} is a file, not a folder: move that file away, "
+            f"or set {CACHE_DIR_ENVIRONMENT_VARIABLE} to another folder"
+        )
+    return folder
+
+
+def file_in_the_way(folder: Path) -> Path | None:
+    """The file (or other non-folder) that stands at `folder` or above it and would stop it being made; None if none does."""
+    for path in (folder, *folder.parents):
+        if path.exists():
+            return None if path.is_dir() else path
+    return None
 
 
 def user_path(text: str, base_dir: Path) -> Path:

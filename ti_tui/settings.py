@@ -19,6 +19,10 @@ CfgScale = Annotated[float, Field(ge=0.0, le=30.0)]
 CURRENT_SCHEMA = 1
 BUILTIN_TINY = "builtin:tiny"
 DEFAULT_BASE_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+# The trigger names files with up to 31 bytes around it (".zorbot-1000000.state.pt.abcd1234.tmp" while
+# being written); both bounds keep such names well under the 255 bytes file systems allow.
+MAX_TRIGGER_CHARACTERS = 64
+MAX_TRIGGER_BYTES = 128
 
 
 class Section(BaseModel):
@@ -110,6 +114,13 @@ class TokenSettings(Section):
             raise ValueError(
                 "should be one word of letters and digits (also - . _ inside), such as zorbot: "
                 "it is typed in prompts and names the exported file"
+            )
+        length = len(value.encode("utf-8"))
+        if len(value) > MAX_TRIGGER_CHARACTERS or length > MAX_TRIGGER_BYTES:
+            raise ValueError(
+                f"should be at most {MAX_TRIGGER_CHARACTERS} characters and {MAX_TRIGGER_BYTES} bytes in UTF-8 (this one is "
+                f"{len(value)} characters, {length} bytes): it names the run's folder and every checkpoint file "
+                "(such as zorbot-1000000.state.pt), and file systems allow 255 bytes in a name"
             )
         return value
 

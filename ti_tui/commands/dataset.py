@@ -56,6 +56,8 @@ def import_photos(arguments: argparse.Namespace) -> int:
         print(f"  already there: {name}")
     for sentence in report.refused:
         print(f"  left out: {sentence}")
+    if report.in_subfolders:
+        print(f"  {report.in_subfolders} image(s) in folders inside those you named were not looked at; add --recursive to import them too")
     return 0
 
 
@@ -82,6 +84,8 @@ def prepare_images(arguments: argparse.Namespace) -> int:
         f"Prepared {len(report.prepared)} image(s) at {training_size(project)} px into {project.prepared_dir}; "
         f"{len(report.unchanged)} unchanged"
     )
+    for name in report.remade:
+        print(f"  made again: {name} (the prepared copy could not be read)")
     for name in report.kept_edits:
         print(f"  kept as you edited it: {name} (delete it to have it prepared again)")
     for name in report.retired:

@@ -13,7 +13,9 @@ from ti_tui.dataset.checks import MIN_USABLE_SIDE
 from ti_tui.dataset.files import IMAGE_SUFFIXES, caption_path, list_image_files
 from ti_tui.dataset.reading import ImageProblem, open_image
 from ti_tui.errors import UserError
+from ti_tui.findings import Fix
 from ti_tui.fsutil import file_sha256
+from ti_tui.paths import file_in_the_way
 
 
 @dataclass
@@ -21,13 +23,24 @@ class ImportReport:
     imported: list[str] = field(default_factory=list)
     already_there: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # one sentence each
+    in_subfolders: int = 0  # images in folders inside the named folders, not looked at (not recursive)
 
 
 def import_images(sources: list[Path], images_dir: Path, recursive: bool = False) -> ImportReport:
     report = ImportReport()
+    blocker = file_in_the_way(images_dir)
+    if blocker:
+        raise UserError(
+            f"the image folder {images_dir} cannot be made: {blocker} is a file, not a folder. Move that file away, or "
+            "set dataset.images to another folder; nothing was imported",
+            Fix("edit-setting", "dataset.images"),
+        )
     images_dir.mkdir(parents=True, exist_ok=True)
     present = {file_sha256(path): path.name for path in list_image_files(images_dir)}
-    for path in _candidates(sources, recursive):
+    candidates = _candidates(sources, recursive)
+    if not recursive:
+        report.in_subfolders = _images_in_subfolders(sources)
+    for path in candidates:
         try:
             image = open_image(path)
         except ImageProblem as problem:
@@ -63,6 +76,12 @@ def _candidates(sources: list[Path], recursive: bool) -> list[Path]:
         else:
             raise UserError(f"{source} does not exist; name image files or folders that hold them")
     return found
+
+
+def _images_in_subfolders(sources: list[Path]) -> int:
+    """How many images lie in folders inside the named folders: those a recursive import would take too."""
+    folders = [source.expanduser() for source in sources if source.expanduser().is_dir()]
+    return sum(len(list_image_files(folder, recursive=True)) - len(list_image_files(folder)) for folder in folders)
 
 
 def _free_name(folder: Path, name: str) -> Path:

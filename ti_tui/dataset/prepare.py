@@ -4,9 +4,14 @@ Faces (for face projects) are centred with room above the head and some shoulder
 subjects are found by where the picture draws the eye (spectral-residual saliency); styles keep
 the centre. Results go to `prepared/` as PNG, each with its caption beside it, and a manifest that
 links every prepared image to its original. Originals are only read. An original is prepared again
-only when its bytes or the preparation settings change.
+only when its bytes or the preparation settings change, or when its prepared copy cannot be read.
+
+The manifest records originals by their path inside the project (the folder that holds `prepared/`)
+and by their content, so a project copied to another machine (`cp -r`, `rsync -a`, `scp -r`), where
+paths and file times differ, is still prepared.
 """
 
+import functools
 import hashlib
 import json
 import os
@@ -16,11 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ti_tui.dataset.files import caption_path, display_name
-from ti_tui.dataset.reading import ImageProblem, open_image
+from ti_tui.dataset.reading import ImageProblem, check_readable, open_image
 from ti_tui.errors import UserError
+from ti_tui.findings import Fix
 from ti_tui.fsutil import atomic_write_bytes, atomic_write_text, file_sha256
+from ti_tui.paths import file_in_the_way
 
 MANIFEST = "manifest.json"
+MANIFEST_VERSION = 2  # 2: originals by their path inside the project; 1 (still read): by full paths
 RETIRED = "removed"  # prepared images whose original is gone are moved here, with their captions
 FACE_CROP_WIDTHS = 3.0  # the crop is this many face widths: head, hair and some shoulders
 FACE_HEIGHT_IN_CROP = 0.4  # the face's centre sits this far down the crop, leaving headroom
@@ -42,6 +50,7 @@ class PreparationReport:
     prepared: list[str] = field(default_factory=list)  # made (again) this time
     unchanged: list[str] = field(default_factory=list)
     kept_edits: list[str] = field(default_factory=list)  # edited by hand since they were prepared: left alone
+    remade: list[str] = field(default_factory=list)  # prepared copies that could not be read, made again (also in `prepared`)
     retired: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     cancelled: bool = False  # stopped on request: the images not reached are as they were
@@ -128,8 +137,17 @@ def prepare_dataset(
     """
     from filelock import FileLock, Timeout
 
+    if images_dir.exists() and not images_dir.is_dir():
+        raise UserError(
+            f"the image folder {images_dir} is a file, not a folder: move the file away, or set dataset.images to the "
+            "folder of your images; nothing was changed",
+            Fix("edit-setting", "dataset.images"),
+        )
     if not images_dir.is_dir():
         raise UserError(f"the image folder {images_dir} is not there (unplugged?); nothing was changed")
+    blocker = file_in_the_way(prepared_dir)
+    if blocker:
+        raise UserError(f"{blocker} is a file where the folder of prepared images goes: move it away; nothing was changed")
     prepared_dir.mkdir(parents=True, exist_ok=True)
     try:
         with FileLock(os.fspath(prepared_dir / ".prepare.lock"), timeout=0):
@@ -144,13 +162,15 @@ def _prepare(originals: list[Path], images_dir: Path, prepared_dir: Path, recipe
 
     report = PreparationReport()
     manifest = _read_manifest(prepared_dir)
-    if manifest and not any(os.fspath(path) in {entry["original"] for entry in manifest.values()} for path in originals):
+    project = prepared_dir.parent
+    made_from = {name: _original_path(entry, project) for name, entry in manifest.items()}
+    if manifest and not set(made_from.values()) & set(originals):
         raise UserError(
             f"none of the {len(manifest)} images prepared before is in {images_dir} any more; if that is meant, "
             f"move {prepared_dir} away first. Nothing was changed"
         )
     entries = {}
-    names = _prepared_names(originals, images_dir, manifest)
+    names = _prepared_names(originals, images_dir, made_from)
     for done, (original, name) in enumerate(zip(originals, names)):
         if not progress(done, len(originals), name):
             report.cancelled = True
@@ -158,14 +178,17 @@ def _prepare(originals: list[Path], images_dir: Path, prepared_dir: Path, recipe
             break
         target = prepared_dir / name
         known = manifest.get(name)
-        stamp = _stamp(original)
+        recorded = {"original": _recorded_path(original, project), "original_stamp": _stamp(original)}
+        damaged = False
         if known and target.is_file() and known.get("prepared_sha256") not in (None, file_sha256(target)):
-            entries[name] = {**known, "original_stamp": stamp}
-            report.kept_edits.append(name)
-            continue
+            damaged = not _readable(target)
+            if not damaged:
+                entries[name] = {**known, **recorded}
+                report.kept_edits.append(name)
+                continue
         digest = file_sha256(original)
-        if known and known["original_sha256"] == digest and known["recipe"] == recipe and target.is_file():
-            entries[name] = {**known, "original_stamp": stamp}
+        if known and known["original_sha256"] == digest and known["recipe"] == recipe and target.is_file() and not damaged:
+            entries[name] = {**known, **recorded}
             report.unchanged.append(name)
             continue
         try:
@@ -181,43 +204,48 @@ def _prepare(originals: list[Path], images_dir: Path, prepared_dir: Path, recipe
         atomic_write_bytes(target, data)
         _bring_caption(original, target, prepared_dir)
         entries[name] = {
-            "original": os.fspath(original),
+            **recorded,
             "original_sha256": digest,
-            "original_stamp": stamp,
             "prepared_sha256": hashlib.sha256(data).hexdigest(),
             "recipe": recipe,
             "crop": list(crop.as_tuple()),
             "method": method,
         }
         report.prepared.append(name)
+        if damaged:
+            report.remade.append(name)
     for name in sorted(set(manifest) - set(entries)) if not report.cancelled else []:
         _retire(prepared_dir, name)
         report.retired.append(name)
-    atomic_write_text(prepared_dir / MANIFEST, json.dumps({"version": 1, "images": entries}, indent=1))
+    atomic_write_text(prepared_dir / MANIFEST, json.dumps({"version": MANIFEST_VERSION, "images": entries}, indent=1))
     return report
 
 
 def stale_reasons(originals: list[Path], prepared_dir: Path) -> list[str]:
-    """Why `prepared/` no longer matches the originals, from sizes and times alone (cheap enough to ask often)."""
+    """Why `prepared/` no longer matches the originals, cheap enough to ask often.
+
+    An original whose size and time are as recorded is taken as unchanged; one whose time differs
+    (a copied project) is judged by its content, hashed once while it stays the same.
+    """
     manifest = _read_manifest(prepared_dir)
     if not manifest:
         return []
-    prepared_from = {entry["original"]: entry for entry in manifest.values()}
+    prepared_from = {_original_path(entry, prepared_dir.parent): entry for entry in manifest.values()}
     reasons = []
     for original in originals:
-        entry = prepared_from.get(os.fspath(original))
+        entry = prepared_from.get(original)
         if entry is None:
             reasons.append(f"{original.name} is new")
-        elif entry.get("original_stamp") != _stamp(original):
+        elif not _same_content(original, entry):
             reasons.append(f"{original.name} changed")
-    present = {os.fspath(original) for original in originals}
-    reasons += [f"{Path(path).name} is gone" for path in prepared_from if path not in present]
+    present = set(originals)
+    reasons += [f"{path.name} is gone" for path in prepared_from if path not in present]
     return reasons
 
 
 def prepared_copies(prepared_dir: Path) -> dict[Path, Path]:
     """Each prepared image, by the original it was made from."""
-    return {Path(entry["original"]): prepared_dir / name for name, entry in _read_manifest(prepared_dir).items()}
+    return {_original_path(entry, prepared_dir.parent): prepared_dir / name for name, entry in _read_manifest(prepared_dir).items()}
 
 
 def _stamp(path: Path) -> list[int]:
@@ -225,21 +253,75 @@ def _stamp(path: Path) -> list[int]:
     return [status.st_size, status.st_mtime_ns]
 
 
-def _prepared_names(originals: list[Path], images_dir: Path, manifest: dict) -> list[str]:
+def _same_content(original: Path, entry: dict) -> bool:
+    stamp = _stamp(original)
+    recorded = entry.get("original_stamp")
+    if recorded == stamp:
+        return True
+    if recorded and recorded[0] != stamp[0]:
+        return False  # another size: no need to read it
+    return _content_digest(os.fspath(original), *stamp) == entry.get("original_sha256")
+
+
+@functools.lru_cache(maxsize=4096)
+def _content_digest(path: str, size: int, modified_ns: int) -> str:
+    """The file's SHA-256, kept while its size and time stay as they are (the wizard asks often)."""
+    return file_sha256(Path(path))
+
+
+def _recorded_path(original: Path, project: Path) -> str:
+    """How the manifest names an original: by its path inside the project, so the project can move; else in full."""
+    try:
+        return original.relative_to(project).as_posix()
+    except ValueError:
+        return os.fspath(original)
+
+
+def _original_path(entry: dict, project: Path) -> Path:
+    """Where an entry's original is on this machine (a full path stays as it is)."""
+    return project / entry["original"]
+
+
+def _found_in_copy(recorded: Path, project: Path) -> Path:
+    """A full path from a version 1 manifest, as it is in this copy of the project.
+
+    Version 1 kept full paths: in a copied project they name the folder it was copied from, so the
+    same place inside this project is looked for first ("/old/myface/images/a.jpg" is "images/a.jpg"
+    here). An original outside the project keeps its full path.
+    """
+    if recorded.is_relative_to(project):
+        return recorded
+    for start in range(1, len(recorded.parts) - 1):
+        moved = project.joinpath(*recorded.parts[start:])
+        if moved.is_file():
+            return moved
+    return recorded
+
+
+def _readable(image: Path) -> bool:
+    try:
+        check_readable(image)
+    except ImageProblem:
+        return False
+    return True
+
+
+def _prepared_names(originals: list[Path], images_dir: Path, made_from: dict[str, Path]) -> list[str]:
     """A name for each original's prepared image that never moves to another original.
 
-    An original keeps the name the manifest gave it; a new one is named after its path in the
-    image folder (`2023/IMG_1.jpg` becomes `2023--IMG_1.png`), numbered if that name is taken.
+    An original keeps the name the manifest gave it (`made_from`: each name's original); a new one is
+    named after its path in the image folder (`2023/IMG_1.jpg` becomes `2023--IMG_1.png`), numbered
+    if that name is taken.
     """
-    by_original = {entry["original"]: name for name, entry in manifest.items()}
-    taken = {by_original[os.fspath(path)] for path in originals if os.fspath(path) in by_original}
+    by_original = {original: name for name, original in made_from.items()}
+    taken = {by_original[path] for path in originals if path in by_original}
     names = []
     for original in originals:
-        name = by_original.get(os.fspath(original))
+        name = by_original.get(original)
         if name is None:
             stem = Path(display_name(original, images_dir)).with_suffix("").as_posix().replace("/", "--")
             name, number = f"{stem}.png", 2
-            while name in taken or (name in manifest and manifest[name]["original"] != os.fspath(original)):
+            while name in taken or (name in made_from and made_from[name] != original):
                 name, number = f"{stem}-{number}.png", number + 1
             taken.add(name)
         names.append(name)
@@ -279,8 +361,18 @@ def _retire(prepared_dir: Path, name: str) -> None:
 
 
 def _read_manifest(prepared_dir: Path) -> dict:
+    """Each prepared image's entry by its name, originals named as version 2 names them."""
     try:
         content = json.loads((prepared_dir / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return content.get("images", {}) if isinstance(content, dict) else {}
+    if not isinstance(content, dict):
+        return {}
+    images = content.get("images", {})
+    if content.get("version", 1) >= 2:
+        return images
+    project = prepared_dir.parent
+    return {
+        name: {**entry, "original": _recorded_path(_found_in_copy(Path(entry["original"]), project), project)}
+        for name, entry in images.items()
+    }

@@ -19,7 +19,11 @@ MAX_PIXELS = 89_478_485
 
 
 class ImageProblem(UserError):
-    """An image that cannot be used; the message says why in words."""
+    """An image that cannot be used; the message is its file name, then why in words (`reason`)."""
+
+    def __init__(self, name: str, reason: str):
+        super().__init__(f"{name} {reason}")
+        self.reason = reason  # such as "is cut short (...)": it reads on after any name for the file
 
 
 def register_phone_formats() -> None:
@@ -32,7 +36,7 @@ def register_phone_formats() -> None:
 
 def too_large(name: str, pixels: int) -> ImageProblem:
     return ImageProblem(
-        f"{name} is too large to open safely ({pixels / 1e6:.0f} megapixels; the limit is {MAX_PIXELS / 1e6:.0f}): save a smaller copy"
+        name, f"is too large to open safely ({pixels / 1e6:.0f} megapixels; the limit is {MAX_PIXELS / 1e6:.0f}): save a smaller copy"
     )
 
 
@@ -81,13 +85,13 @@ def _read_problems_explained(path: Path):
         promised = re.search(r"\((\d+) pixels\)", str(error))
         raise too_large(path.name, int(promised.group(1)) if promised else 2 * MAX_PIXELS) from None
     except UnidentifiedImageError:
-        raise ImageProblem(f"{path.name} is not an image Pillow can read, whatever its name says") from None
+        raise ImageProblem(path.name, "is not an image Pillow can read, whatever its name says") from None
     except OSError as error:
         if "truncated" in str(error):
-            raise ImageProblem(f"{path.name} is cut short (a broken download or copy?): only part of it is there") from None
-        raise ImageProblem(f"{path.name} cannot be read: {error}") from None
+            raise ImageProblem(path.name, "is cut short (a broken download or copy?): only part of it is there") from None
+        raise ImageProblem(path.name, f"cannot be read: {error}") from None
     except (ValueError, SyntaxError) as error:  # Pillow's decoders raise these for malformed headers
-        raise ImageProblem(f"{path.name} is damaged: {error}") from None
+        raise ImageProblem(path.name, f"is damaged: {error}") from None
 
 
 def _decode_smaller(opened, name: str) -> None:

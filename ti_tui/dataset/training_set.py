@@ -10,6 +10,9 @@ from pathlib import Path
 
 from ti_tui.dataset.captions import read_caption_file
 from ti_tui.dataset.files import list_image_files
+from ti_tui.dataset.prepare import prepared_copies
+from ti_tui.dataset.reading import ImageProblem, check_readable
+from ti_tui.findings import Finding, Fix
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,28 @@ def training_items(originals: list[Path], prepared_dir: Path) -> list[TrainingIt
     """The prepared images once there are any, else the originals, each with its caption."""
     images = list_image_files(prepared_dir) or originals
     return [TrainingItem(image, read_caption(image)) for image in images]
+
+
+def unreadable_images(items: list[TrainingItem], prepared_dir: Path) -> list[Finding]:
+    """The training images that cannot be decoded, each said so that the user finds the file to mend.
+
+    A prepared copy is named in full, with the original it was made from: preparing again makes it
+    anew. An original is for the user to replace or remove.
+    """
+    made_from = {copy: original for original, copy in prepared_copies(prepared_dir).items()}
+    findings = []
+    for item in items:
+        try:
+            check_readable(item.image)
+        except ImageProblem as problem:
+            if item.image.parent == prepared_dir:
+                of = f" of {made_from[item.image]}" if item.image in made_from else ""
+                what = f"{item.image}, the prepared copy{of}, {problem.reason}."
+                why = "Prepare the images again: a prepared copy that cannot be read is made anew from its original."
+                findings.append(Finding("error", what, why, Fix("prepare"), "unreadable", (item.image.name,)))
+            else:
+                findings.append(Finding("error", str(problem), "Replace or remove it.", check="unreadable", subjects=(item.image.name,)))
+    return findings
 
 
 def read_caption(image: Path) -> str:

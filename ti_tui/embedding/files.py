@@ -216,9 +216,14 @@ _OWN_METADATA = ("trigger", "step", "vectors", "init_text", "base_model", "base_
 def _as_matrix(path: Path, tensor):
     import torch
 
-    if not isinstance(tensor, torch.Tensor) or tensor.ndim not in (1, 2) or tensor.numel() == 0 or not tensor.is_floating_point():
+    if not isinstance(tensor, torch.Tensor) or tensor.ndim not in (1, 2) or tensor.numel() == 0:
         shape = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else type(tensor).__name__
         raise UserError(f"{path} holds {shape} where an embedding has a [vectors, width] tensor")
+    if not tensor.is_floating_point():
+        raise UserError(
+            f"{path} holds a {list(tensor.shape)} tensor of {str(tensor.dtype).removeprefix('torch.')}, which is not a float type: "
+            "an embedding's vectors are floating-point numbers (float32, float16 or bfloat16); this file is not an embedding, or it is damaged"
+        )
     matrix = tensor.reshape(1, -1) if tensor.ndim == 1 else tensor
     return matrix.detach().to(torch.float32).contiguous()
 

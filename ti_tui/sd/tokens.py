@@ -4,18 +4,20 @@ A good trigger is a made-up word: one the tokenizer splits into a few pieces, so
 no meaning the training would have to fight, and one that survives being a file name in every UI.
 """
 
+import functools
 import random
 import re
+from pathlib import Path
 
 from ti_tui.findings import Finding, Fix, Severity
 from ti_tui.names import FILE_STEM
+from ti_tui.settings import MAX_TRIGGER_BYTES, MAX_TRIGGER_CHARACTERS
 
 END_OF_WORD = "</w>"
 # CLIP's merges are ordered by frequency: whole words among the first third are everyday words.
 COMMON_WORD_RANK = 1 / 3
 LONG_TRIGGER_CHARACTERS = 20
 LONG_TRIGGER_PIECES = 6
-MAX_TRIGGER_CHARACTERS = 64
 # File names Windows refuses, whatever the extension.
 RESERVED_FILE_NAMES = {"con", "prn", "aux", "nul", *(f"com{digit}" for digit in range(1, 10)), *(f"lpt{digit}" for digit in range(1, 10))}
 _SYLLABLE_STARTS = "bdfghjklmnprstvwz"
@@ -33,6 +35,14 @@ def check_trigger(trigger: str, tokenizer) -> list[Finding]:
         return [_about_trigger("error", "No trigger word yet: choose a made-up word such as zorbot.")]
     if len(trigger) > MAX_TRIGGER_CHARACTERS:
         return [_about_trigger("error", f"The trigger is {len(trigger)} characters long; keep it under {MAX_TRIGGER_CHARACTERS}.")]
+    if len(trigger.encode("utf-8")) > MAX_TRIGGER_BYTES:
+        return [
+            _about_trigger(
+                "error",
+                f"The trigger is {len(trigger.encode('utf-8'))} bytes long in UTF-8; keep it under {MAX_TRIGGER_BYTES}: "
+                "it names files, and file systems allow 255 bytes in a name.",
+            )
+        ]
     findings = []
     if not FILE_STEM.fullmatch(trigger):
         odd = sorted({character for character in trigger if not re.fullmatch(r"[\w\-.]", character)})
@@ -87,6 +97,65 @@ def _is_common(token: str, tokenizer) -> bool:
     # The first 512 ids are single bytes; merges follow in the order they were learned.
     merges = len(tokenizer) - 512
     return merges > 0 and (tokenizer.convert_tokens_to_ids(token) - 512) < merges * COMMON_WORD_RANK
+
+
+class TokenizerFiles:
+    """A CLIP tokenizer read from its files by the tokenizers library alone, splitting text exactly as
+    transformers' CLIPTokenizer does: all that `check_trigger` and `suggest_triggers` ask of a tokenizer,
+    without transformers, which takes a second to import."""
+
+    def __init__(self, backend):
+        self.backend = backend  # a tokenizers.Tokenizer
+
+    def tokenize(self, text: str) -> list[str]:
+        return self.backend.encode(text, add_special_tokens=False).tokens
+
+    def convert_tokens_to_ids(self, token: str) -> int | None:
+        return self.backend.token_to_id(token)
+
+    def __len__(self) -> int:
+        return self.backend.get_vocab_size()
+
+
+def read_tokenizer_files(folder: Path) -> TokenizerFiles | None:
+    """The tokenizer whose vocab.json and merges.txt (or tokenizer.json) are in `folder`; None when they are
+    not there or cannot be read. Read once while the files stay the same: the wizard asks often."""
+    for names in (("vocab.json", "merges.txt"), ("tokenizer.json",)):
+        try:
+            statuses = [(folder / name).stat() for name in names]
+        except OSError:
+            continue
+        return _tokenizer_from_files(folder, names, tuple((status.st_size, status.st_mtime_ns) for status in statuses))
+    return None
+
+
+@functools.lru_cache(maxsize=4)
+def _tokenizer_from_files(folder: Path, names: tuple[str, ...], stamps: tuple) -> TokenizerFiles | None:
+    """`stamps` (the files' sizes and times) only tell the cache when the files changed."""
+    from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers
+    from tokenizers.models import BPE
+
+    try:
+        if names == ("tokenizer.json",):
+            return TokenizerFiles(Tokenizer.from_file(str(folder / "tokenizer.json")))
+        model = BPE.from_file(
+            str(folder / "vocab.json"),
+            str(folder / "merges.txt"),
+            continuing_subword_prefix="",
+            end_of_word_suffix=END_OF_WORD,
+            unk_token="<|endoftext|>",
+            fuse_unk=False,
+        )
+    except Exception:  # the tokenizers library raises a bare Exception for a broken file
+        return None
+    # CLIP's own text rules, as transformers' CLIPTokenizer sets them up.
+    backend = Tokenizer(model)
+    backend.normalizer = normalizers.Sequence([normalizers.NFC(), normalizers.Replace(Regex(r"\s+"), " "), normalizers.Lowercase()])
+    words = Regex(r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+""")
+    backend.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Split(words, behavior="removed", invert=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+    )
+    return TokenizerFiles(backend)
 
 
 def suggest_triggers(trigger: str, tokenizer, count: int = 3) -> list[str]:

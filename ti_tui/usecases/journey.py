@@ -40,6 +40,7 @@ FIXED_AT: dict[str, Step] = {
     "tokenizer": "settings",
     "device": "settings",
     "setting": "settings",
+    "cache": "settings",
 }
 
 

@@ -3,7 +3,7 @@
 Shared by `ti-tui doctor` and the wizard, so both say the same thing in the same words.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ti_tui.dataset.checks import ENOUGH_IMAGES, MIN_IMAGES
@@ -11,10 +11,14 @@ from ti_tui.dataset.files import caption_path
 from ti_tui.dataset.prepare import stale_reasons
 from ti_tui.errors import UserError
 from ti_tui.findings import Finding, Fix, errors
+from ti_tui.paths import cache_dir
 from ti_tui.project import Project
 from ti_tui.sd.availability import Availability, model_availability, tokenizer_availability
-from ti_tui.sd.source import classify_model_source
+from ti_tui.sd.family import FamilyName, family_from_shapes, read_safetensors_header
+from ti_tui.sd.source import ModelSource, classify_model_source
 from ti_tui.sd.tiny import NOISE_NOTICE
+from ti_tui.sd.tokenizer import find_tokenizer
+from ti_tui.sd.tokens import check_trigger, read_tokenizer_files, suggest_triggers
 from ti_tui.settings import BUILTIN_TINY
 from ti_tui.usecases.images import originals
 
@@ -44,9 +48,15 @@ def summarize_project(project: Project) -> ProjectSummary:
     notices: list[str] = []
 
     source = None
+    cache_problem = _cache_problem()
+    if cache_problem:
+        problems.append(cache_problem)
     try:
         source = classify_model_source(settings.model.base, project.root)
-        model = model_availability(source)
+        if source.kind == "builtin" and cache_problem:
+            model, source = Availability(False, "cannot be built or found until the cache folder is usable"), None
+        else:
+            model = model_availability(source)
     except UserError as error:
         model = Availability(False, f"model.base: {error}", "correct model.base in project.toml")
     try:
@@ -98,6 +108,8 @@ def summarize_project(project: Project) -> ProjectSummary:
                 check="trigger",
             )
         )
+    elif source is not None and tokenizer.found:
+        problems += _trigger_problems(settings.token.trigger, source, tokenizer_folder)
 
     return ProjectSummary(
         name=project.name,
@@ -112,6 +124,43 @@ def summarize_project(project: Project) -> ProjectSummary:
         problems=problems,
         fetchable=fetchable,
     )
+
+
+def _cache_problem() -> Finding | None:
+    """ti-tui's cache folder (built-in models, model hashes, image facts) must be a folder it can make."""
+    try:
+        cache_dir()
+    except UserError as error:
+        return Finding("error", _sentence(str(error)), check="cache")
+    return None
+
+
+def _trigger_problems(trigger: str, source: ModelSource, tokenizer_folder: Path | None) -> list[Finding]:
+    """What the Token step would say of the trigger, with made-up words that pass every check.
+
+    All warnings: what cannot be trained at all, project.toml already refuses. The tokenizer is read
+    from its files alone, so no model library loads; where its files are not on this machine yet
+    (builtin:tiny before first use, a .ckpt whose family is told only by loading it) nothing is said.
+    """
+    location = find_tokenizer(source, tokenizer_folder, _checkpoint_family(source))
+    tokenizer = read_tokenizer_files(location.folder) if location else None
+    if tokenizer is None:
+        return []
+    findings = [replace(finding, severity="warning") for finding in check_trigger(trigger, tokenizer)]
+    better = suggest_triggers(trigger, tokenizer) if findings else []
+    if better:
+        findings[0] = replace(findings[0], why=f"Made-up words that pass every check: {', '.join(better)}.")
+    return findings
+
+
+def _checkpoint_family(source: ModelSource) -> FamilyName | None:
+    """SD 1.x or 2.x, for a .safetensors checkpoint (its header tells); None for anything else."""
+    if source.kind != "file" or source.path.suffix.lower() != ".safetensors":
+        return None
+    try:
+        return family_from_shapes(read_safetensors_header(source.path)[0], source.path.name).name
+    except UserError:
+        return None
 
 
 def _image_count_problems(images_dir: Path, count: int) -> list[Finding]:
