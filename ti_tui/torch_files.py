@@ -23,17 +23,23 @@ def _plain_data_types() -> list:
     ]
 
 
-def load_plain_torch_file(path: Path, what: str):
+def load_plain_torch_file(path: Path, what: str, checked: bool = False):
     """`torch.load` restricted to tensors and plain containers; `what` ("an embedding") names the file's kind.
 
     Zip-format files are memory-mapped, so a multi-gigabyte checkpoint is not read just to look at it.
+    `checked` is for small files that must load exactly as they were saved (a resume state): each part
+    is first checked against the checksum the zip keeps of it, which torch.load skips, so that damaged
+    tensor bytes are refused instead of loading as wrong numbers; and the file is read into memory.
     """
     import torch
 
     # Registered for the whole process, so that diffusers, loading the same checkpoint after us, accepts them too.
     torch.serialization.add_safe_globals(_plain_data_types())
     try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
+        zipped = zipfile.is_zipfile(path)
+        if checked and zipped:
+            _check_sums(path)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=zipped and not checked)
     except pickle.UnpicklingError as error:
         # A pickle that names a function (a "global") wants to call it; damaged bytes fail otherwise.
         if "global" in str(error).lower():
@@ -42,5 +48,12 @@ def load_plain_torch_file(path: Path, what: str):
                 "Only load it if you trust its source, and prefer a .safetensors version."
             ) from None
         raise UserError(f"{path} is not a PyTorch file, or it is damaged (its pickle is unreadable)") from None
-    except (RuntimeError, EOFError, OSError, ValueError, AttributeError) as error:
+    except (RuntimeError, EOFError, OSError, ValueError, AttributeError, zipfile.BadZipFile) as error:
         raise UserError(f"{path} is not a PyTorch file, or it is damaged ({type(error).__name__})") from None
+
+
+def _check_sums(path: Path) -> None:
+    with zipfile.ZipFile(path) as archive:
+        damaged = archive.testzip()
+    if damaged is not None:
+        raise UserError(f"{path} is damaged: its part {damaged} no longer matches the checksum it was saved with")

@@ -6,7 +6,8 @@
       trainer.log     the trainer's own output
       trainer.lock    held (flock) by the trainer for its whole life: held means alive
       control/        requests to the trainer: stop, save-now, preview-now, pause
-      checkpoints/    <trigger>-<step>.safetensors, and .state.pt beside it for exact resume
+      checkpoints/    <trigger>-<step>.safetensors: embeddings only, so a UI can be pointed at the folder
+      resume/         <trigger>-<step>.state.pt: what the trainer needs to go on exactly from that checkpoint
       previews/       step-<step>-p<prompt>-s<seed>[-init].png
 
 Everything about a run can be told from its folder alone, so a wizard that quits, or an SSH link
@@ -24,6 +25,7 @@ from pydantic import ValidationError
 
 from ti_tui.detached import LifeLock, WorkFolder
 from ti_tui.errors import UserError
+from ti_tui.findings import Fix
 from ti_tui.fsutil import atomic_write_text
 from ti_tui.settings import ProjectSettings
 
@@ -117,7 +119,7 @@ def _optional_float(value) -> float | None:
 class Checkpoint:
     step: int
     embedding: Path
-    state: Path
+    state: Path  # the trainer's state at that step, to resume from exactly
 
     @property
     def resumable(self) -> bool:
@@ -148,8 +150,22 @@ class RunDirectory(WorkFolder):
         return self.path / "checkpoints"
 
     @property
+    def resume_dir(self) -> Path:
+        return self.path / "resume"
+
+    @property
     def previews_dir(self) -> Path:
         return self.path / "previews"
+
+    def make_folders(self, *folders: Path) -> None:
+        """Make those of the run's folders that are missing; a file in the place of one is named, with what to do."""
+        for folder in folders:
+            if folder.exists() and not folder.is_dir():
+                raise UserError(
+                    f"{folder} is a file, where run {self.id} keeps a folder: move the file elsewhere (or delete it), then resume the run",
+                    Fix("resume", self.id),
+                )
+            folder.mkdir(exist_ok=True)
 
     # What the run is ---------------------------------------------------------------------
 
@@ -180,19 +196,27 @@ class RunDirectory(WorkFolder):
     # Checkpoints ---------------------------------------------------------------------------
 
     def checkpoints(self) -> list[Checkpoint]:
+        """The run's checkpoints, oldest first, each with where its resume state is.
+
+        Runs saved before resume/ existed kept the state beside the embedding; it is read from there
+        when resume/ has none, so that those runs resume too.
+        """
         found = []
         for path in self.checkpoints_dir.glob("*.safetensors") if self.checkpoints_dir.is_dir() else []:
             match = re.fullmatch(r"(.+)-(\d+)", path.stem)
             if match:
-                found.append(Checkpoint(int(match.group(2)), path, path.with_name(path.stem + ".state.pt")))
+                state = self.resume_dir / f"{path.stem}.state.pt"
+                beside = path.with_name(f"{path.stem}.state.pt")
+                found.append(Checkpoint(int(match.group(2)), path, beside if beside.is_file() and not state.is_file() else state))
         return sorted(found, key=lambda checkpoint: checkpoint.step)
 
     def resumable_checkpoints(self) -> list[Checkpoint]:
         return [checkpoint for checkpoint in self.checkpoints() if checkpoint.resumable]
 
     def checkpoint_paths(self, trigger: str, step: int) -> Checkpoint:
-        embedding = self.checkpoints_dir / f"{trigger}-{step}.safetensors"
-        return Checkpoint(step, embedding, embedding.with_name(embedding.stem + ".state.pt"))
+        """Where the checkpoint at `step` is saved."""
+        name = f"{trigger}-{step}"
+        return Checkpoint(step, self.checkpoints_dir / f"{name}.safetensors", self.resume_dir / f"{name}.state.pt")
 
     # Requests to the trainer, which looks between steps --------------------------------------
 

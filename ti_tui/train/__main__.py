@@ -1,4 +1,8 @@
-"""`python -m ti_tui.train RUN_DIR`: the trainer process. Started detached, so it outlives its starter."""
+"""`python -m ti_tui.train RUN_DIR`: the trainer process. Started detached, so it outlives its starter.
+
+Its standard output and error are the run's trainer.log: the trainer says there what it does and how
+the run ended, and a bug leaves its traceback there.
+"""
 
 import os
 import signal
@@ -21,6 +25,9 @@ def main(argv: list[str]) -> int:
         trainer = Trainer(run)
     except UserError as error:
         print(f"ti-tui trainer: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # the lock file cannot be made: no such folder, or no permission
+        print(f"ti-tui trainer: {error.filename or run.path}: {error.strerror or error}", file=sys.stderr)
         return 2
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signal_number, lambda number, frame: trainer.request_stop(f"stopped by signal {signal.Signals(number).name}"))

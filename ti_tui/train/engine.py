@@ -13,9 +13,11 @@ import io
 import math
 import os
 import random
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import torch
 import torch.nn.functional as F
@@ -28,11 +30,12 @@ from ti_tui.findings import Fix
 from ti_tui.fsutil import atomic_write_bytes, file_sha256
 from ti_tui.infer.render import RenderRequest, parameters_text, render, sampler_name, save_png
 from ti_tui.prompts import TagOptions, build_prompt, load_templates, pick_template
-from ti_tui.runs import FINAL_EVENT, EventWriter, RunDirectory
+from ti_tui.runs import FINAL_EVENT, EventWriter, RunDirectory, describe_event
 from ti_tui.schedule import LearningRateSchedule
 from ti_tui.sd.loading import LoadedModel, load_model
 from ti_tui.sd.placeholder import PromptEncoder
 from ti_tui.sd.tokens import initial_vectors
+from ti_tui.torch_files import load_plain_torch_file
 from ti_tui.train.data import VALIDATION_IMAGES, DataOrder, LatentCache
 from ti_tui.train.distributed import ProcessGroup
 from ti_tui.train.faults import Faults
@@ -46,6 +49,7 @@ SMALL_GPU_BYTES = 12 * 2**30
 RANK_SEED_STRIDE = 1_000_003  # each data-parallel process draws its own noise
 FP16_LOSS_SCALE = 2.0**16
 LOSS_SCALE_GROWTH_STEPS = 500
+NOT_IN_THE_LOG = ("step", "caching", "preview")  # events too many to repeat in trainer.log
 
 
 class Trainer:
@@ -56,7 +60,7 @@ class Trainer:
         self.facts = run.facts()
         self.settings = self.facts.settings
         self.faults = faults or Faults()
-        self.events: EventWriter | SilentEvents = SilentEvents()
+        self.events: LoggedEvents | SilentEvents = SilentEvents()
         self.stop_reason: str | None = None  # set from a signal handler
         # Made by set_up(): the frozen model and what reads it, the schedule, the images' latents,
         # what a checkpoint saves, and the two guards of a step.
@@ -74,9 +78,11 @@ class Trainer:
         self.group = ProcessGroup()
         try:
             if self.group.is_main:
-                self.events = EventWriter(self.run_dir.events_file)
+                self.events = LoggedEvents(sys.stderr)
+                self.events.open(self.run_dir.events_file)
             self.events.write("started", pid=os.getpid(), version=__version__)
             self.check_images_unchanged()
+            self.make_folders()
             self.set_up()
             while self.state.step < self.facts.last_step:
                 self.obey_requests()
@@ -120,6 +126,11 @@ class Trainer:
                     "start a new run from its last checkpoint instead",
                     Fix("continue-from", os.fspath(checkpoints[-1].embedding)) if checkpoints else Fix("train"),
                 )
+
+    def make_folders(self) -> None:
+        """Where checkpoints go, made before the model loads: a file in the way is found now, not at the first save."""
+        if self.group.is_main:
+            self.run_dir.make_folders(self.run_dir.checkpoints_dir, self.run_dir.resume_dir)
 
     # Setting up -----------------------------------------------------------------------------
 
@@ -168,10 +179,29 @@ class Trainer:
         ).to(self.frozen.device)
 
     def resume_if_interrupted(self) -> None:
+        """Go on from the newest checkpoint whose resume state loads; a damaged state is named and passed over."""
         checkpoints = self.run_dir.resumable_checkpoints()
-        if checkpoints:
-            self.state.load(checkpoints[-1].state, self.group)
-            self.events.write("resumed_from", step=self.state.step, path=str(checkpoints[-1].embedding))
+        damaged = []
+        for checkpoint in reversed(checkpoints):
+            try:
+                self.state.load(checkpoint.state, self.group)
+            except UserError as error:
+                damaged.append(str(error))
+                continue
+            if damaged:
+                self.events.write(
+                    "warning",
+                    step=checkpoint.step,
+                    message=f"{'; '.join(damaged)}. Went back to step {checkpoint.step}, the newest checkpoint whose resume state loads",
+                )
+            self.events.write("resumed_from", step=self.state.step, path=str(checkpoint.embedding))
+            return
+        if damaged:
+            raise UserError(
+                f"run {self.run_dir.id} cannot go on: the resume state of each of its checkpoints is damaged ({'; '.join(damaged)}). "
+                "Start a new run from its last checkpoint instead",
+                Fix("continue-from", os.fspath(checkpoints[-1].embedding)),
+            )
 
     def describe_the_run(self) -> None:
         settings, frozen = self.settings, self.frozen
@@ -326,14 +356,14 @@ class Trainer:
         self.events.write("validation", step=self.state.step, loss=sum(losses) / len(losses))
 
     def save_checkpoint(self) -> None:
-        """The embedding file (usable on its own) and, beside it, everything needed to resume exactly."""
+        """The embedding file (usable on its own) and, in resume/, everything needed to resume exactly."""
         draws = self.state.gather_draws(self.group)
         if not self.group.is_main:
             return
         self.faults.before_save(self.state.step)
         checkpoint = self.run_dir.checkpoint_paths(self.settings.token.trigger, self.state.step)
-        checkpoint.embedding.parent.mkdir(parents=True, exist_ok=True)
-        # The resume state first: an embedding file on disk then always has its state beside it.
+        self.run_dir.make_folders(checkpoint.embedding.parent, checkpoint.state.parent)
+        # The resume state first: an embedding file on disk then always has its state.
         self.state.save(checkpoint.state, draws)
         write_embedding(self.embedding(), checkpoint.embedding, "safetensors")
         self.events.write("checkpoint", step=self.state.step, path=str(checkpoint.embedding))
@@ -355,7 +385,7 @@ class Trainer:
             return
         frozen, preview, step = self.frozen, self.settings.preview, self.state.step
         trigger, init_text = self.settings.token.trigger, self.settings.token.init_text
-        self.run_dir.previews_dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir.make_folders(self.run_dir.previews_dir)
         frozen.vae.to(frozen.device)
         try:
             for number, template in enumerate(preview.prompts, start=1):
@@ -432,6 +462,7 @@ class Trainer:
         self.events.write(FINAL_EVENT, fix=fix, reason=reason, message=message, step=self.current_step())
 
     def fail(self, message: str, fix: Fix | None = None) -> None:
+        """The error and the final event; the error reaches trainer.log even when events.jsonl cannot be written."""
         try:
             self.events.write("error", message=message, step=self.current_step())
             self.finish("failed", message, fix)
@@ -541,19 +572,27 @@ class TrainingState:
         atomic_write_bytes(path, buffer.getvalue())
 
     def load(self, path: Path, group: ProcessGroup) -> None:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        with torch.no_grad():
-            self.vectors.copy_(state["vectors"].to(self.vectors.device))
-        self.optimizer.load_state_dict(state["optimizer"])
-        if len(state["generators"]) == group.size:
-            self.generator.set_state(state["generators"][group.rank])
-            version, internal, gauss = state["prompt_randoms"][group.rank]
-            self.prompt_random.setstate((version, tuple(internal), gauss))  # torch.load gives the inner tuple back as a list
-        self.order.restore(state["order"])
-        self.step = state["step"]
-        self.learning_rate_scale = state["learning_rate_scale"]
-        self.loss_scale = state["loss_scale"]
-        self.smoothed_loss = state["smoothed_loss"]
+        """Go on from a saved state. A file that is damaged, or is not a state of this run, raises a
+        UserError naming it; whatever it had set by then, loading another state sets again."""
+        state = load_plain_torch_file(path, "a resume state", checked=True)
+        try:
+            vectors = state["vectors"]
+            if vectors.shape != self.vectors.shape or not torch.isfinite(vectors).all():
+                raise ValueError(f"its vectors are not {list(self.vectors.shape)} finite numbers")
+            with torch.no_grad():
+                self.vectors.copy_(vectors.to(self.vectors.device))
+            self.optimizer.load_state_dict(state["optimizer"])
+            if len(state["generators"]) == group.size:
+                self.generator.set_state(state["generators"][group.rank])
+                version, internal, gauss = state["prompt_randoms"][group.rank]
+                self.prompt_random.setstate((version, tuple(internal), gauss))  # torch.load gives the inner tuple back as a list
+            self.order.restore(state["order"])
+            self.step = int(state["step"])
+            self.learning_rate_scale = float(state["learning_rate_scale"])
+            self.loss_scale = float(state["loss_scale"])
+            self.smoothed_loss = state["smoothed_loss"]
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as error:
+            raise UserError(f"{path} is not a resume state of this run ({type(error).__name__}: {error})") from None
 
 
 class LossScaler:
@@ -624,6 +663,36 @@ class StopTraining(Exception):
         self.reason = reason
 
 
+class LoggedEvents:
+    """The first process's events, in events.jsonl and, but for the many small ones, in trainer.log too.
+
+    trainer.log is the trainer's standard error: with the events said there as they happen, it ends
+    with the last thing the trainer did even after a kill -9, and it holds how the run ended even
+    when events.jsonl cannot be written. Each is said before it is written, so a write that fails
+    still leaves it in the log.
+    """
+
+    def __init__(self, log: TextIO):
+        self.log = log
+        self.writer: EventWriter | None = None
+
+    def open(self, path: Path) -> None:
+        """Apart from the constructor, so that an events file that cannot be opened is itself said in the log."""
+        self.writer = EventWriter(path)
+
+    def write(self, kind: str, fix: Fix | None = None, **fields) -> None:
+        repeated = kind == FINAL_EVENT and fields.get("reason") == "failed"  # the error event just before said it
+        sentence = None if kind in NOT_IN_THE_LOG or repeated else describe_event({"type": kind, **fields})
+        if sentence:
+            print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {sentence}", file=self.log, flush=True)
+        if self.writer is not None:
+            self.writer.write(kind, fix, **fields)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
 class SilentEvents:
     """The event log of processes other than the first: they have nothing to add."""
 
@@ -663,4 +732,7 @@ def _disk_message(error: OSError, run: RunDirectory) -> tuple[str, Fix | None]:
             f"the disk is full ({run.path}): the checkpoint at step {kept[-1].step} is intact. Free some space, then resume the run",
             Fix("resume", run.id),
         )
-    return f"{error.filename or 'a file'}: {error.strerror or error}", None
+    return (
+        f"{error.filename or f'a file in {run.path}'}: {error.strerror or error}. Once that is put right, resume the run",
+        Fix("resume", run.id),
+    )
