@@ -269,3 +269,16 @@ def test_import_says_how_many_images_lie_in_subfolders(trainable_project, tmp_pa
     assert "Imported 0 image(s)" in result.stdout
     assert "2 image(s) in folders inside those you named were not looked at; add --recursive to import them too" in result.stdout
     assert import_images([source], project.images_dir, recursive=True).in_subfolders == 0
+
+
+def test_a_raw_pickle_embedding_is_refused_without_a_library_warning_first(tmp_path, capfd):
+    """16: a .pt written by pickle itself (not torch.save) made torch print a UserWarning before our message."""
+    import pickle
+
+    from ti_tui.embedding.files import read_embedding
+
+    path = tmp_path / "raw.pt"
+    path.write_bytes(pickle.dumps({"weights": [1.0, 2.0]}, protocol=4))
+    with pytest.raises(UserError, match="raw.pt"):
+        read_embedding(path)
+    assert capfd.readouterr().err == ""

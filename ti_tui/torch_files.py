@@ -1,10 +1,29 @@
 """Opening pickled PyTorch files (.pt, .bin, .ckpt) without letting them run code."""
 
 import pickle
+import struct
+import warnings
 import zipfile
 from pathlib import Path
 
 from ti_tui.errors import UserError
+
+# What reading damaged or foreign bytes as a pickle raises, besides an UnpicklingError: the unpickler's
+# stack and memo run out (IndexError, KeyError), opcodes meet the wrong values (TypeError, struct.error).
+UNREADABLE_PICKLE_ERRORS = (
+    RuntimeError,
+    EOFError,
+    OSError,
+    ValueError,
+    AttributeError,
+    IndexError,
+    KeyError,
+    TypeError,
+    OverflowError,
+    RecursionError,
+    struct.error,
+    zipfile.BadZipFile,
+)
 
 
 def _plain_data_types() -> list:
@@ -39,7 +58,10 @@ def load_plain_torch_file(path: Path, what: str, checked: bool = False):
         zipped = zipfile.is_zipfile(path)
         if checked and zipped:
             _check_sums(path)
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=zipped and not checked)
+        with warnings.catch_warnings():
+            # Bytes that are not a pickle of torch's own protocol make torch warn before it fails: our message says it.
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=zipped and not checked)
     except pickle.UnpicklingError as error:
         # A pickle that names a function (a "global") wants to call it; damaged bytes fail otherwise.
         if "global" in str(error).lower():
@@ -48,7 +70,7 @@ def load_plain_torch_file(path: Path, what: str, checked: bool = False):
                 "Only load it if you trust its source, and prefer a .safetensors version."
             ) from None
         raise UserError(f"{path} is not a PyTorch file, or it is damaged (its pickle is unreadable)") from None
-    except (RuntimeError, EOFError, OSError, ValueError, AttributeError, zipfile.BadZipFile) as error:
+    except UNREADABLE_PICKLE_ERRORS as error:
         raise UserError(f"{path} is not a PyTorch file, or it is damaged ({type(error).__name__})") from None
 
 
