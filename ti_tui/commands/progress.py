@@ -51,7 +51,8 @@ class ProgressPrinter:
 
 def follow(run: RunDirectory, watcher: RunWatcher, process=None, out: TextIO = sys.stdout, project: Path | None = None) -> dict | None:
     """Print the run's events that `watcher` has not passed on yet, until the run ends; returns the
-    final event, or None when the trainer was lost."""
+    final event, or None when there is none: the trainer was lost, or its final event was (with the
+    event log), and the run's folder tells how it ended."""
     printer = ProgressPrinter(out, interactive=out.isatty(), project=project)
     reap = process.poll if process is not None else None  # a finished trainer must not look alive
     for event in follow_run(run, watcher, between_polls=reap):
@@ -59,5 +60,6 @@ def follow(run: RunDirectory, watcher: RunWatcher, process=None, out: TextIO = s
         if event["type"] == FINAL_EVENT:
             return event
     status = run_status(run)
-    printer.say(with_command(f"The trainer is gone: {status.describe()}", status.fix, project))
+    opening = "Run" if status.state == "finished" else "The trainer is gone:"
+    printer.say(with_command(f"{opening} {status.describe()}", status.fix, project))
     return None

@@ -29,7 +29,7 @@ def add_commands(commands) -> None:
 def train_project(arguments: argparse.Namespace) -> int:
     from ti_tui.commands.progress import follow
     from ti_tui.project import Project
-    from ti_tui.runs import RunWatcher
+    from ti_tui.runs import RunWatcher, run_status
     from ti_tui.schedule import LearningRateSchedule
     from ti_tui.usecases.training import find_run, resume_run, start_new_run
 
@@ -49,6 +49,12 @@ def train_project(arguments: argparse.Namespace) -> int:
         schedule = LearningRateSchedule.from_settings(facts.settings.schedule, facts.steps)
         carried_on = f" (steps {facts.first_step + 1}-{facts.last_step}, on from run {facts.parent.run})" if facts.first_step else ""
         print(f"Run {run.id}: {facts.steps} steps{carried_on}, {len(facts.images)} images, {facts.vectors} vector(s)")
+        set_vectors = facts.settings.token.vectors
+        if facts.initial_embedding is not None and set_vectors and set_vectors != facts.vectors:
+            print(
+                f"The run trains the {facts.vectors} vector(s) of {facts.initial_embedding.name}; "
+                f"token.vectors = {set_vectors} counts only for runs that start from the init text"
+            )
         print("Learning rate: " + "; ".join(schedule.describe()))
     if arguments.detach:
         print(f"The trainer runs in the background (process {process.pid}); its log is {run.log_file}")
@@ -59,10 +65,13 @@ def train_project(arguments: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"\nStopped watching; the trainer goes on. Stop it with: ti-tui stop {quoted(project.root)} {run.id}")
         return 130
-    return 0 if final is not None and final.get("reason") == "completed" else 1
+    if final is None:  # no final event to tell: the run's folder does
+        return 0 if run_status(run).state == "finished" else 1
+    return 0 if final.get("reason") == "completed" else 1
 
 
 def list_project_runs(arguments: argparse.Namespace) -> int:
+    """Each run with what it is doing; a damaged one is listed as such, with what to do, among the others."""
     from ti_tui.project import Project
     from ti_tui.runs import run_status
     from ti_tui.usecases.training import list_runs
@@ -72,7 +81,11 @@ def list_project_runs(arguments: argparse.Namespace) -> int:
     if not runs:
         print(f"{project.name} has no runs yet; start one with: ti-tui train {quoted(project.root)}")
     for run in runs:
-        print(f"{run.id}  {run_status(run).describe()}")
+        try:
+            doing = run_status(run).describe()
+        except UserError as error:
+            doing = f"damaged: {error}"
+        print(f"{run.id}  {doing}")
     return 0
 
 

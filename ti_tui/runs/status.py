@@ -12,7 +12,7 @@ from typing import Literal
 from ti_tui.detached import process_alive
 from ti_tui.errors import UserError
 from ti_tui.findings import Fix
-from ti_tui.runs.directory import Checkpoint, Launch, RunDirectory
+from ti_tui.runs.directory import Checkpoint, Launch, RunDirectory, RunFacts
 from ti_tui.runs.events import FINAL_EVENT, RunWatcher, event_fix
 from ti_tui.runs.history import RunHistory
 
@@ -34,6 +34,7 @@ class RunStatus:
     loss: float | None = None
     log_file: Path | None = None
     fix: Fix | None = None  # what the trainer said to do about how it ended
+    note: str = ""  # what else the reader needs to know to trust the rest, such as a missing event log
 
     @property
     def active(self) -> bool:
@@ -46,6 +47,9 @@ class RunStatus:
         return self.state in ("stopped", "failed", "lost") and self.last_checkpoint is not None
 
     def describe(self) -> str:
+        return self._describe_state() + (f" ({self.note})" if self.note else "")
+
+    def _describe_state(self) -> str:
         progress = f"step {self.step} of {self.total_steps}"
         if self.state == "lost":
             where = (
@@ -88,10 +92,15 @@ def run_status(run: RunDirectory, history: RunHistory | None = None) -> RunStatu
     if history is None:
         with read_history(run) as history:
             return run_status(run, history)
-    facts = run.facts()
-    status = RunStatus("starting", step=history.step, total_steps=facts.last_step, loss=history.loss.last(), log_file=run.log_file)
-    checkpoints = run.resumable_checkpoints()
-    status.last_checkpoint = checkpoints[-1] if checkpoints else None
+    facts = run_facts(run)
+    checkpoints = run.checkpoints()
+    # A checkpoint at a step says the run got that far, even when the event log does not (or is gone).
+    reached = max(history.step, checkpoints[-1].step if checkpoints else 0)
+    status = RunStatus("starting", step=reached, total_steps=facts.last_step, loss=history.loss.last(), log_file=run.log_file)
+    resumable = [checkpoint for checkpoint in checkpoints if checkpoint.resumable]
+    status.last_checkpoint = resumable[-1] if resumable else None
+    if checkpoints and not run.events_file.exists():
+        status.note = f"its event log {run.events_file} is missing, so the step is its last checkpoint's"
     final = history.final
     launched = facts.launches[-1] if facts.launches else None
     ended_at = final.get("t") if final is not None and isinstance(final.get("t"), (int, float)) else 0.0
@@ -104,10 +113,28 @@ def run_status(run: RunDirectory, history: RunHistory | None = None) -> RunStatu
         status.fix = event_fix(final)
     elif _launch_is_fresh(launched):
         status.state = "starting"
+    elif checkpoints and checkpoints[-1].step >= facts.last_step:
+        # The trainer saved its last step and ended, but its final event is not there to say so.
+        status.state = "finished"
+        status.reason = "the checkpoint of its last step is saved"
     else:
         status.state = "lost"
         status.fix = Fix("resume", run.id) if status.last_checkpoint else None
     return status
+
+
+def run_facts(run: RunDirectory) -> RunFacts:
+    """What run.json says; when it cannot be read, the error says what to do with the run's folder.
+
+    Nothing else records what the run was, so the folder only gets in the way: it cannot be resumed,
+    and no trainer can be at work on it unless one holds its lock.
+    """
+    try:
+        return run.facts()
+    except UserError as error:
+        raise UserError(
+            f"{error}. Move the folder {run.path} out of {run.path.parent} (its checkpoints can still start a new run), or delete it"
+        ) from None
 
 
 def run_is_active(run: RunDirectory) -> bool:
@@ -137,7 +164,7 @@ def follow_run(run: RunDirectory, watcher: RunWatcher | None = None, between_pol
             between_polls()
         if time.monotonic() - last_check > STATUS_EVERY_SECONDS:
             last_check = time.monotonic()
-            if run_status(run).state == "lost":
+            if not run_status(run).active:  # lost, or ended without its final event
                 for event in watcher.poll():  # written just before the end
                     yield event
                     if event["type"] == FINAL_EVENT:

@@ -86,6 +86,7 @@ def diagnose(project_path: Path | None) -> DoctorReport:
             images, image_findings = _image_section(project)
             sections.append(images)
             findings += image_findings
+            findings += _damaged_runs(project)
             if devices is not None:
                 findings += _device_problems(project.settings, devices)
     return DoctorReport(sections, sorted(findings, key=lambda finding: finding.severity != "error"))
@@ -116,6 +117,20 @@ def _image_section(project: Project) -> tuple[ReportSection, list[Finding]]:
     lines = [f"{finding.severity}: {finding}" for finding in findings] or ["No problems found in the images."]
     title = f"Images ({len(report.facts)} readable, checked for training at {training_size(project)} px)"
     return ReportSection(title, lines=lines), findings
+
+
+def _damaged_runs(project: Project) -> list[Finding]:
+    """Runs whose run.json cannot be read: no list shows what they were, and nothing can resume them."""
+    from ti_tui.runs.status import run_facts
+    from ti_tui.usecases.training import list_runs
+
+    findings = []
+    for run in list_runs(project):
+        try:
+            run_facts(run)
+        except UserError as error:
+            findings.append(Finding("warning", f"{error}.", check="run", subjects=(run.id,)))
+    return findings
 
 
 def _device_problems(settings: ProjectSettings, devices: list[ComputeDevice]) -> list[Finding]:

@@ -22,7 +22,7 @@ from ti_tui.fsutil import file_sha256
 from ti_tui.project import Project, value_problem
 from ti_tui.runs import RunDirectory, RunFacts, RunImage, run_status
 from ti_tui.runs.directory import Launch, ParentCheckpoint
-from ti_tui.runs.status import run_is_active
+from ti_tui.runs.status import STARTUP_GRACE_SECONDS, run_is_active
 from ti_tui.sd.tokens import suggest_vector_count
 from ti_tui.usecases.images import originals
 from ti_tui.usecases.summary import summarize_project
@@ -32,7 +32,7 @@ def create_run(project: Project, steps: int | None = None, start_from: Path | No
     """A new run of `project`: its settings and images frozen in run.json, ready to launch.
 
     `steps` replaces training.steps for this run; `start_from` is a checkpoint whose vectors the
-    run starts from instead of the init text's.
+    run starts from instead of the init text's, and whose count of vectors the run takes.
     """
     settings = project.settings
     if steps is not None:
@@ -49,12 +49,16 @@ def create_run(project: Project, steps: int | None = None, start_from: Path | No
     if problems:
         raise FindingsError("The project cannot be trained yet:", problems)
     refuse_while_training(project)
+    if start_from is not None:
+        vectors = _vectors_to_start_from(project, start_from)
+    else:
+        vectors = settings.token.vectors or suggest_vector_count(len(items), settings.dataset.kind)[0]
     parent = _parent_of(start_from) if start_from is not None else None
     facts = RunFacts(
         project=project.root,
         settings=settings,
         steps=steps or settings.training.steps,
-        vectors=settings.token.vectors or suggest_vector_count(len(items), settings.dataset.kind)[0],
+        vectors=vectors,
         images=[RunImage(item.image, item.caption, file_sha256(item.image)) for item in items],
         initial_embedding=start_from,
         parent=parent,
@@ -74,16 +78,20 @@ def start_new_run(project: Project, steps: int | None = None, start_from: Path |
 
 
 def resume_run(project: Project, run: RunDirectory) -> subprocess.Popen:
-    """Start the trainer again on a run that ended early; it carries on exactly from its last checkpoint."""
+    """Start the trainer again on a run that ended early; it carries on exactly from its last checkpoint.
+
+    Refused while another run is at work, as a new run is."""
     with _starting_runs(project):
         prepare_resume(run)
+        refuse_while_training(project)
         return start_trainer(run)
 
 
 @contextmanager
 def _starting_runs(project: Project):
-    """Held while a trainer is being started on the project (until it is launched, nothing else says so):
-    a lock on the project's folder itself, so that no file is added to it for the purpose."""
+    """Held while a trainer is being started on the project, until it holds its run's lock (before that,
+    only guesses from its process say it lives): a lock on the project's folder itself, so that no
+    file is added to it for the purpose."""
     folder = os.open(project.root, os.O_RDONLY)
     try:
         fcntl.flock(folder, fcntl.LOCK_EX)
@@ -93,15 +101,26 @@ def _starting_runs(project: Project):
 
 
 def refuse_while_training(project: Project) -> None:
-    """Two runs at once would share the GPU and the project: say which one is at work."""
+    """Two runs at once would share the GPU and the project: say which one is at work.
+
+    A run whose run.json cannot be read is at work only while a trainer holds its lock; otherwise it
+    is passed over, so that it does not stand in the way of every new run.
+    """
     for other in list_runs(project):
-        status = run_status(other) if run_is_active(other) else None
-        if status is not None and status.active:
-            raise UserError(
-                f"run {other.id} is {status.state} ({status.describe()}); two runs at once would share the GPU "
-                "and the project. Wait for it, or stop it first",
-                Fix("stop", other.id),
-            )
+        if not run_is_active(other):
+            continue
+        try:
+            status = run_status(other)
+        except UserError:
+            doing = "running, though its run.json cannot be read"
+        else:
+            if not status.active:
+                continue
+            doing = f"{status.state} ({status.describe()})"
+        raise UserError(
+            f"run {other.id} is {doing}; two runs at once would share the GPU and the project. Wait for it, or stop it first",
+            Fix("stop", other.id),
+        )
 
 
 def _unreadable_images(items) -> list[Finding]:
@@ -112,6 +131,28 @@ def _unreadable_images(items) -> list[Finding]:
         except ImageProblem as problem:
             findings.append(Finding("error", str(problem), "Replace or remove it.", check="unreadable", subjects=(item.image.name,)))
     return findings
+
+
+def _vectors_to_start_from(project: Project, checkpoint: Path) -> int:
+    """How many vectors the file a run is to start from holds, once it is known to suit the project.
+
+    Checked before a run folder is made: the trainer would find out only after loading the model,
+    leaving a failed run behind, and vectors that are not numbers would not fail at all, only
+    diverge step after step. The model's width is read from its token table alone.
+    """
+    from ti_tui.embedding.files import check_fits, read_embedding
+    from ti_tui.sd.loading import read_token_table
+
+    embedding_file = read_embedding(checkpoint)
+    if not embedding_file.embedding.is_finite:
+        raise UserError(
+            f"{checkpoint} holds vectors that are not numbers (NaN or infinite), as a run that diverged leaves them; "
+            "training from them can only diverge. Start from an earlier checkpoint, or from the init text",
+            Fix("train"),
+        )
+    token_table = read_token_table(project.settings.model.base, project.root)
+    check_fits(embedding_file, token_table.family.label, token_table.weight.shape[1])
+    return embedding_file.embedding.vector_count
 
 
 def _new_run_folder(project: Project, trigger: str) -> Path:
@@ -136,7 +177,11 @@ def _parent_of(checkpoint: Path) -> ParentCheckpoint | None:
 
 
 def find_run(project: Project, name: str) -> RunDirectory:
-    """A run by its id, by its folder, or "last" for the newest one."""
+    """A run of the project by its id, by its folder, or "last" for the newest one.
+
+    Only a folder in the project's runs folder: a run of another project is started, stopped and
+    listed by that project, and what is said about it here (how to stop it) would not find it.
+    """
     if name == "last":
         runs = list_runs(project)
         if not runs:
@@ -144,7 +189,14 @@ def find_run(project: Project, name: str) -> RunDirectory:
         return runs[-1]
     for candidate in (project.runs_dir / name, Path(name).expanduser()):
         if (candidate / "run.json").is_file():
-            return RunDirectory(candidate.resolve())
+            folder = candidate.resolve()
+            if folder.parent != project.runs_dir.resolve():
+                raise UserError(
+                    f"{folder} is not a run of {project.name}, whose runs are in {project.runs_dir}; "
+                    f"work on it from the project whose runs folder holds it, {folder.parent}",
+                    Fix("list-runs"),
+                )
+            return RunDirectory(folder)
     raise UserError(f"no run {name!r} in {project.runs_dir}", Fix("list-runs"))
 
 
@@ -156,28 +208,38 @@ def list_runs(project: Project) -> list[RunDirectory]:
 
 
 def prepare_resume(run: RunDirectory) -> None:
-    """Refuse to resume a run that is alive or complete; a complete one is continued as a new run."""
+    """Refuse to resume a run that is alive or complete; a complete one is continued as a new run.
+
+    Complete is also a run stopped or failed after the checkpoint of its last step: resuming it
+    would train no step.
+    """
     status = run_status(run)
     if status.active:
         raise UserError(f"run {run.id} is {status.state}; it needs no resuming")
-    if status.state == "finished":
-        checkpoint = status.last_checkpoint
+    checkpoints = run.checkpoints()
+    last = checkpoints[-1] if checkpoints else None
+    if status.state == "finished" or (last is not None and last.step >= status.total_steps):
         raise UserError(
             f"run {run.id} finished all its steps; to train on, start a new run from its last checkpoint",
-            Fix("continue-from", os.fspath(checkpoint.embedding)) if checkpoint else None,
+            Fix("continue-from", os.fspath(last.embedding)) if last else None,
         )
 
 
 def stop_run(run: RunDirectory) -> None:
-    """Ask a run's trainer to save a checkpoint and stop after the current step."""
-    status = run_status(run)
-    if not status.active:
-        raise UserError(f"run {run.id} is not running: {status.describe()}")
+    """Ask a run's trainer to save a checkpoint and stop after the current step.
+
+    A trainer that holds the run's lock is asked even when run.json cannot be read.
+    """
+    if not run.is_locked():
+        status = run_status(run)
+        if not status.active:
+            raise UserError(f"run {run.id} is not running: {status.describe()}")
     run.ask_to_stop()
 
 
 def start_trainer(run: RunDirectory) -> subprocess.Popen:
-    """Launch the trainer detached: a new session, no terminal, output to trainer.log.
+    """Launch the trainer detached: a new session, no terminal, output to trainer.log; returns once it
+    holds the run's lock, or has ended.
 
     As many processes as the run was set up with (training.processes when it was created).
     """
@@ -189,4 +251,17 @@ def start_trainer(run: RunDirectory) -> subprocess.Popen:
         command = [sys.executable, *module]
     process, process_started = spawn_detached(command, run.log_file, run.path)
     run.record_launch(Launch(process.pid, time.time(), process_started, command))
+    _wait_for_its_lock(run, process)
     return process
+
+
+def _wait_for_its_lock(run: RunDirectory, process: subprocess.Popen) -> None:
+    """Until the trainer holds the run's lock, or has ended.
+
+    Before that only its process number and start time say it lives, and a wall clock that moves
+    (or a trainer slow to import) makes those say it is gone: a starter that came next would start
+    a second trainer. Once it holds the lock, the lock alone says so.
+    """
+    deadline = time.monotonic() + STARTUP_GRACE_SECONDS
+    while not run.is_locked() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)

@@ -1,0 +1,354 @@
+"""Runs as a hostile tester met them: starts that race, resumes that skip the one-run rule, a damaged
+run.json, a run of another project, a deleted event log, absurd step counts and bad --from files.
+
+Each test says in its docstring what it reproduces. A trainer is stood in for, where a test can, by
+this process holding the run's lock (which is what says a trainer lives); the few that need a real
+trainer are marked slow.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import torch
+from conftest import run_ti_tui
+
+from ti_tui.cli import main
+from ti_tui.detached import spawn_detached
+from ti_tui.embedding.files import Embedding, write_embedding
+from ti_tui.errors import UserError
+from ti_tui.runs import RunDirectory, run_status
+from ti_tui.runs.directory import Launch, TrainerLock
+from ti_tui.usecases import training
+from ti_tui.usecases.doctor import diagnose
+
+EVERY_TEN_STEPS = {"training.save_every": 10, "training.validation_every": 10}
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind(tmp_path):
+    """Every process a test started that works on its folders (trainers, stand-ins) is ended after it."""
+    yield
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        if process.pid != os.getpid() and str(tmp_path) in " ".join(process.info["cmdline"] or []):
+            try:
+                process.kill()
+            except psutil.Error:
+                continue
+
+
+def saved_checkpoints(run: RunDirectory, *steps: int) -> None:
+    """Checkpoint files as the trainer leaves them at these steps; nothing here reads their contents."""
+    for step in steps:
+        checkpoint = run.checkpoint_paths("zorbot", step)
+        for path in (checkpoint.embedding, checkpoint.state):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"")
+
+
+def cli(capsys, *arguments: str) -> tuple[int, str, str]:
+    """`ti-tui ARGUMENTS` in this process: (exit code, output, errors)."""
+    code = main(list(arguments))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def run_folders(project) -> list[str]:
+    return sorted(path.name for path in project.runs_dir.iterdir()) if project.runs_dir.is_dir() else []
+
+
+# 1. One run at a time, also when starts race ---------------------------------------------------
+
+
+def test_a_start_returns_only_once_the_trainer_holds_its_lock(trainable_project, monkeypatch):
+    """Reproduces the window in which two runs could start: a trainer launched but not yet holding its
+    lock is alive only by its process number and start time, and a start-time read that moves (the
+    wall clock does) or a slow import made the next starter take it for gone. The starter now holds
+    the project until the trainer holds its lock, so the next one sees the lock."""
+    project = trainable_project()
+    slow_to_lock = (
+        "import fcntl, sys, time; time.sleep(1.5); lock = open(sys.argv[1], 'a+b'); fcntl.flock(lock, fcntl.LOCK_EX); time.sleep(60)"
+    )
+
+    def stand_in_trainer(command, log_file, cwd):
+        return spawn_detached([sys.executable, "-c", slow_to_lock, str(cwd / "trainer.lock")], log_file, cwd)
+
+    monkeypatch.setattr(training, "spawn_detached", stand_in_trainer)
+    run, _ = training.start_new_run(project, steps=20)
+    assert run.is_locked()
+    with pytest.raises(UserError, match=f"run {run.id} is running .*two runs at once"):
+        training.start_new_run(project, steps=20)
+    assert run_folders(project) == [run.id]
+
+
+@pytest.mark.slow
+def test_three_train_commands_at_once_start_exactly_one_trainer(trainable_project):
+    """Reproduces `for i in 1 2 3; do ti-tui train P --steps 20 --detach & done`, which started two
+    runs: three real processes at once, three times over, and each time one trainer."""
+    for attempt in range(3):
+        project = trainable_project(f"race-{attempt}", **EVERY_TEN_STEPS)
+        starts = [
+            subprocess.Popen(
+                [sys.executable, "-m", "ti_tui", "train", str(project.root), "--steps", "20", "--detach"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        results = []
+        for start in starts:
+            output, errors = start.communicate(timeout=300)
+            results.append((start.returncode, output, errors))
+        (run_id,) = run_folders(project)
+        run = RunDirectory(project.runs_dir / run_id)
+        trainers = [
+            process
+            for process in psutil.process_iter(["cmdline"])
+            if "ti_tui.train" in (process.info["cmdline"] or []) and str(project.runs_dir) in " ".join(process.info["cmdline"])
+        ]
+        assert len(trainers) == 1 and len(run.facts().launches) == 1
+        assert sorted(code for code, _, _ in results) == [0, 2, 2], results
+        refusals = [errors for code, _, errors in results if code == 2]
+        assert all(f"run {run_id} is " in errors and "two runs at once" in errors for errors in refusals), refusals
+        os.killpg(trainers[0].pid, signal.SIGKILL)
+
+
+# 2. A resume is a start too -----------------------------------------------------------------------
+
+
+def test_resuming_a_stopped_run_is_refused_while_another_run_trains(trainable_project):
+    """Reproduces `ti-tui train P --resume <stopped run B>` starting a second trainer while run A trains."""
+    project = trainable_project()
+    stopped = training.create_run(project, steps=20)
+    saved_checkpoints(stopped, 10)
+    at_work = training.create_run(project, steps=20)
+    lock = TrainerLock(at_work)  # this process stands in for A's trainer
+    try:
+        result = run_ti_tui("train", str(project.root), "--resume", stopped.id)
+    finally:
+        lock.release()
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"run {at_work.id} is running" in result.stderr and f"ti-tui stop {project.root} {at_work.id}" in result.stderr
+    assert stopped.facts().launches == []
+
+
+# 4. A damaged run.json -------------------------------------------------------------------------
+
+
+def test_a_damaged_run_json_is_listed_with_what_to_do_and_blocks_no_new_run(trainable_project, capsys):
+    """Reproduces one cut-short run.json stopping `runs` at it (exit 2), `train` refusing every new run,
+    and `doctor` finding no problem."""
+    project = trainable_project()
+    damaged = training.create_run(project, steps=5)
+    damaged.run_file.write_text(damaged.run_file.read_text()[:300])
+    sound = training.create_run(project, steps=5)
+
+    code, listing, _ = cli(capsys, "runs", str(project.root))
+    assert code == 0
+    lines = dict(line.split("  ", 1) for line in listing.splitlines())
+    assert lines[sound.id].startswith("lost at step 0 of 5")
+    assert lines[damaged.id].startswith(f"damaged: {damaged.run_file} cannot be read (JSONDecodeError")
+    assert f"Move the folder {damaged.path} out of {project.runs_dir}" in lines[damaged.id] and "or delete it" in lines[damaged.id]
+
+    verdict = [finding for finding in diagnose(project.root).findings if finding.check == "run"]
+    assert [(finding.severity, finding.subjects) for finding in verdict] == [("warning", (damaged.id,))]
+    assert f"{damaged.run_file} cannot be read" in verdict[0].what
+
+    newer = training.create_run(project, steps=5)
+    assert newer.facts().steps == 5
+
+
+def test_a_damaged_run_whose_trainer_holds_its_lock_is_still_at_work(trainable_project):
+    """The other side of passing over a damaged run: while its lock is held, a trainer is at work on it,
+    so a new run is refused, naming it, and it can still be asked to stop."""
+    project = trainable_project()
+    damaged = training.create_run(project, steps=5)
+    damaged.run_file.write_text("{")
+    lock = TrainerLock(damaged)
+    try:
+        with pytest.raises(UserError, match=f"run {damaged.id} is running, though its run.json cannot be read") as refused:
+            training.create_run(project, steps=5)
+        assert refused.value.fix.action == "stop"
+        training.stop_run(damaged)
+        assert damaged.pending_requests() == {"stop"}
+    finally:
+        lock.release()
+    assert run_folders(project) == [damaged.id]
+
+
+# 5. A run of another project --------------------------------------------------------------------
+
+
+def test_a_run_of_another_project_is_not_resumed_from_this_one(trainable_project, capsys):
+    """Reproduces `ti-tui train P --resume ../../other-project/runs/<id>` resuming the other project's
+    run (whose printed stop hint then found no such run)."""
+    project = trainable_project("project")
+    other = trainable_project("other-project")
+    theirs = training.create_run(other, steps=20)
+    saved_checkpoints(theirs, 10)
+    ours = training.create_run(project, steps=20)
+
+    for name in (f"../../other-project/runs/{theirs.id}", str(theirs.path)):
+        code, _, errors = cli(capsys, "train", str(project.root), "--resume", name)
+        assert code == 2
+        assert f"{theirs.path} is not a run of project, whose runs are in {project.runs_dir}" in errors
+        assert f"from the project whose runs folder holds it, {other.runs_dir}" in errors
+    assert theirs.facts().launches == []
+    assert training.find_run(project, str(ours.path)) == ours  # its own runs, by folder, still found
+
+
+# 6. A deleted event log --------------------------------------------------------------------------
+
+
+def test_a_running_run_without_its_event_log_tells_its_step_from_its_checkpoints(trainable_project, capsys):
+    """Reproduces events.jsonl deleted during a run: `runs` said "running, step 0 of 40" to the end."""
+    project = trainable_project(**EVERY_TEN_STEPS)
+    run = training.create_run(project, steps=40)
+    saved_checkpoints(run, 10, 20)
+    lock = TrainerLock(run)
+    try:
+        _, listing, _ = cli(capsys, "runs", str(project.root))
+    finally:
+        lock.release()
+    assert (
+        listing == f"{run.id}  running, step 20 of 40 (its event log {run.events_file} is missing, so the step is its last checkpoint's)\n"
+    )
+
+
+def test_a_run_whose_last_checkpoint_is_its_last_step_is_complete_and_continued_not_resumed(trainable_project, capsys):
+    """Reproduces the end of that run: "lost at step 0 … resume from the checkpoint at step 40", and a
+    resume that printed "Training steps 41-40" and "finished at step 0 of 40"."""
+    project = trainable_project(**EVERY_TEN_STEPS)
+    run = training.create_run(project, steps=40)
+    run.record_launch(Launch(os.getpid(), time.time() - 3600, None, ["a trainer, long gone"]))
+    saved_checkpoints(run, 10, 20, 30, 40)
+
+    status = run_status(run)
+    assert (status.state, status.step, status.active) == ("finished", 40, False)
+    assert status.describe() == (
+        "finished at step 40 of 40: the checkpoint of its last step is saved "
+        f"(its event log {run.events_file} is missing, so the step is its last checkpoint's)"
+    )
+    code, _, errors = cli(capsys, "train", str(project.root), "--resume", "last")
+    assert code == 2
+    last = run.checkpoint_paths("zorbot", 40).embedding
+    assert f"run {run.id} finished all its steps; to train on, start a new run from its last checkpoint" in errors
+    assert f"--from {last}" in errors
+
+    # Stopped, by its final event, just after the checkpoint of its last step: no step is left to resume.
+    final = {"v": 1, "seq": 1, "t": time.time(), "type": "finished", "reason": "stopped", "message": "stopped on request", "step": 40}
+    run.events_file.write_text(json.dumps(final) + "\n")
+    assert run_status(run).state == "stopped"
+    with pytest.raises(UserError, match="finished all its steps"):
+        training.prepare_resume(run)
+    assert len(run.facts().launches) == 1
+
+
+@pytest.mark.slow
+def test_deleting_the_event_log_of_a_real_run(trainable_project):
+    """Reproduces the tester's steps with a real trainer: the log deleted after the first step, the run
+    watched to its end, then resumed."""
+    project = trainable_project(**EVERY_TEN_STEPS)
+    assert run_ti_tui("train", str(project.root), "--steps", "20", "--detach").returncode == 0
+    (run_id,) = run_folders(project)
+    run = RunDirectory(project.runs_dir / run_id)
+    deadline = time.monotonic() + 240
+    while not any(event["type"] == "step" for event in run.events()):
+        assert time.monotonic() < deadline, "no step in time"
+        time.sleep(0.2)
+    run.events_file.unlink()
+    seen = set()
+    while (status := run_status(run)).active:
+        assert time.monotonic() < deadline, "the run did not end in time"
+        seen.add(status.describe())
+        time.sleep(0.2)
+    assert any(said.startswith("running, step 10 of 20 (its event log") for said in seen), seen
+    assert run_status(run).describe().startswith("finished at step 20 of 20: the checkpoint of its last step is saved")
+    resumed = run_ti_tui("train", str(project.root), "--resume", "last")
+    assert resumed.returncode == 2 and "finished all its steps" in resumed.stderr and "Training steps" not in resumed.stdout
+
+
+# 8. Step counts past the setting's bound ----------------------------------------------------------
+
+
+def test_a_step_count_past_the_bound_of_training_steps_is_refused_in_its_words(trainable_project, capsys):
+    """Reproduces `--steps 100000000000000000000000` being accepted (an ETA of 7e22 s)."""
+    project = trainable_project()
+    code, _, errors = cli(capsys, "train", str(project.root), "--steps", "100000000000000000000000", "--detach")
+    assert code == 2
+    assert "a run of 100000000000000000000000 steps cannot be made: should be at most 1000000" in errors
+    assert run_folders(project) == []
+
+
+# 9. --from files, checked before a run folder is made ---------------------------------------------
+
+
+def embedding_file(folder: Path, name: str, vectors) -> Path:
+    path = folder / f"{name}.safetensors"
+    write_embedding(Embedding(vectors, "zorbot"), path, "safetensors")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("text", "is not an embedding file"),
+        ("garbage", "is damaged"),
+        ("not numbers", "holds vectors that are not numbers (NaN or infinite)"),
+        ("too wide", "has vectors of width 1024 (SD 2.x), but this SD 1.x model needs width 768"),
+    ],
+)
+def test_a_from_file_that_cannot_start_a_run_is_refused_before_a_run_folder_is_made(trainable_project, tmp_path, kind, expected):
+    """Reproduces each failing --from file leaving a failed run behind, and NaN vectors training on
+    (halving the rate three times) to advise a lower learning rate."""
+    project = trainable_project()
+    if kind == "text":
+        start_from = tmp_path / "notes.txt"
+        start_from.write_text("not vectors")
+    elif kind == "garbage":
+        start_from = tmp_path / "cut.safetensors"
+        start_from.write_bytes(os.urandom(64))
+    elif kind == "not numbers":
+        start_from = embedding_file(tmp_path, "diverged", torch.full((2, 768), float("nan")))
+    else:
+        start_from = embedding_file(tmp_path, "sd2", torch.randn(2, 1024))
+    with pytest.raises(UserError) as refused:
+        training.create_run(project, steps=5, start_from=start_from)
+    assert start_from.name in str(refused.value) and expected in str(refused.value)
+    assert run_folders(project) == []
+
+
+def test_nan_vectors_given_to_train_are_refused_with_what_to_do(trainable_project, tmp_path, capsys):
+    """The same refusal as the command line words it: start from the init text instead."""
+    project = trainable_project()
+    start_from = embedding_file(tmp_path, "diverged", torch.full((2, 768), float("nan")))
+    code, _, errors = cli(capsys, "train", str(project.root), "--from", str(start_from), "--detach")
+    assert code == 2
+    assert errors.startswith(f"ti-tui: {start_from} holds vectors that are not numbers")
+    assert errors.rstrip().endswith(f"Start from an earlier checkpoint, or from the init text (run: ti-tui train {project.root})")
+    assert run_folders(project) == []
+
+
+def test_a_from_file_with_another_count_of_vectors_gives_the_run_its_count_and_says_so(trainable_project, tmp_path, capsys, monkeypatch):
+    """Reproduces a run that said it trained token.vectors vectors while the trainer took the file's:
+    the run takes the count of the vectors it starts from, and the command says which setting it passed over."""
+    project = trainable_project()
+    assert project.settings.token.vectors == 2
+    start_from = embedding_file(tmp_path, "three", torch.randn(3, 768) * 0.01)
+    monkeypatch.setattr(training, "start_trainer", lambda run: subprocess.Popen(["true"]))
+    code, output, _ = cli(capsys, "train", str(project.root), "--from", str(start_from), "--detach")
+    assert code == 0
+    (run_id,) = run_folders(project)
+    assert RunDirectory(project.runs_dir / run_id).facts().vectors == 3
+    assert "3 vector(s)" in output
+    assert (
+        "The run trains the 3 vector(s) of three.safetensors; token.vectors = 2 counts only for runs that start from the init text"
+        in output
+    )
