@@ -26,6 +26,15 @@ def pytest_configure(config):
     get_cell_size._result = CellSize(10, 20)
 
 
+def pytest_terminal_summary(terminalreporter):
+    """After tests/faults: one line counting the faults injected, the runs that survived them, the files found whole."""
+    ledger = getattr(sys.modules.get("fault_support"), "LEDGER", None)
+    if ledger is not None and ledger.injected:
+        terminalreporter.write_line(
+            f"faults: {ledger.injected} injected, {ledger.survived} survived, {ledger.files_intact} files checked intact"
+        )
+
+
 def pytest_unconfigure(config):
     shutil.rmtree(_scratch, ignore_errors=True)
 

@@ -1,8 +1,39 @@
 """Atomic file writes: a reader sees the old file or the new one, never half of either."""
 
+import errno
 import os
+import signal
 import tempfile
 from pathlib import Path
+
+# For the fault-injection tests only: "kill:NAME[@N]" kills this process in the middle of writing
+# the N-th file (default the first) whose name contains NAME; "full:NAME[@N]" fails that write as
+# a full disk would. Comma-separated; unset, writes are plain writes.
+WRITE_FAULTS_VARIABLE = "TI_TUI_WRITE_FAULTS"
+_writes_seen: dict[str, int] = {}
+
+
+def injected_write_fault(path: Path) -> str | None:
+    """The fault asked for this write ("kill" or "full"), if any; counts the writes each rule matches."""
+    for rule in filter(None, os.environ.get(WRITE_FAULTS_VARIABLE, "").split(",")):
+        fault, _, target = rule.partition(":")
+        name, _, nth = target.partition("@")
+        if name and name in path.name:
+            _writes_seen[rule] = _writes_seen.get(rule, 0) + 1
+            if _writes_seen[rule] == int(nth or 1):
+                return fault
+    return None
+
+
+def suffer_write_fault(fault: str | None, handle=None) -> None:
+    """Act out an injected fault: the process dies mid-write, or the disk is full."""
+    if fault == "kill":
+        if handle is not None:
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.kill(os.getpid(), signal.SIGKILL)
+    if fault == "full":
+        raise OSError(errno.ENOSPC, "No space left on device")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -14,6 +45,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     descriptor, temporary_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(descriptor, "wb") as handle:
+            fault = injected_write_fault(path)
+            if fault:
+                handle.write(data[: len(data) // 2])
+                suffer_write_fault(fault, handle)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

@@ -13,6 +13,7 @@ from pathlib import Path
 import orjson
 
 from ti_tui.findings import Fix
+from ti_tui.fsutil import injected_write_fault, suffer_write_fault
 
 EVENT_VERSION = 1
 FINAL_EVENT = "finished"
@@ -35,7 +36,12 @@ class EventWriter:
         event = {"v": EVENT_VERSION, "seq": self.sequence, "t": round(time.time(), 3), "type": kind, **fields}
         if fix is not None:
             event["fix"] = {"action": fix.action, "subject": fix.subject}
-        self.handle.write(json.dumps(event, allow_nan=True) + "\n")
+        line = json.dumps(event, allow_nan=True) + "\n"
+        fault = injected_write_fault(self.path)
+        if fault:
+            self.handle.write(line[: len(line) // 2])
+            suffer_write_fault(fault, self.handle)
+        self.handle.write(line)
         self.handle.flush()
         os.fsync(self.handle.fileno())
         return event

@@ -104,12 +104,41 @@ class Trainer:
         except OSError as error:
             self.fail(*_disk_message(error, self.run_dir))
             return "failed"
+        except (torch.OutOfMemoryError, MemoryError) as error:
+            self.fail(*self.out_of_memory_advice(error))
+            return "failed"
         except BaseException as error:
             self.fail(f"{type(error).__name__}: {error} (the trainer's log has the details)")
             raise
         finally:
             self.events.close()
             self.group.close()
+
+    def out_of_memory_advice(self, error: BaseException) -> tuple[str, Fix | None]:
+        """What ran out, what is kept, and the settings to change, the one that saves most first."""
+        frozen = getattr(self, "frozen", None)  # None when the model itself did not fit
+        step = self.state.step + 1 if self.state is not None else 0
+        batch = self.settings.training.batch_size
+        choices = []
+        if batch > 1:
+            choices.append(("training.batch_size", f"training.batch_size = {batch // 2} (now {batch})"))
+        if frozen is None or not frozen.checkpointing:
+            choices.append(("training.gradient_checkpointing", 'training.gradient_checkpointing = "on"'))
+        if frozen is not None and frozen.resolution > 256:
+            choices.append(("dataset.resolution", f"dataset.resolution = {frozen.resolution - 128} (now {frozen.resolution})"))
+        kept = self.run_dir.resumable_checkpoints()
+        where = f"the checkpoint at step {kept[-1].step} is kept" if kept else "no checkpoint had been saved yet"
+        device = frozen.device if frozen is not None else "the device"
+        if not choices:
+            return f"step {step} ran out of memory on {device} ({error}); {where}. Free the device's memory, then resume the run", Fix(
+                "resume", self.run_dir.id
+            )
+        advice = "; ".join(text for _, text in choices)
+        message = (
+            f"step {step} ran out of memory on {device} ({error}); {where}. Set, one at a time, {advice}, "
+            "and continue from the checkpoint as a new run; or resume this run as it is once more memory is free"
+        )
+        return message, Fix("edit-setting", choices[0][0])
 
     def request_stop(self, why: str) -> None:
         """Called from a signal handler: the loop stops after the current step, with a checkpoint."""
@@ -278,6 +307,7 @@ class Trainer:
         """The step's gradient in the vectors, over the accumulated batches and every process; returns the loss."""
         state, training, group = self.state, self.settings.training, self.group
         losses = []
+        self.faults.in_step(state.step + 1)
         for _ in range(training.gradient_accumulation):
             # Every process takes the same draw from the shared order, and trains on its own slice of it.
             indices = state.order.take(training.batch_size * group.size)

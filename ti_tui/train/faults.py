@@ -4,6 +4,7 @@ Set `TI_TUI_FAULTS` to comma-separated `name=step` pairs:
   nan_at=N        the loss of step N comes out NaN (once)
   kill_at=N       the trainer kills itself with SIGKILL right after step N
   disk_full_at=N  saving the checkpoint at step N fails as if the disk were full
+  oom_at=N        step N runs out of device memory (once)
 Unset, nothing happens; users never need it.
 """
 
@@ -32,3 +33,10 @@ class Faults:
     def before_save(self, step: int) -> None:
         if self.steps.get("disk_full_at") == step:
             raise OSError(errno.ENOSPC, "No space left on device")
+
+    def in_step(self, step: int) -> None:
+        if self.steps.get("oom_at") == step:
+            import torch
+
+            del self.steps["oom_at"]
+            raise torch.OutOfMemoryError(f"out of memory at step {step} (injected)")

@@ -1,0 +1,30 @@
+"""The device runs out of memory in the middle of a step (simulated): a clear message naming the next
+setting to try, the last checkpoint kept, and the run resumable."""
+
+import pytest
+from fault_support import LEDGER, check_run_files, project_copy, ti_tui
+
+from ti_tui.runs import RunDirectory, run_status
+
+pytestmark = pytest.mark.slow
+
+
+def test_running_out_of_memory_in_a_step_names_the_next_setting_and_the_run_resumes(tmp_path):
+    project = project_copy(
+        tmp_path, {"training.save_every": 4, "training.validation_every": 0, "preview.every": 0, "training.batch_size": 2}
+    )
+    result = ti_tui("train", str(project.root), "--steps", "10", env={"TI_TUI_FAULTS": "oom_at=7"})
+    LEDGER.injected += 1
+    said = result.stdout + result.stderr
+    assert result.returncode != 0 and "Traceback" not in said
+    assert "step 7 ran out of memory on cpu" in said and "the checkpoint at step 4 is kept" in said
+    assert "training.batch_size = 1 (now 2)" in said and 'training.gradient_checkpointing = "on"' in said
+    (run,) = [RunDirectory(path) for path in project.runs_dir.iterdir()]
+    final = run.events()[-1]
+    assert final["reason"] == "failed" and final["fix"] == {"action": "edit-setting", "subject": "training.batch_size"}
+    LEDGER.files_intact += check_run_files(run)
+
+    resumed = ti_tui("train", str(project.root), "--resume", "last")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert run_status(run).state == "finished" and run.checkpoints()[-1].step == 10
+    LEDGER.survived += 1
