@@ -282,3 +282,14 @@ def test_a_raw_pickle_embedding_is_refused_without_a_library_warning_first(tmp_p
     with pytest.raises(UserError, match="raw.pt"):
         read_embedding(path)
     assert capfd.readouterr().err == ""
+
+
+@pytest.mark.slow
+def test_train_says_what_is_wrong_with_the_trigger_before_it_trains(trainable_project, tiny_model_dir):
+    """11: "robot" trained with no word said; `train` now prints the trigger's warnings with its plan."""
+    project = trainable_project(**{"token.trigger": "robot", "training.save_every": 1, "training.validation_every": 0})
+    result = run_ti_tui("train", str(project.root), "--steps", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("Warning: ")]
+    assert warnings and "robot" in warnings[0]
+    assert result.stdout.index("Warning: ") < result.stdout.index("step 1/1")

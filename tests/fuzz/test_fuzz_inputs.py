@@ -300,7 +300,11 @@ EVENT_TYPES = [
 
 @fuzz
 @given(
-    facts=st.one_of(st.dictionaries(st.sampled_from(RUN_KEYS), JSON_VALUES, max_size=8).map(json.dumps), st.text(max_size=80)),
+    facts=st.one_of(
+        st.dictionaries(st.sampled_from(RUN_KEYS), JSON_VALUES, max_size=8).map(json.dumps),
+        JSON_VALUES.map(json.dumps),
+        st.text(max_size=80),
+    ),
     events=st.lists(
         st.one_of(
             st.dictionaries(

@@ -3,7 +3,7 @@
 import argparse
 from pathlib import Path
 
-from ti_tui.commands import add_project_argument, quoted
+from ti_tui.commands import add_project_argument, finding_line, quoted
 from ti_tui.errors import UserError
 
 
@@ -31,6 +31,7 @@ def train_project(arguments: argparse.Namespace) -> int:
     from ti_tui.project import Project
     from ti_tui.runs import RunWatcher, run_status
     from ti_tui.schedule import LearningRateSchedule
+    from ti_tui.usecases.summary import summarize_project
     from ti_tui.usecases.training import find_run, resume_run, start_new_run
 
     project = Project.open(arguments.project)
@@ -56,6 +57,9 @@ def train_project(arguments: argparse.Namespace) -> int:
                 f"token.vectors = {set_vectors} counts only for runs that start from the init text"
             )
         print("Learning rate: " + "; ".join(schedule.describe()))
+        for finding in summarize_project(project).problems:
+            if finding.check == "trigger":
+                print(f"Warning: {finding_line(finding, project.root)}")
     if arguments.detach:
         print(f"The trainer runs in the background (process {process.pid}); its log is {run.log_file}")
         print(f"Check on it with `ti-tui runs {quoted(project.root)}`; stop it with `ti-tui stop {quoted(project.root)} {run.id}`")

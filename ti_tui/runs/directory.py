@@ -87,6 +87,8 @@ class RunFacts:
     @classmethod
     def from_json(cls, text: str) -> "RunFacts":
         data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError(f"it holds a JSON {type(data).__name__}, not an object")
         data.pop("v", None)
         initial, parent = data.get("initial_embedding"), data.get("parent")
         return cls(

@@ -13,11 +13,10 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from ti_tui.dataset.reading import ImageProblem, check_readable
-from ti_tui.dataset.training_set import training_items
+from ti_tui.dataset.training_set import training_items, unreadable_images
 from ti_tui.detached import spawn_detached
 from ti_tui.errors import FindingsError, UserError
-from ti_tui.findings import Finding, Fix
+from ti_tui.findings import Fix
 from ti_tui.fsutil import file_sha256
 from ti_tui.project import Project, value_problem
 from ti_tui.runs import RunDirectory, RunFacts, RunImage, run_status
@@ -45,7 +44,7 @@ def create_run(project: Project, steps: int | None = None, start_from: Path | No
             raise UserError(f"the checkpoint {start_from} to start from does not exist")
     items = training_items(originals(project), project.prepared_dir)
     # The trainer reads an image only when it first draws it, maybe hours in: damage is found now.
-    problems = summarize_project(project).errors + _unreadable_images(items)
+    problems = summarize_project(project).errors + unreadable_images(items, project.prepared_dir)
     if problems:
         raise FindingsError("The project cannot be trained yet:", problems)
     refuse_while_training(project)
@@ -121,16 +120,6 @@ def refuse_while_training(project: Project) -> None:
             f"run {other.id} is {doing}; two runs at once would share the GPU and the project. Wait for it, or stop it first",
             Fix("stop", other.id),
         )
-
-
-def _unreadable_images(items) -> list[Finding]:
-    findings = []
-    for item in items:
-        try:
-            check_readable(item.image)
-        except ImageProblem as problem:
-            findings.append(Finding("error", str(problem), "Replace or remove it.", check="unreadable", subjects=(item.image.name,)))
-    return findings
 
 
 def _vectors_to_start_from(project: Project, checkpoint: Path) -> int:
