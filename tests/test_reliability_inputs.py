@@ -293,3 +293,45 @@ def test_train_says_what_is_wrong_with_the_trigger_before_it_trains(trainable_pr
     warnings = [line for line in result.stdout.splitlines() if line.startswith("Warning: ")]
     assert warnings and "robot" in warnings[0]
     assert result.stdout.index("Warning: ") < result.stdout.index("step 1/1")
+
+
+def test_runs_are_listed_while_project_toml_has_an_error(trainable_project):
+    """16: `runs` listed nothing while project.toml had an error; the runs keep their own settings."""
+    from ti_tui.usecases.training import create_run
+
+    project = trainable_project()
+    run = create_run(project, steps=4)
+    project.store.path.write_text(project.store.path.read_text() + "\ngarbage = = =\n")
+    result = run_ti_tui("runs", str(project.root))
+    assert result.returncode == 2
+    assert result.stdout.startswith(run.id) and "not valid TOML" in result.stderr
+
+
+def test_names_in_run_and_grid_files_never_lead_a_write_outside_the_project(trainable_project, tmp_path):
+    """Paths from run files, control files and grid plans: a hand-edited one is refused, nothing is written elsewhere."""
+    import json
+
+    from ti_tui.infer.grid import GridDirectory
+    from ti_tui.runs import RunDirectory
+    from ti_tui.usecases.training import create_run
+
+    project = trainable_project()
+    run = create_run(project, steps=4)
+    facts = json.loads(run.run_file.read_text())
+    facts["settings"]["token"]["trigger"] = "../../outside"
+    run.run_file.write_text(json.dumps(facts))
+    with pytest.raises(UserError, match="run.json cannot be read"):
+        RunDirectory(run.path).facts()
+    with pytest.raises(ValueError, match="unknown control request"):
+        run.request("../../outside")
+
+    grid = GridDirectory(project.root / "grids" / "hand-edited")
+    grid.path.mkdir(parents=True)
+    grid.plan_file.write_text(json.dumps({"v": 1, "project": str(project.root), "run": run.id, "axes": {}, "tokenizer": "", "precision": "auto",
+        "device": "auto", "cells": [{"x": 0, "y": 0, "z": 0, "key": "../../../outside", "settings": {}}]}))  # fmt: skip
+    with pytest.raises(UserError, match="grid.json cannot be read"):
+        grid.plan()
+    from ti_tui.infer.xy import main
+
+    assert main([str(grid.path)]) == 2
+    assert not list(tmp_path.rglob("outside*"))

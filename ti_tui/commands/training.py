@@ -76,21 +76,33 @@ def train_project(arguments: argparse.Namespace) -> int:
 
 def list_project_runs(arguments: argparse.Namespace) -> int:
     """Each run with what it is doing; a damaged one is listed as such, with what to do, among the others."""
-    from ti_tui.project import Project
-    from ti_tui.runs import run_status
-    from ti_tui.usecases.training import list_runs
+    from ti_tui.paths import user_path
+    from ti_tui.project import PROJECT_FILE_NAME, Project, ProjectFileError
+    from ti_tui.usecases.training import list_runs, runs_in
 
-    project = Project.open(arguments.project)
+    try:
+        project = Project.open(arguments.project)
+    except ProjectFileError:
+        # The runs keep their own settings: list them, then say what is wrong with project.toml.
+        root = user_path(str(arguments.project), Path.cwd())
+        _print_runs(runs_in((root.parent if root.name == PROJECT_FILE_NAME else root) / "runs"))
+        raise
     runs = list_runs(project)
     if not runs:
         print(f"{project.name} has no runs yet; start one with: ti-tui train {quoted(project.root)}")
+    _print_runs(runs)
+    return 0
+
+
+def _print_runs(runs) -> None:
+    from ti_tui.runs import run_status
+
     for run in runs:
         try:
             doing = run_status(run).describe()
         except UserError as error:
             doing = f"damaged: {error}"
         print(f"{run.id}  {doing}")
-    return 0
 
 
 def stop_run(arguments: argparse.Namespace) -> int:

@@ -20,11 +20,13 @@ import hashlib
 import io
 import json
 import math
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ti_tui.detached import WorkFolder
+from ti_tui.errors import UserError
 from ti_tui.fsutil import atomic_write_bytes, atomic_write_text
 from ti_tui.infer.render import RenderRequest
 
@@ -110,8 +112,15 @@ class GridPlan:
     def from_json(cls, text: str) -> "GridPlan":
         data = json.loads(text)
         axes = {role: GridAxis(**{**axis, "labels": tuple(axis["labels"])}) for role, axis in data["axes"].items()}
-        cells = [Cell(cell["x"], cell["y"], cell["z"], CellSettings(**cell["settings"]), cell["key"]) for cell in data["cells"]]
+        cells = [Cell(cell["x"], cell["y"], cell["z"], CellSettings(**cell["settings"]), _key(cell["key"])) for cell in data["cells"]]
         return cls(Path(data["project"]), data["run"], axes, cells, data["tokenizer"], data["precision"], data["device"])
+
+
+def _key(text) -> str:
+    """A cell's key names its file in grids/cells/: a hand-edited grid.json must not lead a write elsewhere."""
+    if not isinstance(text, str) or not re.fullmatch(r"[0-9a-f]{24}", text):
+        raise ValueError(f"{text!r} is not a cell key (24 hexadecimal digits)")
+    return text
 
 
 def cell_key(settings: CellSettings, model_identity: str, embedding_sha256: str, precision: str, device: str) -> str:
@@ -149,7 +158,10 @@ class GridDirectory(WorkFolder):
         return self.path.parent / "cells"
 
     def plan(self) -> GridPlan:
-        return GridPlan.from_json(self.plan_file.read_text(encoding="utf-8"))
+        try:
+            return GridPlan.from_json(self.plan_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            raise UserError(f"{self.plan_file} cannot be read ({type(error).__name__}: {error}); render the grid again") from None
 
     def write_plan(self, plan: GridPlan) -> None:
         atomic_write_text(self.plan_file, plan.to_json())

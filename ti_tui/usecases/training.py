@@ -191,9 +191,15 @@ def find_run(project: Project, name: str) -> RunDirectory:
 
 def list_runs(project: Project) -> list[RunDirectory]:
     """The project's runs, oldest first."""
-    if not project.runs_dir.is_dir():
+    return runs_in(project.runs_dir)
+
+
+def runs_in(folder: Path) -> list[RunDirectory]:
+    """The runs in a project's runs folder, oldest first; each run's own run.json says what it is, so
+    they can be listed even while project.toml cannot be read."""
+    if not folder.is_dir():
         return []
-    return [RunDirectory(path) for path in sorted(project.runs_dir.iterdir()) if (path / "run.json").is_file()]
+    return [RunDirectory(path) for path in sorted(folder.iterdir()) if (path / "run.json").is_file()]
 
 
 def prepare_resume(run: RunDirectory) -> None:

@@ -111,8 +111,8 @@ class CompareScreen(StepScreen):
             try:
                 plan = plan or grid.plan()
                 status = grid_status(grid)
-            except (OSError, ValueError, KeyError) as error:
-                self.post_message(self.Refused(f"grid {grid.id} cannot be read: {error}"))
+            except UserError as error:
+                self.post_message(self.Refused(str(error)))
                 return
             rendered = frozenset(cell.key for cell in plan.cells if grid.cell_file(cell).is_file())
             look = (status.state, status.done, tuple(status.images), rendered)
