@@ -3,6 +3,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -64,15 +65,27 @@ def tiny_model_dir() -> Path:
     return ensure_builtin_tiny()
 
 
-def run_ti_tui(*arguments: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run the installed command the way a user does, in a fresh process."""
+def run_ti_tui(*arguments: str, cwd: Path | None = None, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the installed command the way a user does, in a fresh process; `env` adds to the environment."""
     return subprocess.run(
         [sys.executable, "-m", "ti_tui", *arguments],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
+
+
+def wait_for(condition, timeout: float = 120, what: str = "the condition"):
+    """Until `condition()` gives something true, which is returned; a test fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="session")

@@ -9,23 +9,13 @@ import time
 
 import pytest
 import torch
-from conftest import run_ti_tui
+from conftest import run_ti_tui, wait_for
 from safetensors.torch import load_file
 
 from ti_tui.runs import RunDirectory, run_status
 from ti_tui.usecases.training import create_run, start_trainer
 
 pytestmark = pytest.mark.slow  # every test here trains
-
-
-def wait_for(condition, timeout: float = 120, what: str = "the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def only_run(project) -> RunDirectory:

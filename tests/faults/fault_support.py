@@ -1,9 +1,5 @@
-"""For the fault-injection tests: the ledger of faults, running ti-tui, waiting, and checking what a run left on disk."""
+"""For the fault-injection tests: the ledger of faults, a project to break, and checking what a run left on disk."""
 
-import os
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,26 +26,6 @@ def project_copy(folder: Path, settings: dict):
     project = Project.open(root)
     project.update(settings)
     return project
-
-
-def ti_tui(*arguments: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "ti_tui", *arguments],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def wait_for(condition, timeout: float = 180, what: str = "the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def check_run_files(run, cut_lines: int = 0) -> int:

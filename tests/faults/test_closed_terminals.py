@@ -8,7 +8,8 @@ import subprocess
 import sys
 
 import pytest
-from fault_support import LEDGER, project_copy, ti_tui, wait_for
+from conftest import run_ti_tui, wait_for
+from fault_support import LEDGER, project_copy
 from wizard_support import fake_services
 
 from ti_tui.runs import RunDirectory, run_status
@@ -32,7 +33,7 @@ def test_the_foreground_command_killed_leaves_the_trainer_training(tmp_path):
     command.wait()
     LEDGER.injected += 1
     wait_for(lambda: run_status(run).state == "finished", what="the trainer to finish")
-    listed = ti_tui("runs", str(project.root))
+    listed = run_ti_tui("runs", str(project.root))
     assert "finished" in listed.stdout and run.id in listed.stdout
     LEDGER.survived += 1
 
@@ -50,7 +51,7 @@ async def test_a_closed_tmux_session_leaves_the_trainer_training_and_the_next_wi
     if inside == "ti-tui train":
         shell = f"{ti_tui_command} train {project.root} --steps 30"
     else:
-        started = ti_tui("train", str(project.root), "--steps", "30", "--detach")
+        started = run_ti_tui("train", str(project.root), "--steps", "30", "--detach")
         assert started.returncode == 0, started.stderr
         shell = f"{ti_tui_command} {project.root}"
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", shell], check=True)

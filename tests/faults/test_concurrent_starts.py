@@ -5,7 +5,8 @@ import subprocess
 import sys
 
 import pytest
-from fault_support import LEDGER, project_copy, ti_tui, wait_for
+from conftest import run_ti_tui, wait_for
+from fault_support import LEDGER, project_copy
 
 from ti_tui.runs import RunDirectory, run_status
 
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 def test_four_starts_and_two_resumes_at_once_give_exactly_one_trainer(tmp_path):
     project = project_copy(tmp_path, {"training.save_every": 2, "training.validation_every": 0, "preview.every": 0})
-    interrupted = ti_tui("train", str(project.root), "--steps", "40", env={"TI_TUI_FAULTS": "kill_at=3"})
+    interrupted = run_ti_tui("train", str(project.root), "--steps", "40", env={"TI_TUI_FAULTS": "kill_at=3"})
     assert interrupted.returncode != 0
     (lost,) = [RunDirectory(path) for path in project.runs_dir.iterdir()]
     wait_for(lambda: run_status(lost).state == "lost", what="the first run to be lost")

@@ -2,7 +2,8 @@
 written: a clear message, the last good checkpoint intact, the run resumable, a caption left as it was."""
 
 import pytest
-from fault_support import LEDGER, check_run_files, project_copy, ti_tui
+from conftest import run_ti_tui
+from fault_support import LEDGER, check_run_files, project_copy
 
 from ti_tui.embedding.files import read_embedding
 from ti_tui.runs import RunDirectory, run_status
@@ -28,7 +29,7 @@ FULL_WHILE_WRITING = {
 @pytest.mark.parametrize("what", list(FULL_WHILE_WRITING))
 def test_a_full_disk_during_a_run_is_said_and_the_run_resumes_from_its_last_good_checkpoint(what, tmp_path):
     project = project_copy(tmp_path, RUN_SETTINGS)
-    result = ti_tui("train", str(project.root), "--steps", "12", env={"TI_TUI_WRITE_FAULTS": FULL_WHILE_WRITING[what]})
+    result = run_ti_tui("train", str(project.root), "--steps", "12", env={"TI_TUI_WRITE_FAULTS": FULL_WHILE_WRITING[what]})
     LEDGER.injected += 1
     (run,) = [RunDirectory(path) for path in project.runs_dir.iterdir()]
     said = result.stdout + result.stderr
@@ -39,7 +40,7 @@ def test_a_full_disk_during_a_run_is_said_and_the_run_resumes_from_its_last_good
     good = run.checkpoints()
     assert good and good[0].step == 4 and read_embedding(good[0].embedding).embedding.is_finite
 
-    resumed = ti_tui("train", str(project.root), "--resume", "last")
+    resumed = run_ti_tui("train", str(project.root), "--resume", "last")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert run_status(run).state == "finished" and run.checkpoints()[-1].step == 12
     LEDGER.files_intact += check_run_files(run, cut_lines=1)
@@ -48,10 +49,10 @@ def test_a_full_disk_during_a_run_is_said_and_the_run_resumes_from_its_last_good
 
 def test_a_full_disk_while_captions_are_edited_leaves_every_caption_as_it_was(tmp_path):
     project = project_copy(tmp_path, {})
-    assert ti_tui("prepare", str(project.root)).returncode == 0
+    assert run_ti_tui("prepare", str(project.root)).returncode == 0
     captions = sorted(project.prepared_dir.glob("*.txt"))
     before = {path.name: path.read_bytes() for path in captions}
-    result = ti_tui("captions", str(project.root), "--append", "in the rain", env={"TI_TUI_WRITE_FAULTS": "full:.txt@3"})
+    result = run_ti_tui("captions", str(project.root), "--append", "in the rain", env={"TI_TUI_WRITE_FAULTS": "full:.txt@3"})
     LEDGER.injected += 1
     said = result.stdout + result.stderr
     assert result.returncode == 2 and "No space left on device" in said and "Traceback" not in said

@@ -10,7 +10,8 @@ import time
 
 import pytest
 import torch
-from fault_support import LEDGER, check_run_files, project_copy, ti_tui, wait_for
+from conftest import run_ti_tui, wait_for
+from fault_support import LEDGER, check_run_files, project_copy
 
 from ti_tui.embedding.files import read_embedding
 from ti_tui.runs import RunDirectory, run_status
@@ -46,7 +47,7 @@ KILLS = {
 def straight_vectors(tmp_path_factory):
     """The vectors a run of STEPS steps ends with when nothing stops it."""
     project = project_copy(tmp_path_factory.mktemp("straight"), RUN_SETTINGS)
-    result = ti_tui("train", str(project.root), "--steps", str(STEPS))
+    result = run_ti_tui("train", str(project.root), "--steps", str(STEPS))
     assert result.returncode == 0, result.stdout + result.stderr
     (run,) = [RunDirectory(path) for path in project.runs_dir.iterdir()]
     return read_embedding(run.checkpoints()[-1].embedding).embedding.vectors
@@ -75,7 +76,7 @@ def test_a_trainer_killed_leaves_whole_files_and_resumes_to_the_same_vectors(mom
     assert status.state == "lost", status.describe()
     LEDGER.files_intact += check_run_files(run, cut_lines=1)
 
-    resumed = ti_tui("train", str(project.root), "--resume", "last")
+    resumed = run_ti_tui("train", str(project.root), "--resume", "last")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert run_status(run).state == "finished"
     LEDGER.files_intact += check_run_files(run, cut_lines=1)

@@ -2,7 +2,8 @@
 setting to try, the last checkpoint kept, and the run resumable."""
 
 import pytest
-from fault_support import LEDGER, check_run_files, project_copy, ti_tui
+from conftest import run_ti_tui
+from fault_support import LEDGER, check_run_files, project_copy
 
 from ti_tui.runs import RunDirectory, run_status
 
@@ -13,7 +14,7 @@ def test_running_out_of_memory_in_a_step_names_the_next_setting_and_the_run_resu
     project = project_copy(
         tmp_path, {"training.save_every": 4, "training.validation_every": 0, "preview.every": 0, "training.batch_size": 2}
     )
-    result = ti_tui("train", str(project.root), "--steps", "10", env={"TI_TUI_FAULTS": "oom_at=7"})
+    result = run_ti_tui("train", str(project.root), "--steps", "10", env={"TI_TUI_FAULTS": "oom_at=7"})
     LEDGER.injected += 1
     said = result.stdout + result.stderr
     assert result.returncode != 0 and "Traceback" not in said
@@ -24,7 +25,7 @@ def test_running_out_of_memory_in_a_step_names_the_next_setting_and_the_run_resu
     assert final["reason"] == "failed" and final["fix"] == {"action": "edit-setting", "subject": "training.batch_size"}
     LEDGER.files_intact += check_run_files(run)
 
-    resumed = ti_tui("train", str(project.root), "--resume", "last")
+    resumed = run_ti_tui("train", str(project.root), "--resume", "last")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert run_status(run).state == "finished" and run.checkpoints()[-1].step == 10
     LEDGER.survived += 1
