@@ -27,6 +27,18 @@ def pytest_configure(config):
     get_cell_size._result = CellSize(10, 20)
 
 
+FAULT_SUITE = REPOSITORY / "tests" / "faults"
+
+
+def pytest_ignore_collect(collection_path, config):
+    """The fault-injection suite kills and resumes some twenty real runs (about eight minutes here): it runs
+    when named, `pytest tests/faults`, and stays out of the everyday suite that must end within fifteen."""
+    if Path(collection_path) != FAULT_SUITE:
+        return None
+    named = [Path(argument.split("::")[0]).resolve() for argument in config.args]
+    return not any(path == FAULT_SUITE or FAULT_SUITE in path.parents for path in named)
+
+
 def pytest_terminal_summary(terminalreporter):
     """After tests/faults: one line counting the faults injected, the runs that survived them, the files found whole."""
     ledger = getattr(sys.modules.get("fault_support"), "LEDGER", None)
