@@ -4,6 +4,7 @@ import shutil
 from pathlib import Path
 
 from conftest import SAMPLE_PROJECT
+from textual.worker import WorkerCancelled
 
 from ti_tui.dataset.captioner import CaptionProgress
 from ti_tui.dataset.captions import write_caption_file
@@ -73,5 +74,8 @@ async def settle(app, pilot) -> None:
     """Until the workers are done and what they posted is on the screen; no sleeping."""
     for _ in range(3):
         await pilot.pause()
-        await app.workers.wait_for_complete()
+        try:
+            await app.workers.wait_for_complete()
+        except WorkerCancelled:
+            pass  # replaced by a newer look at the files, which the next round waits for
     await pilot.pause()
