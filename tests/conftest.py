@@ -77,7 +77,7 @@ def tiny_model_dir() -> Path:
     return ensure_builtin_tiny()
 
 
-def run_ti_tui(*arguments: str, cwd: Path | None = None, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_ti_tui(*arguments: str, cwd: Path | None = None, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the installed command the way a user does, in a fresh process; `env` adds to the environment."""
     return subprocess.run(
         [sys.executable, "-m", "ti_tui", *arguments],
@@ -89,7 +89,7 @@ def run_ti_tui(*arguments: str, cwd: Path | None = None, timeout: float = 120, e
     )
 
 
-def wait_for(condition, timeout: float = 120, what: str = "the condition"):
+def wait_for(condition, timeout: float = 300, what: str = "the condition"):
     """Until `condition()` gives something true, which is returned; a test fails after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
