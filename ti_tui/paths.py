@@ -1,5 +1,6 @@
 """Where ti-tui keeps things outside a project."""
 
+import errno
 import os
 from pathlib import Path
 
@@ -52,4 +53,27 @@ def user_path(text: str, base_dir: Path) -> Path:
     except RuntimeError:
         user = text[1:].split("/", 1)[0]
         raise UserError(f"the path {text!r} starts with ~{user}, but there is no user {user!r}; write ~/ for your home") from None
-    return (base_dir / expanded).resolve()
+    return resolved(base_dir / expanded)
+
+
+def resolved(path: Path) -> Path:
+    """`path` made absolute with every link followed; a symbolic-link loop on the way is a UserError naming it.
+
+    Python reports such a loop as a RuntimeError (or, from the operating system, an OSError
+    ELOOP), which would otherwise reach the user as a traceback.
+    """
+    try:
+        return Path(path).expanduser().resolve()
+    except RuntimeError:
+        raise UserError(symlink_loop_message(path)) from None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise UserError(symlink_loop_message(path)) from None
+        raise
+
+
+def symlink_loop_message(path: Path) -> str:
+    return (
+        f"{path} is a symbolic-link loop: a link on the way to it leads back to itself, so it names no file or folder; "
+        "point the link at a real file or folder, or give another path"
+    )
