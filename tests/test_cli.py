@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -20,17 +19,13 @@ def test_version():
     assert result.stdout.strip() == f"ti-tui {__version__}"
 
 
-def test_help_is_quick_and_names_the_commands():
-    installed_command = Path(sys.executable).parent / "ti-tui"
-    timings = []
-    for _ in range(3):  # the best of three, so that a busy machine does not decide
-        started = time.monotonic()
-        result = subprocess.run([installed_command, "--help"], capture_output=True, text=True, cwd=REPOSITORY)
-        timings.append(time.monotonic() - started)
-        assert result.returncode == 0
+def test_the_installed_command_names_the_commands_in_its_help():
+    # How long it takes is measured in bench/sample_commands.py; what keeps it quick (no model
+    # library imported) is the next test.
+    result = subprocess.run([Path(sys.executable).parent / "ti-tui", "--help"], capture_output=True, text=True, cwd=REPOSITORY)
+    assert result.returncode == 0
     for command in ("new", "doctor", "open", "ti-tui [PROJECT]"):
         assert command in result.stdout
-    assert min(timings) < 1.0, f"ti-tui --help took {min(timings):.2f} s"
 
 
 def test_commands_that_need_no_model_import_no_model_library(tmp_path):

@@ -60,11 +60,8 @@ def cell_pixels(grid, plan, x, y, z=0):
 
 @pytest.mark.slow
 def test_a_3x3_grid_from_the_command_line_is_labelled_and_says_how_it_was_made(trained_project):
-    started = time.monotonic()
     result = run_ti_tui("xy", str(trained_project.root), "--x", "step=all", "--y", "cfg=3-9 (+3)")
-    took = time.monotonic() - started
     assert result.returncode == 0, result.stderr
-    assert took < 60
     assert "3 step x 3 cfg, 9 cells" in result.stdout and "completed: 9 cells" in result.stdout
     grid = list_grids(trained_project)[-1]
     plan = grid.plan()

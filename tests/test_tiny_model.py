@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -29,10 +28,9 @@ def test_built_twice_gives_bit_identical_weights(tmp_path, tiny_model_dir):
         assert (tiny_model_dir / name).read_bytes() == (tmp_path / "again" / name).read_bytes()
 
 
-def test_diffusers_pipeline_generates_an_image_of_the_requested_size_in_seconds(tiny_model_dir):
+def test_diffusers_pipeline_generates_an_image_of_the_requested_size(tiny_model_dir):
     from diffusers import StableDiffusionPipeline
 
-    started = time.monotonic()
     pipeline = StableDiffusionPipeline.from_pretrained(tiny_model_dir, local_files_only=True)
     image = pipeline(
         "a photo of a robot",
@@ -42,7 +40,6 @@ def test_diffusers_pipeline_generates_an_image_of_the_requested_size_in_seconds(
         generator=torch.Generator().manual_seed(1),
     ).images[0]
     assert image.size == (IMAGE_SIZE - 32, IMAGE_SIZE)
-    assert time.monotonic() - started < 20
 
 
 def test_tokenizer_knows_common_words_and_splits_made_up_ones(tiny_model_dir):
