@@ -14,7 +14,24 @@ SAMPLE_PROJECT = REPOSITORY / "sample_project"
 _scratch = Path(tempfile.mkdtemp(prefix="ti-tui-tests-"))
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--busy-cores",
+        type=int,
+        default=0,
+        metavar="N",
+        help="keep N cores busy with spinning processes for the whole session, to show that no test depends on a quiet machine",
+    )
+
+
+# Each spins until pytest ends; it also stops by itself once pytest is gone, killed or not.
+_SPIN = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    sum(range(100_000))\n"
+_spinners: list[subprocess.Popen] = []
+
+
 def pytest_configure(config):
+    for _ in range(config.getoption("busy_cores")):
+        _spinners.append(subprocess.Popen([sys.executable, "-c", _SPIN]))
     # Before anything imports huggingface_hub: the tests own their caches and never go online.
     os.environ["TI_TUI_CACHE_DIR"] = str(_scratch / "ti-tui-cache")
     os.environ["TI_TUI_DATA_DIR"] = str(_scratch / "ti-tui-data")
@@ -49,6 +66,9 @@ def pytest_terminal_summary(terminalreporter):
 
 
 def pytest_unconfigure(config):
+    for spinner in _spinners:
+        spinner.kill()
+        spinner.wait()
     shutil.rmtree(_scratch, ignore_errors=True)
 
 
