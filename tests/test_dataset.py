@@ -434,3 +434,74 @@ def test_between_five_and_ten_images_is_a_warning(tmp_path):
     report = check_dataset(good_set(tmp_path / "images", count=6), resolution=512, kind="subject")
     counts = [finding for finding in report.findings if finding.check == "count"]
     assert [(finding.severity, finding.what) for finding in counts] == [("warning", "Only 6 images.")]
+
+
+def test_unreadable_images_are_named_to_take_out_and_training_goes_on_once_they_are(trainable_project):
+    """Issue 20, Medium 5: a zero-byte file, text named .jpg and two oversized pictures made the summary say "prepared images
+    are out of date … prepare them again", and each prepare left them out again, for ever."""
+    from ti_tui.findings import Fix
+    from ti_tui.usecases.images import prepare_project
+    from ti_tui.usecases.summary import summarize_project
+    from ti_tui.usecases.training import create_run
+
+    project = trainable_project()
+    prepare_project(project)
+    unreadable = {
+        "11-empty.jpg": b"",
+        "12-text.jpg": b"hello, I am not a picture\n",
+        "13-huge.png": png_header_claiming(20000, 20000),
+        "14-bomb.png": png_header_claiming(12000, 12000),
+    }
+    for name, content in unreadable.items():
+        (project.images_dir / name).write_bytes(content)
+
+    for _ in range(2):  # preparing again changes nothing: the summary says the same, and not "prepare again"
+        assert sorted(sentence.split(" ")[0] for sentence in prepare_project(project).problems) == sorted(unreadable)
+        errors = summarize_project(project).errors
+        assert [error.check for error in errors] == ["unreadable"] * 4, [str(error) for error in errors]
+        for error, name in zip(errors, sorted(unreadable)):
+            assert error.subjects == (name,) and str(error).startswith(name)
+            assert "take it out of training (dataset.exclude) or delete it" in str(error)
+            assert error.fix == Fix("edit-setting", "dataset.exclude")
+        with pytest.raises(UserError, match="12-text.jpg is not an image"):
+            create_run(project, steps=4)
+
+    assert project.update({"dataset.exclude": sorted(unreadable)}).problems == []
+    assert summarize_project(project).errors == []
+    assert create_run(project, steps=4).facts().steps == 4
+
+
+def test_the_images_step_says_to_take_out_what_cannot_be_read_not_to_prepare_it(tmp_path):
+    """The wizard said "4 not prepared yet: press p" of images that no prepare can read."""
+    from ti_tui.dataset.checks import DatasetReport
+    from ti_tui.findings import Finding
+    from ti_tui.tui.screens.images import ImageRow, _verdict
+
+    def row(name, prepared, *findings):
+        return ImageRow(tmp_path / name, name, "?", True, tmp_path / "prepared" / name if prepared else None, list(findings))
+
+    unreadable = Finding("error", "12-text.jpg is not an image Pillow can read.", check="unreadable", subjects=("12-text.jpg",))
+    verdict = _verdict([row("01-hill.jpg", True), row("12-text.jpg", False, unreadable)], DatasetReport())
+    assert "not prepared yet" not in verdict and "press p" not in verdict
+    assert "1 cannot be read (12-text.jpg): take it out (x) or delete it." in verdict
+    assert "not prepared yet: press p" in _verdict([row("01-hill.jpg", False)], DatasetReport())
+
+
+def test_images_that_are_broken_links_are_named_by_check_and_import(trainable_project, tmp_path):
+    """Issue 20, Low 6: an image that was a symbolic-link loop (or a link to nothing) was skipped without a word."""
+    from ti_tui.usecases.images import check_project_images
+
+    project = trainable_project()
+    (project.images_dir / "20-loop.jpg").symlink_to("20-loop.jpg")
+    (project.images_dir / "21-gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    said = [str(finding) for finding in check_project_images(project).findings if finding.check == "unreadable"]
+    assert [line for line in said if line.startswith("20-loop.jpg is a symbolic-link loop")], said
+    assert [line for line in said if line.startswith(f"21-gone.jpg is a symbolic link to {tmp_path / 'nowhere.jpg'}, which does not exist")]
+
+    source = tmp_path / "holiday"
+    source.mkdir()
+    photo("astronaut").save(source / "astronaut.jpg")
+    (source / "loop.jpg").symlink_to("loop.jpg")
+    report = import_images([source], project.images_dir)
+    assert report.imported == ["astronaut.jpg"]
+    assert [sentence for sentence in report.refused if sentence.startswith("loop.jpg is a symbolic-link loop")], report.refused

@@ -150,7 +150,8 @@ def test_a_damaged_original_is_to_be_replaced(trainable_project):
     original = project.images_dir / "03-night.jpg"
     original.write_bytes(original.read_bytes()[:2000])
     [finding] = unreadable_images(training_items(originals(project), project.prepared_dir), project.prepared_dir)
-    assert finding.what.startswith("03-night.jpg is cut short") and finding.why == "Replace or remove it."
+    assert finding.what.startswith("03-night.jpg is cut short")
+    assert finding.why == "Take it out of training (dataset.exclude), delete it, or replace it with a good copy."
 
 
 # 13. Files where folders belong ------------------------------------------------------------------
@@ -335,3 +336,66 @@ def test_names_in_run_and_grid_files_never_lead_a_write_outside_the_project(trai
 
     assert main([str(grid.path)]) == 2
     assert not list(tmp_path.rglob("outside*"))
+
+
+# Issue 20, High 3: a symbolic-link loop wherever a path is taken ------------------------------------
+
+LOOP_COMMANDS = {
+    "open": ["{loop}"],
+    "doctor": ["doctor", "{loop}"],
+    "new": ["new", "{loop}"],
+    "runs": ["runs", "{loop}"],
+    "import": ["import", "{project}", "{loop}"],
+    "train-from": ["train", "{project}", "--from", "{loop}"],
+    "export-to": ["export", "{project}", "--to", "{loop}"],
+    "generate-model": ["generate", "{project}", "a [name]", "--model", "{loop}"],
+    "generate-embedding": ["generate", "{project}", "a [name]", "--embedding", "{loop}"],
+    "xy-model": ["xy", "{project}", "--x", "model={loop}"],
+}
+LOOP_SETTINGS = {"model.base": ["doctor", "train"], "dataset.images": ["doctor", "train"], "model.tokenizer": ["doctor", "train"]}
+
+
+@pytest.fixture
+def project_with_a_loop(trainable_project):
+    """A project with a finished run and its checkpoints (so that export, generate and xy reach the path), and a loop beside it."""
+    from run_recording import recorded_run
+    from wizard_support import write_checkpoints
+
+    project = trainable_project()
+    write_checkpoints(recorded_run(project, "20261206-000000", steps=4, reached=4, every=2))
+    loop = project.root.parent / "LOOP"
+    loop.symlink_to(loop.name)
+    return project, loop
+
+
+def said_of_the_loop(arguments: list[str], loop, capsys) -> list[str]:
+    """The lines `ti-tui ARGUMENTS` prints of the loop: each the sentence naming it; the exit status says it failed."""
+    from ti_tui.cli import main
+
+    status = main(arguments)  # an exception here is the traceback the user saw
+    said = capsys.readouterr()
+    output = said.out + said.err
+    assert status != 0, output
+    assert "Traceback" not in output
+    lines = [line for line in output.splitlines() if "symbolic-link loop" in line or "Symlink loop" in line]
+    assert lines, output
+    for line in lines:
+        assert line.count(f"{loop} is a symbolic-link loop") == 1, line
+    return lines
+
+
+@pytest.mark.parametrize("command", list(LOOP_COMMANDS))
+def test_a_symbolic_link_loop_given_as_a_path_is_named_in_one_sentence(project_with_a_loop, capsys, command):
+    """`runs LOOP`, `train --from LOOP`, `generate --embedding LOOP` ...: "RuntimeError: Symlink loop from …" and a traceback."""
+    project, loop = project_with_a_loop
+    arguments = [argument.format(project=project.root, loop=loop) for argument in LOOP_COMMANDS[command]]
+    said_of_the_loop(arguments, loop, capsys)
+
+
+@pytest.mark.parametrize(("key", "command"), [(key, command) for key, commands in LOOP_SETTINGS.items() for command in commands])
+def test_a_symbolic_link_loop_in_a_setting_is_named_in_one_sentence(project_with_a_loop, capsys, key, command):
+    """model.base, dataset.images or model.tokenizer set to a loop: doctor and train name it, and the key."""
+    project, loop = project_with_a_loop
+    assert project.update({key: str(loop)}).problems == []
+    lines = said_of_the_loop([command, str(project.root)], loop, capsys)
+    assert any(key in line for line in lines), lines

@@ -6,6 +6,7 @@ import sys
 
 from ti_tui import __version__
 from ti_tui.errors import UserError
+from ti_tui.paths import is_symlink_loop, symlink_loop_message
 
 DESCRIPTION = """\
 Train a Stable Diffusion textual-inversion embedding: a new word for a face, a character or a
@@ -61,11 +62,28 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except OSError as error:
         # A full disk or a permission problem: name the file, keep the traceback for bugs.
-        where = f"{error.filename}: " if error.filename else ""
-        print(f"ti-tui: {where}{error.strerror or error}", file=sys.stderr)
+        print(f"ti-tui: {_os_error_in_words(error)}", file=sys.stderr)
+        return 2
+    except RuntimeError as error:
+        # pathlib's word for a symbolic-link loop; any other RuntimeError is a bug, and keeps its traceback.
+        if not is_symlink_loop(error):
+            raise
+        print(f"ti-tui: {symlink_loop_message(_looping_path(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _os_error_in_words(error: OSError) -> str:
+    if is_symlink_loop(error) and error.filename:
+        return symlink_loop_message(error.filename)
+    where = f"{error.filename}: " if error.filename else ""
+    return f"{where}{error.strerror or error}"
+
+
+def _looping_path(error: RuntimeError) -> str:
+    """The path in pathlib's "Symlink loop from '/a/b'"."""
+    return str(error).removeprefix("Symlink loop from ").strip("'\"")
 
 
 def _in_words(error: UserError, project) -> str:

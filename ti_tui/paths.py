@@ -46,14 +46,7 @@ def file_in_the_way(folder: Path) -> Path | None:
 
 def user_path(text: str, base_dir: Path) -> Path:
     """A path the user wrote (`~` allowed), relative ones read from `base_dir`; a clear error when unusable."""
-    if "\0" in text:
-        raise UserError(f"the path {text!r} contains a NUL character; remove it")
-    try:
-        expanded = Path(text).expanduser()
-    except RuntimeError:
-        user = text[1:].split("/", 1)[0]
-        raise UserError(f"the path {text!r} starts with ~{user}, but there is no user {user!r}; write ~/ for your home") from None
-    return resolved(base_dir / expanded)
+    return resolved(base_dir / _expanded(text))
 
 
 def resolved(path: Path) -> Path:
@@ -63,13 +56,54 @@ def resolved(path: Path) -> Path:
     ELOOP), which would otherwise reach the user as a traceback.
     """
     try:
-        return Path(path).expanduser().resolve()
-    except RuntimeError:
-        raise UserError(symlink_loop_message(path)) from None
-    except OSError as error:
-        if error.errno == errno.ELOOP:
+        return _expanded(path).resolve()
+    except (RuntimeError, OSError) as error:
+        if is_symlink_loop(error):
             raise UserError(symlink_loop_message(path)) from None
         raise
+
+
+def _expanded(text: str | os.PathLike) -> Path:
+    """`text` with a leading `~` or `~user` expanded; a NUL character or an unknown user is a UserError."""
+    text = os.fspath(text)
+    if "\0" in text:
+        raise UserError(f"the path {text!r} contains a NUL character; remove it")
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:
+        user = text[1:].split("/", 1)[0]
+        raise UserError(f"the path {text!r} starts with ~{user}, but there is no user {user!r}; write ~/ for your home") from None
+
+
+def is_symlink_loop(error: BaseException) -> bool:
+    """Whether `error` is how Python or the operating system reports a symbolic-link loop."""
+    if isinstance(error, OSError):
+        return error.errno == errno.ELOOP
+    return isinstance(error, RuntimeError) and str(error).startswith("Symlink loop from")
+
+
+def broken_link(path: Path) -> str | None:
+    """Whether a symbolic link leaves `path` naming nothing: "loop" (one on the way leads back to itself), "missing"
+    (`path` is a link whose target is gone), or None (no such link: it names something, or is plainly not there)."""
+    try:
+        path.resolve(strict=True)
+    except FileNotFoundError:
+        return "missing" if path.is_symlink() else None
+    except (RuntimeError, OSError) as error:
+        return "loop" if is_symlink_loop(error) else None
+    except ValueError:  # a NUL character: no link at all
+        return None
+    return None
+
+
+def broken_link_problem(path: Path) -> str | None:
+    """Why the symbolic link at `path` leads nowhere, as a sentence naming it; None when it is no such link."""
+    kind = broken_link(path)
+    if kind == "loop":
+        return symlink_loop_message(path)
+    if kind == "missing":
+        return f"{path} is a symbolic link to {os.readlink(path)}, which does not exist; point it at a file, or delete it"
+    return None
 
 
 def symlink_loop_message(path: Path) -> str:

@@ -385,3 +385,167 @@ def test_any_axis_spec_gives_values_in_range_or_an_error_quoting_the_spec(spec):
     for value in axis.values:
         if kind.number is not None and value not in ("all", "last"):
             assert kind.low <= value <= kind.high
+
+
+# Names read from files ------------------------------------------------------------------------------
+
+NAME_PIECES = st.sampled_from(["..", "/", "\\", ".", "~", "\x00", " ", "-", "_", "*", "\n", "é", "𝐀", "ロ", "CON", "$HOME"])
+NAMES = st.one_of(
+    st.text(max_size=80), st.lists(NAME_PIECES, max_size=12).map("".join), st.text("𝐀ロ", min_size=60, max_size=100)
+)  # the last: long names of letters that take up to four bytes each, as file systems count
+
+
+@fuzz
+@given(trigger=NAMES, stem=NAMES, seed=st.integers(0, 2**32 - 1))
+def test_a_name_read_from_an_embedding_names_a_file_inside_generated(scratch, trigger, stem, seed):
+    """A trigger in a file's metadata (or a .pt's name) such as "../../OUTSIDE" once named a file two folders up."""
+    from ti_tui.usecases.generate import file_word
+
+    folder = scratch / "generated"
+    name = f"20261206-112638-{file_word(trigger, stem)}-s{seed}.png"
+    path = folder / name
+    assert path.parent == folder and Path(name).name == name and "\x00" not in name
+    assert len(name.encode()) <= 255, "longer than a file system takes"
+
+
+@fuzz
+@given(key=st.one_of(NAMES, st.text("0123456789abcdef./", min_size=20, max_size=28)))
+def test_a_cell_key_read_from_a_grid_plan_names_a_file_inside_the_cells_folder_or_is_refused(scratch, key):
+    from ti_tui.infer.grid import GridDirectory
+
+    grid = GridDirectory(scratch / "grids" / "hand-edited")
+    grid.path.mkdir(parents=True, exist_ok=True)
+    cell = {"x": 0, "y": 0, "z": 0, "key": key, "settings": {}}
+    plan = {
+        "v": 1,
+        "project": str(scratch),
+        "run": "r",
+        "axes": {},
+        "tokenizer": "",
+        "precision": "auto",
+        "device": "auto",
+        "cells": [cell],
+    }
+    grid.plan_file.write_text(json.dumps(plan), encoding="utf-8", errors="surrogatepass")
+    try:
+        cells = grid.plan().cells
+    except UserError as error:
+        assert "grid.json" in str(error)
+        return
+    for cell in cells:
+        assert grid.cell_file(cell).parent == grid.cells_dir
+
+
+@pytest.fixture(scope="module")
+def project_with_runs(tmp_path_factory):
+    """A copy of the sample project with one finished run (made up, with real checkpoints): what path commands work on."""
+    from run_recording import recorded_run
+    from wizard_support import copy_of_sample, write_checkpoints
+
+    from ti_tui.project import Project
+
+    project = Project.open(copy_of_sample(tmp_path_factory.mktemp("paths") / "project"))
+    write_checkpoints(recorded_run(project, "20261206-000000", steps=4, reached=4, every=2))
+    return project
+
+
+@fuzz
+@given(name=st.one_of(NAMES, st.sampled_from(["20261206-000000", "last", "../runs/20261206-000000", "/", "~"])))
+def test_a_run_id_finds_a_run_of_the_project_or_is_refused(project_with_runs, name):
+    from ti_tui.usecases.training import find_run
+
+    try:
+        run = find_run(project_with_runs, name)
+    except UserError as error:
+        assert str(error).strip()
+        return
+    assert run.path.parent == project_with_runs.runs_dir
+
+
+@fuzz
+@given(name=st.text(st.characters(blacklist_characters="/\x00", blacklist_categories=["Cs"]), min_size=1, max_size=40))
+def test_a_run_folder_of_any_name_is_listed_or_named_as_damaged(scratch, name):
+    from ti_tui.runs import RunDirectory, run_status
+
+    assume(name not in (".", "..") and len(name.encode()) <= 255)
+    runs = scratch / "named-runs"
+    shutil.rmtree(runs, ignore_errors=True)
+    (runs / name).mkdir(parents=True)
+    (runs / name / "run.json").write_text("{}")
+    try:
+        assert run_status(RunDirectory(runs / name)).describe().strip()
+    except UserError as error:
+        assert "run.json" in str(error)
+
+
+# Paths given on the command line --------------------------------------------------------------------
+
+PATH_KINDS = ["loop", "loop-on-the-way", "dangling-link", "fifo", "folder", "empty-file", "missing", "nul"]
+PATH_COMMANDS = {
+    "doctor": ["doctor", "{path}"],
+    "new": ["new", "{path}"],
+    "runs": ["runs", "{path}"],
+    "check": ["check", "{path}"],
+    "prepare": ["prepare", "{path}"],
+    "captions": ["captions", "{path}"],
+    "prompts": ["prompts", "{path}"],
+    "train": ["train", "{path}"],
+    "stop": ["stop", "{path}"],
+    "import-into": ["import", "{path}", "{sample_images}"],
+    "import-from": ["import", "{project}", "{path}"],
+    "train-from": ["train", "{project}", "--from", "{path}"],
+    "export-to": ["export", "{project}", "--to", "{path}"],
+    "generate-model": ["generate", "{project}", "a [name]", "--model", "{path}"],
+    "generate-embedding": ["generate", "{project}", "a [name]", "--embedding", "{path}"],
+    "xy-model": ["xy", "{project}", "--x", "model={path}"],
+    "inspect": ["inspect", "{path}"],
+}
+
+
+def odd_path(folder: Path, kind: str) -> Path:
+    """A path of `kind` in `folder`, as a user might hand one by mistake."""
+    import os
+
+    path = folder / kind
+    if kind == "loop":
+        path.symlink_to(path.name)
+    elif kind == "loop-on-the-way":
+        return odd_path(folder, "loop") / "inside"
+    elif kind == "dangling-link":
+        path.symlink_to(folder / "gone")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "empty-file":
+        path.write_bytes(b"")
+    elif kind == "nul":
+        return folder / "with\x00nul"
+    return path
+
+
+@fuzz
+@given(command=st.sampled_from(list(PATH_COMMANDS)), kind=st.sampled_from(PATH_KINDS))
+def test_every_command_given_an_odd_path_ends_with_a_message_not_a_traceback(project_with_runs, scratch, command, kind):
+    """Symbolic-link loops (at the path or on the way), dangling links, FIFOs, folders and empty files where a path is taken."""
+    import contextlib
+    import io
+    import tempfile
+
+    from ti_tui.cli import main
+
+    folder = Path(tempfile.mkdtemp(dir=scratch))
+    path = odd_path(folder, kind)
+    arguments = [
+        argument.format(path=path, project=project_with_runs.root, sample_images=SAMPLE_PROJECT / "images" / "01-hill.jpg")
+        for argument in PATH_COMMANDS[command]
+    ]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(arguments)  # an exception here is a traceback the user would see
+    said = out.getvalue() + err.getvalue()
+    assert status in (0, 1, 2), said
+    assert status == 0 or said.strip(), "failed without a word"
+    assert "Traceback" not in said
+    if kind.startswith("loop") and status != 0:
+        assert f"{folder / 'loop'}" in said and "symbolic-link loop" in said, said

@@ -92,6 +92,8 @@ def prepare_images(arguments: argparse.Namespace) -> int:
         print(f"  moved to removed/ (its original is gone): {name}")
     for sentence in report.problems:
         print(f"  left out: {sentence}")
+    if report.problems:
+        print("  Training waits until those are taken out of training (list them in dataset.exclude in project.toml) or deleted")
     return 0
 
 

@@ -52,8 +52,9 @@ def open_project(arguments: argparse.Namespace) -> int:
     folder = arguments.project if arguments.project is not None else Path.cwd() if Path(PROJECT_FILE_NAME).is_file() else None
     project = Project.open(folder) if folder is not None else None
     picture_class()  # asks the terminal how it draws images, which it cannot once the wizard runs
-    create_app(project).run()
-    return 0
+    wizard = create_app(project)
+    wizard.run()
+    return wizard.return_code or 0  # 1 when it stopped on an error
 
 
 def doctor_report(arguments: argparse.Namespace) -> int:

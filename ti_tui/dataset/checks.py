@@ -38,6 +38,9 @@ _STANDARD_LUMINANCE = (
 )  # fmt: skip
 
 
+TAKE_IT_OUT = "Take it out of training (dataset.exclude), delete it, or replace it with a good copy"
+
+
 def _finding(check: str, severity: Severity, images: tuple[str, ...], message: str, advice: str, fix: Fix | None = None) -> Finding:
     return Finding(severity, f"{message}.", f"{advice}.", fix, check, images)
 
@@ -74,7 +77,7 @@ def check_dataset(paths: list[Path], resolution: int, kind: str, background: str
             facts = memory.facts(path, background, look_for_faces=kind == "face")
         except ImageProblem as problem:
             report.findings.append(
-                _finding("unreadable", "error", (names[path],), str(problem), "Remove it, or replace it with a good copy")
+                _finding("unreadable", "error", (names[path],), str(problem), TAKE_IT_OUT, Fix("edit-setting", "dataset.exclude"))
             )
             continue
         report.facts.append(facts)

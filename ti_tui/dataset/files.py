@@ -1,22 +1,37 @@
 """Finding images and their caption sidecars, by name alone (cheap enough to run while painting)."""
 
+import os
 from pathlib import Path
+
+from ti_tui.paths import broken_link
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif", ".avif")
 
 
 def list_image_files(folder: Path, recursive: bool = False) -> list[Path]:
     """Image files in `folder` by extension, sorted by path; hidden files are skipped."""
+    return sorted(path for path in _named_as_images(folder, recursive) if path.is_file())
+
+
+def broken_image_links(folder: Path, recursive: bool = False) -> dict[Path, str]:
+    """The symbolic links in `folder` named as images that lead to no file, each with why ("is a symbolic-link loop ...")."""
+    broken = {}
+    for path in sorted(_named_as_images(folder, recursive)):
+        kind = broken_link(path) if path.is_symlink() else None
+        if kind == "loop":
+            broken[path] = "is a symbolic-link loop: it leads back to itself, so there is no image to read"
+        elif kind == "missing":
+            broken[path] = f"is a symbolic link to {os.readlink(path)}, which does not exist"
+    return broken
+
+
+def _named_as_images(folder: Path, recursive: bool):
     if not folder.is_dir():
-        return []
+        return
     candidates = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(
-        path
-        for path in candidates
-        if path.is_file()
-        and path.suffix.lower() in IMAGE_SUFFIXES
-        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
-    )
+    for path in candidates:
+        if path.suffix.lower() in IMAGE_SUFFIXES and not any(part.startswith(".") for part in path.relative_to(folder).parts):
+            yield path
 
 
 def display_name(path: Path, folder: Path) -> str:

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ti_tui.dataset.checks import MIN_USABLE_SIDE
-from ti_tui.dataset.files import IMAGE_SUFFIXES, caption_path, list_image_files
+from ti_tui.dataset.files import IMAGE_SUFFIXES, broken_image_links, caption_path, list_image_files
 from ti_tui.dataset.reading import ImageProblem, open_image
 from ti_tui.errors import UserError
 from ti_tui.findings import Fix
 from ti_tui.fsutil import file_sha256
-from ti_tui.paths import file_in_the_way
+from ti_tui.paths import broken_link_problem, file_in_the_way, resolved
 
 
 @dataclass
@@ -38,6 +38,8 @@ def import_images(sources: list[Path], images_dir: Path, recursive: bool = False
     images_dir.mkdir(parents=True, exist_ok=True)
     present = {file_sha256(path): path.name for path in list_image_files(images_dir)}
     candidates = _candidates(sources, recursive)
+    for folder in (source.expanduser() for source in sources):
+        report.refused += [f"{path.name} {reason}" for path, reason in broken_image_links(folder, recursive).items()]
     if not recursive:
         report.in_subfolders = _images_in_subfolders(sources)
     for path in candidates:
@@ -74,8 +76,15 @@ def _candidates(sources: list[Path], recursive: bool) -> list[Path]:
         elif source.is_file():
             found.append(source)  # named on purpose: tried whatever its extension
         else:
-            raise UserError(f"{source} does not exist; name image files or folders that hold them")
+            raise UserError(_why_not_a_source(source))
     return found
+
+
+def _why_not_a_source(source: Path) -> str:
+    resolved(source)  # a symbolic-link loop anywhere on the way is named as one
+    if source.exists():
+        return f"{source} is neither a file nor a folder (a pipe or a device?); name image files or folders that hold them"
+    return broken_link_problem(source) or f"{source} does not exist; name image files or folders that hold them"
 
 
 def _images_in_subfolders(sources: list[Path]) -> int:

@@ -8,7 +8,9 @@ only when its bytes or the preparation settings change, or when its prepared cop
 
 The manifest records originals by their path inside the project (the folder that holds `prepared/`)
 and by their content, so a project copied to another machine (`cp -r`, `rsync -a`, `scp -r`), where
-paths and file times differ, is still prepared.
+paths and file times differ, is still prepared. It also records the originals that could not be
+read, and why: preparing again would only leave them out again, so until they change they are not
+"out of date" but for the user to take out of training or delete.
 """
 
 import functools
@@ -170,11 +172,14 @@ def _prepare(originals: list[Path], images_dir: Path, prepared_dir: Path, recipe
             f"move {prepared_dir} away first. Nothing was changed"
         )
     entries = {}
+    unreadable = []
     names = _prepared_names(originals, images_dir, made_from)
     for done, (original, name) in enumerate(zip(originals, names)):
         if not progress(done, len(originals), name):
             report.cancelled = True
             entries.update({name: manifest[name] for name in names[done:] if name in manifest})
+            not_reached = {_recorded_path(path, project) for path in originals[done:]}
+            unreadable += [entry for entry in _read_unreadable(prepared_dir) if entry["original"] in not_reached]
             break
         target = prepared_dir / name
         known = manifest.get(name)
@@ -195,6 +200,7 @@ def _prepare(originals: list[Path], images_dir: Path, prepared_dir: Path, recipe
             image = open_image(original, recipe["background"])
         except ImageProblem as problem:
             report.problems.append(str(problem))
+            unreadable.append({**recorded, "reason": problem.reason})
             if known:
                 entries[name] = known  # keep what was prepared from it before; it may come back readable
             continue
@@ -217,7 +223,8 @@ def _prepare(originals: list[Path], images_dir: Path, prepared_dir: Path, recipe
     for name in sorted(set(manifest) - set(entries)) if not report.cancelled else []:
         _retire(prepared_dir, name)
         report.retired.append(name)
-    atomic_write_text(prepared_dir / MANIFEST, json.dumps({"version": MANIFEST_VERSION, "images": entries}, indent=1))
+    manifest_content = {"version": MANIFEST_VERSION, "images": entries, "unreadable": unreadable}
+    atomic_write_text(prepared_dir / MANIFEST, json.dumps(manifest_content, indent=1))
     return report
 
 
@@ -231,8 +238,11 @@ def stale_reasons(originals: list[Path], prepared_dir: Path) -> list[str]:
     if not manifest:
         return []
     prepared_from = {_original_path(entry, prepared_dir.parent): entry for entry in manifest.values()}
+    left_out = unreadable_originals(originals, prepared_dir)
     reasons = []
     for original in originals:
+        if original in left_out:
+            continue  # preparing again would leave it out again
         entry = prepared_from.get(original)
         if entry is None:
             reasons.append(f"{original.name} is new")
@@ -241,6 +251,21 @@ def stale_reasons(originals: list[Path], prepared_dir: Path) -> list[str]:
     present = set(originals)
     reasons += [f"{path.name} is gone" for path in prepared_from if path not in present]
     return reasons
+
+
+def unreadable_originals(originals: list[Path], prepared_dir: Path) -> dict[Path, str]:
+    """The originals the last prepare could not read and that have not changed since, each with why ("is cut short ...")."""
+    project = prepared_dir.parent
+    recorded = {_original_path(entry, project): entry for entry in _read_unreadable(prepared_dir)}
+    found = {}
+    for original in originals:
+        entry = recorded.get(original)
+        try:
+            if entry is not None and entry.get("original_stamp") == _stamp(original):
+                found[original] = entry["reason"]
+        except OSError:
+            continue  # gone or unreadable since: judged as any other original
+    return found
 
 
 def prepared_copies(prepared_dir: Path) -> dict[Path, Path]:
@@ -360,13 +385,30 @@ def _retire(prepared_dir: Path, name: str) -> None:
             os.replace(path, target)
 
 
-def _read_manifest(prepared_dir: Path) -> dict:
-    """Each prepared image's entry by its name, originals named as version 2 names them."""
+def _read_unreadable(prepared_dir: Path) -> list[dict]:
+    """The manifest's record of originals that could not be read: {"original", "original_stamp", "reason"} each."""
+    entries = _read_manifest_file(prepared_dir).get("unreadable", [])
+    if not isinstance(entries, list):
+        return []
+    return [
+        entry
+        for entry in entries
+        if isinstance(entry, dict) and isinstance(entry.get("original"), str) and isinstance(entry.get("reason"), str)
+    ]
+
+
+def _read_manifest_file(prepared_dir: Path) -> dict:
     try:
         content = json.loads((prepared_dir / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    if not isinstance(content, dict):
+    return content if isinstance(content, dict) else {}
+
+
+def _read_manifest(prepared_dir: Path) -> dict:
+    """Each prepared image's entry by its name, originals named as version 2 names them."""
+    content = _read_manifest_file(prepared_dir)
+    if not content:
         return {}
     images = content.get("images", {})
     if content.get("version", 1) >= 2:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ti_tui.dataset.captions import read_caption_file
+from ti_tui.dataset.checks import TAKE_IT_OUT
 from ti_tui.dataset.files import list_image_files
 from ti_tui.dataset.prepare import prepared_copies
 from ti_tui.dataset.reading import ImageProblem, check_readable
@@ -45,7 +46,8 @@ def unreadable_images(items: list[TrainingItem], prepared_dir: Path) -> list[Fin
                 why = "Prepare the images again: a prepared copy that cannot be read is made anew from its original."
                 findings.append(Finding("error", what, why, Fix("prepare"), "unreadable", (item.image.name,)))
             else:
-                findings.append(Finding("error", str(problem), "Replace or remove it.", check="unreadable", subjects=(item.image.name,)))
+                fix = Fix("edit-setting", "dataset.exclude")
+                findings.append(Finding("error", str(problem), f"{TAKE_IT_OUT}.", fix, "unreadable", (item.image.name,)))
     return findings
 
 

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from ti_tui.errors import UserError
 from ti_tui.findings import Fix
 from ti_tui.fsutil import atomic_write_text
-from ti_tui.paths import user_path
+from ti_tui.paths import resolved, user_path
 from ti_tui.project.store import ProjectStore, SettingsUpdate, render_project_toml
 from ti_tui.sd.source import classify_model_source
 from ti_tui.settings import ProjectSettings
@@ -19,7 +19,7 @@ PROJECT_FILE_NAME = "project.toml"
 
 class Project:
     def __init__(self, root: Path):
-        self.root = Path(root).resolve()
+        self.root = resolved(Path(root))
         self.store = ProjectStore(self.root / PROJECT_FILE_NAME)
 
     @classmethod
@@ -62,7 +62,10 @@ class Project:
 
     @property
     def images_dir(self) -> Path:
-        return self.resolve(self.settings.dataset.images)
+        try:
+            return self.resolve(self.settings.dataset.images)
+        except UserError as error:
+            raise UserError(f"dataset.images: {error}", Fix("edit-setting", "dataset.images")) from None
 
     @property
     def prepared_dir(self) -> Path:

@@ -7,11 +7,11 @@ import random
 from pathlib import Path
 
 from ti_tui.dataset.checks import DatasetReport, check_dataset
-from ti_tui.dataset.files import display_name, list_image_files
+from ti_tui.dataset.files import broken_image_links, display_name, list_image_files
 from ti_tui.dataset.prepare import PreparationReport, prepare_dataset
 from ti_tui.dataset.training_set import read_caption
 from ti_tui.errors import UserError
-from ti_tui.findings import Fix
+from ti_tui.findings import Finding, Fix
 from ti_tui.project import Project
 from ti_tui.prompts import TagOptions, build_prompt, load_templates
 from ti_tui.sd.availability import native_resolution
@@ -34,7 +34,14 @@ def originals(project: Project) -> list[Path]:
 
 def check_project_images(project: Project) -> DatasetReport:
     settings = project.settings.dataset
-    return check_dataset(originals(project), training_size(project), settings.kind, settings.background, project.images_dir)
+    report = check_dataset(originals(project), training_size(project), settings.kind, settings.background, project.images_dir)
+    left_out = set(settings.exclude)
+    for path, reason in broken_image_links(project.images_dir, settings.recursive).items():
+        name = display_name(path, project.images_dir)
+        if name not in left_out:
+            # No subjects: the link is in no list of images, so it is said of the set as a whole.
+            report.findings.append(Finding("error", f"{name} {reason}.", "Delete the link, or point it at an image.", check="unreadable"))
+    return report
 
 
 def prepare_project(project: Project, progress=None) -> PreparationReport:

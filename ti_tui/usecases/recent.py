@@ -64,19 +64,19 @@ class Memory:
 
     def remember(self, project_root: Path, step: str | None = None) -> None:
         """Put the project first in the list; `step` is the one now open (kept as it was when None)."""
-        key = os.fspath(Path(project_root).resolve())
+        key = _key(project_root)
         previous = next((entry for entry in self._projects if entry.get("path") == key), {})
         entry = {"path": key, "opened": time.time(), "step": step or previous.get("step", "images")}
         self._projects = [entry, *(other for other in self._projects if other.get("path") != key)][:KEPT]
         self._save()
 
     def forget(self, project_root: Path) -> None:
-        key = os.fspath(Path(project_root).resolve())
+        key = _key(project_root)
         self._projects = [entry for entry in self._projects if entry.get("path") != key]
         self._save()
 
     def last_step(self, project_root: Path) -> str | None:
-        key = os.fspath(Path(project_root).resolve())
+        key = _key(project_root)
         return next((entry.get("step") for entry in self._projects if entry.get("path") == key), None)
 
     def guidance_folded(self, step: str) -> bool:
@@ -106,6 +106,11 @@ class Memory:
             atomic_write_text(self.path, json.dumps(data, indent=1))
         except OSError:
             pass  # forgetting where the user was costs a click; failing the wizard over it would cost more
+
+
+def _key(project_root: Path) -> str:
+    """A project's place in the list: its full path, links followed (a link that loops is kept as it is)."""
+    return os.path.realpath(project_root)
 
 
 def copy_of_sample(sample: Path) -> Path:

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ti_tui.dataset.checks import ENOUGH_IMAGES, MIN_IMAGES
-from ti_tui.dataset.files import caption_path
-from ti_tui.dataset.prepare import stale_reasons
+from ti_tui.dataset.files import caption_path, display_name
+from ti_tui.dataset.prepare import stale_reasons, unreadable_originals
 from ti_tui.errors import UserError
 from ti_tui.findings import Finding, Fix, errors
 from ti_tui.paths import cache_dir
@@ -86,7 +86,7 @@ def summarize_project(project: Project) -> ProjectSummary:
         images = originals(project)
     except UserError as error:
         images_dir = Path(settings.dataset.images)
-        problems.append(Finding("error", f"dataset.images: {error}.", fix=Fix("edit-setting", "dataset.images"), check="images"))
+        problems.append(Finding("error", f"{str(error).rstrip('.')}.", fix=Fix("edit-setting", "dataset.images"), check="images"))
     except OSError as error:
         problems.append(Finding("error", f"The image folder {images_dir} cannot be read: {error.strerror}.", check="images"))
     else:
@@ -97,6 +97,7 @@ def summarize_project(project: Project) -> ProjectSummary:
             problems.append(
                 Finding("error", f"The prepared images are out of date ({shown}).", "Prepare them again.", Fix("prepare"), "prepared")
             )
+        problems += _unreadable_problems(images, images_dir, project.prepared_dir)
     captioned = sum(1 for image in images if caption_path(image).is_file())
 
     if not settings.token.trigger:
@@ -124,6 +125,16 @@ def summarize_project(project: Project) -> ProjectSummary:
         problems=problems,
         fetchable=fetchable,
     )
+
+
+def _unreadable_problems(images: list[Path], images_dir: Path, prepared_dir: Path) -> list[Finding]:
+    """The originals that preparing left out because they cannot be read: for the user to take out or delete."""
+    findings = []
+    for image, reason in unreadable_originals(images, prepared_dir).items():
+        name = display_name(image, images_dir)
+        why = "Preparing leaves it out, and training waits: take it out of training (dataset.exclude) or delete it."
+        findings.append(Finding("error", f"{name} {reason}.", why, Fix("edit-setting", "dataset.exclude"), "unreadable", (name,)))
+    return findings
 
 
 def _cache_problem() -> Finding | None:

@@ -279,7 +279,12 @@ def _verdict(rows: list[ImageRow], report) -> str:
     left_out = f" ({len(rows) - len(used)} left out)" if len(used) < len(rows) else ""
     lines = [f"{len(used)} image(s) for training{left_out}."]
     lines += [str(finding) for finding in report.findings if not finding.subjects] or ["Enough of them, and varied enough."]
-    unprepared = sum(1 for row in used if row.prepared is None)
+    unreadable = [row.name for row in used if any(finding.check == "unreadable" for finding in row.findings)]
+    if unreadable:
+        them = "it" if len(unreadable) == 1 else "them"
+        lines.append(f"{len(unreadable)} cannot be read ({', '.join(unreadable[:3])}): take {them} out (x) or delete {them}.")
+    unprepared = sum(1 for row in used if row.prepared is None and row.name not in unreadable)
     if used:
-        lines.append("All prepared." if not unprepared else f"{unprepared} not prepared yet: press p.")
+        prepared = "The others are prepared." if unreadable else "All prepared."
+        lines.append(prepared if not unprepared else f"{unprepared} not prepared yet: press p.")
     return " ".join(lines)
