@@ -109,6 +109,18 @@ def test_a_grid_run_again_reuses_its_cells(trained_project):
 
 
 @pytest.mark.slow
+def test_a_damaged_cached_cell_is_rendered_again(trained_project):
+    first, plan = rendered(trained_project, x="step=2,4", y="", z="seed=31")
+    damaged = first.cell_file(plan.cells[1])
+    kept = pixels(damaged)
+    damaged.write_bytes(b"garbage\n")
+    again, _ = rendered(trained_project, x="step=2,4", y="", z="seed=31")
+    assert np.array_equal(pixels(damaged), kept)
+    assert np.array_equal(pixels(again.path / "grid.png"), pixels(first.path / "grid.png"))
+    assert grid_status(again).state == "finished"
+
+
+@pytest.mark.slow
 def test_the_diffusers_folder_and_the_single_file_of_a_model_give_equal_cells(trained_project, tiny_model_dir, tiny_checkpoint):
     trained_project.update({"xy.size": 128})  # a single file does not say builtin:tiny's small size
     try:
@@ -185,6 +197,27 @@ def test_axes_that_do_not_fit_the_project_are_refused_before_rendering(trained_p
         plan_grid(trained_project, x="seed=1-21", y="cfg=1-21")
 
 
+def test_a_folder_that_is_not_a_model_is_refused_when_the_grid_is_planned(trained_project, tmp_path):
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("not a model\n")
+    with pytest.raises(UserError) as caught:
+        plan_grid(trained_project, x=f"model=base,{folder}")
+    message = str(caught.value)
+    assert f"the model folder {folder} is not a model" in message and "model_index.json" in message
+    assert "\n" not in message
+
+
+def test_a_symbolic_link_loop_on_the_model_axis_is_named_in_one_sentence(trained_project, tmp_path):
+    loop = tmp_path / "LOOP"
+    loop.symlink_to(loop)
+    grids_before = list_grids(trained_project)
+    result = run_ti_tui("xy", str(trained_project.root), "--x", f"model={loop}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"ti-tui: {loop} is a symbolic-link loop")
+    assert list_grids(trained_project) == grids_before
+
+
 @pytest.mark.slow
 def test_a_grid_stops_when_asked_and_a_vanished_renderer_is_lost(trained_project):
     plan = plan_grid(trained_project, x="seed=100-103", y="steps=30")
@@ -204,6 +237,46 @@ def test_a_grid_stops_when_asked_and_a_vanished_renderer_is_lost(trained_project
     process.kill()
     process.wait()
     assert grid_status(lost).state == "lost" and "renderer.log" in grid_status(lost).message
+
+
+@pytest.mark.slow
+def test_stop_stops_the_grid_at_work_though_a_newer_one_is_done(trained_project):
+    from ti_tui.infer.grid import GridDirectory
+
+    plan = plan_grid(trained_project, x="seed=300-399", y="steps=30,31")
+    grid, process = start_grid(trained_project, plan)
+    newer = GridDirectory(trained_project.root / "grids" / "99991231-235959")  # as a clock set back leaves one
+    newer.path.mkdir()
+    try:
+        newer.write_plan(plan_grid(trained_project, x="seed=1", y=""))
+        events = EventWriter(newer.events_file)
+        events.write("finished", reason="completed", message="1 cells", done=1)
+        events.close()
+        stopped = run_ti_tui("xy", str(trained_project.root), "--stop")
+        assert stopped.returncode == 0, stopped.stderr
+        assert f"Asked grid {grid.id} to stop" in stopped.stdout
+        process.wait(timeout=300)
+        status = grid_status(grid)
+        assert status.state == "stopped" and status.done < status.total
+        again = run_ti_tui("xy", str(trained_project.root), "--stop")
+        assert again.returncode == 2 and again.stderr.count("\n") == 1 and "no grid is rendering" in again.stderr
+    finally:
+        shutil.rmtree(newer.path)
+        if process.poll() is None:
+            stop_grid(grid)
+            process.wait(timeout=300)
+
+
+def test_a_grid_whose_plan_cannot_be_read_stands_in_no_one_s_way(trained_project):
+    damaged = trained_project.root / "grids" / "99991231-235958"
+    damaged.mkdir(parents=True)
+    try:
+        (damaged / "grid.json").write_text("{")
+        stopped = run_ti_tui("xy", str(trained_project.root), "--stop")
+        assert stopped.returncode == 2 and stopped.stderr.count("\n") == 1
+        assert f"no grid is rendering in {trained_project.name}" in stopped.stderr
+    finally:
+        shutil.rmtree(damaged)
 
 
 def test_the_chosen_checkpoint_is_what_export_and_generate_use(trained_project):
@@ -240,3 +313,76 @@ def test_generate_writes_pngs_the_web_ui_reads_and_refuses_an_embedding_of_anoth
 
     unknown = run_ti_tui("generate", str(trained_project.root), "[name]", "--sampler", "Euler b")
     assert unknown.returncode == 2 and '"Euler b" is not a sampler' in unknown.stderr
+
+
+def sample_copy(root):
+    shutil.copytree(SAMPLE_PROJECT, root, ignore=shutil.ignore_patterns("runs", "prepared", "exports", "grids", "generated"))
+    return root
+
+
+def embedding_file(path, word: str, layout: str = "safetensors"):
+    """An SD 1.x embedding file whose word (a .safetensors' trigger metadata, a .pt's name) is `word`."""
+    write_embedding(Embedding(torch.randn(1, 768, generator=torch.Generator().manual_seed(1)), trigger=word), path, layout)
+    return path
+
+
+def written_paths(result) -> list:
+    return [line.removeprefix("Wrote ") for line in result.stdout.splitlines() if line.startswith("Wrote ")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "file_name, word",
+    [("trav.safetensors", "../../../../OUTSIDE"), ("trav.pt", "../../../../OUT_PT"), ("slash.safetensors", "robot/x")],
+    ids=["trigger-climbs", "pt-name-climbs", "trigger-with-slash"],
+)
+def test_a_word_read_from_an_embedding_file_never_names_a_path_outside_generated(tmp_path, file_name, word):
+    root = sample_copy(tmp_path / "a" / "b" / "c" / "deep" / "proj")
+    layout = "pt" if file_name.endswith(".pt") else "safetensors"
+    embedding = embedding_file(tmp_path / file_name, word, layout)
+    result = run_ti_tui("generate", str(root), "a [name]", "--embedding", str(embedding), "--steps", "1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (written,) = written_paths(result)
+    assert os.path.dirname(written) == str(root / "generated") and ".." not in written
+    assert sorted(tmp_path.rglob("*.png")) == [root / "generated" / os.path.basename(written)]
+    assert not list((root / "generated").glob(".*"))
+
+
+@pytest.mark.slow
+def test_generate_never_replaces_an_image_that_is_there(tmp_path, monkeypatch):
+    from ti_tui.usecases.generate import GenerationRequest, generate_images
+
+    project = Project.open(sample_copy(tmp_path / "project"))
+    embedding = embedding_file(tmp_path / "zorbot.safetensors", "zorbot")
+    monkeypatch.setattr(time, "strftime", lambda *arguments: "20261206-115702")  # two runs within one second
+    mine = project.root / "generated" / "20261206-115702-zorbot-s1.png"
+    mine.parent.mkdir()
+    mine.write_bytes(b"the user's own picture")
+    moon = generate_images(project, GenerationRequest("a [name] on the moon", embedding=embedding, seed=1, sampling_steps=1))
+    sea = generate_images(project, GenerationRequest("a [name] under the sea", embedding=embedding, seed=1, sampling_steps=1))
+    assert mine.read_bytes() == b"the user's own picture"
+    assert len({mine, *moon, *sea}) == 3
+    assert Image.open(moon[0]).text["parameters"].startswith("a zorbot on the moon\n")
+    assert Image.open(sea[0]).text["parameters"].startswith("a zorbot under the sea\n")
+    assert sorted(path.name for path in mine.parent.iterdir()) == sorted(path.name for path in (mine, *moon, *sea))
+
+
+def test_a_seed_range_past_the_largest_seed_is_refused_in_one_sentence(tmp_path):
+    root = sample_copy(tmp_path / "project")
+    embedding = embedding_file(tmp_path / "zorbot.safetensors", "zorbot")
+    result = run_ti_tui("generate", str(root), "[name]", "--embedding", str(embedding), "--seed", "4294967295", "-n", "2")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "seed 4294967296" in result.stderr and "largest seed 4294967295" in result.stderr
+    assert "4294967294" in result.stderr  # the first seed that fits
+    assert not (root / "generated").exists()
+
+
+@pytest.mark.parametrize("option", ["--model", "--embedding"])
+def test_generate_names_a_symbolic_link_loop_it_is_given(tmp_path, option):
+    root = sample_copy(tmp_path / "project")
+    loop = tmp_path / "loop.safetensors"
+    loop.symlink_to(loop)
+    extra = [] if option == "--embedding" else ["--embedding", str(embedding_file(tmp_path / "zorbot.safetensors", "zorbot"))]
+    result = run_ti_tui("generate", str(root), "[name]", option, str(loop), *extra)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1 and f"{loop} is a symbolic-link loop" in result.stderr

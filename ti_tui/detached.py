@@ -7,8 +7,10 @@ for its whole life; the kernel lets go of the lock when the process ends, even o
 """
 
 import fcntl
+import os
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from ti_tui.errors import UserError
@@ -76,6 +78,32 @@ def lock_is_held(lock_file: Path) -> bool:
             return False
     except FileNotFoundError:
         return False
+
+
+@contextmanager
+def starting_one_at_a_time(project_root: Path):
+    """Held while a detached process (a trainer, a grid renderer) is being started on a project, until it
+    holds its own lock (before that, only guesses from its process say it lives): starters at the same
+    moment take turns, and each sees what the one before it started. A lock on the project's folder
+    itself, so that no file is added to it for the purpose."""
+    folder = os.open(project_root, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(folder)  # and the lock goes with it
+
+
+def wait_for_its_lock(work: WorkFolder, process: subprocess.Popen, grace_seconds: float) -> None:
+    """Until the process started to work in `work` holds its lock, or has ended, or `grace_seconds` have passed.
+
+    Before that only its process number and start time say it lives, and a wall clock that moves
+    (or a process slow to import) makes those say it is gone: a starter that came next would start
+    a second one. Once it holds the lock, the lock alone says so.
+    """
+    deadline = time.monotonic() + grace_seconds
+    while not work.is_locked() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 class LifeLock:

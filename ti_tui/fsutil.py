@@ -42,6 +42,40 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     An existing file keeps its permission bits; a symbolic link keeps pointing at the new content.
     """
     path = Path(os.path.realpath(path))
+    mode = path.stat().st_mode & 0o7777 if path.exists() else None
+    temporary_name = _written_temporary(path, data, mode)
+    try:
+        os.replace(temporary_name, path)
+    except BaseException:
+        Path(temporary_name).unlink(missing_ok=True)
+        raise
+
+
+def atomic_create_bytes(path: Path, data: bytes) -> None:
+    """Write `data` as a new file at `path`, whole or not at all; FileExistsError if anything is there.
+
+    Anything at all: a file, a folder or a link (a dangling one too) is left as it was. Two writers
+    racing for one name cannot both win: the file is written aside, then hard-linked into place,
+    which fails rather than replace.
+    """
+    path = Path(path)
+    temporary_name = _written_temporary(path, data, None)
+    try:
+        try:
+            os.link(temporary_name, path)
+        except OSError as error:
+            if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+                raise
+            # A file system without hard links (FAT, some network ones): claim the name first, then
+            # fill it by rename; a reader may meet the claim empty for that moment, never half a file.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            os.replace(temporary_name, path)
+    finally:
+        Path(temporary_name).unlink(missing_ok=True)
+
+
+def _written_temporary(path: Path, data: bytes, mode: int | None) -> str:
+    """`data` in a new hidden file beside `path`, flushed to disk, with `mode` (default: as a new file gets); its name."""
     descriptor, temporary_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(descriptor, "wb") as handle:
@@ -52,14 +86,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        if path.exists():
-            os.chmod(temporary_name, path.stat().st_mode & 0o7777)
-        else:
-            os.chmod(temporary_name, 0o666 & ~_current_umask())
-        os.replace(temporary_name, path)
+        os.chmod(temporary_name, 0o666 & ~_current_umask() if mode is None else mode)
     except BaseException:
         Path(temporary_name).unlink(missing_ok=True)
         raise
+    return temporary_name
 
 
 def file_sha256(path: Path) -> str:

@@ -20,7 +20,9 @@ def add_commands(commands) -> None:
     which.add_argument("--embedding", type=Path, metavar="FILE", help="any embedding file instead of a checkpoint")
     generate.add_argument("--run", help="the run whose checkpoints to use (default: the chosen one, else the newest)")
     generate.add_argument("--negative", default="", help="the negative prompt")
-    generate.add_argument("--seed", type=int, help="the first image's seed; the next ones count on (default: xy.seed)")
+    generate.add_argument(
+        "--seed", type=int, help="the first image's seed, 0 to 4294967295; the next ones count on from it (default: xy.seed)"
+    )
     generate.add_argument("--cfg", type=float, help="CFG scale (default: xy.cfg_scale)")
     generate.add_argument("--steps", type=int, help="sampling steps (default: xy.sampling_steps)")
     generate.add_argument("--sampler", help='such as "Euler a", "DPM++ 2M Karras", DDIM, UniPC (default: xy.sampler)')
@@ -66,12 +68,11 @@ def generate_images(arguments: argparse.Namespace) -> int:
 
 def render_grid(arguments: argparse.Namespace) -> int:
     from ti_tui.project import Project
-    from ti_tui.usecases.compare import find_grid, plan_grid, start_grid, stop_grid
+    from ti_tui.usecases.compare import plan_grid, start_grid, stop_active_grid
 
     project = Project.open(arguments.project)
     if arguments.stop:
-        grid = find_grid(project, "last")
-        stop_grid(grid)
+        grid = stop_active_grid(project)
         print(f"Asked grid {grid.id} to stop after the cell it is rendering")
         return 0
     plan = plan_grid(project, arguments.x, arguments.y, arguments.z, arguments.run)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ti_tui.embedding.files import EmbeddingFile, check_fits, read_embedding
 from ti_tui.fsutil import file_sha256
-from ti_tui.infer.render import RenderRequest, parameters_text, render, sampler_name, save_png
+from ti_tui.infer.render import RenderRequest, parameters_text, render, sampler_name, save_new_png, save_png
 from ti_tui.samplers import sampler_named
 from ti_tui.sd.loading import LoadedModel, load_model
 from ti_tui.sd.placeholder import PromptEncoder
@@ -61,6 +61,14 @@ class Generator:
 
     def save(self, image, path: Path, request: RenderRequest, extra: dict | None = None) -> None:
         """The image as a PNG whose parameters the web UI's PNG Info reads."""
+        save_png(image, path, self.parameters(request, extra))
+
+    def save_new(self, image, folder: Path, stem: str, request: RenderRequest) -> Path:
+        """The image as a new PNG in `folder` named after `stem`, replacing nothing; its path."""
+        return save_new_png(image, folder, stem, self.parameters(request))
+
+    def parameters(self, request: RenderRequest, extra: dict | None = None) -> str:
+        """How the image was made, as the web UI's PNG Info reads it."""
         model = self.model
         details = dict(extra or {})
         if self.embedding is not None:
@@ -68,5 +76,4 @@ class Generator:
             if self.embedding.strength != 1:
                 details["Embedding strength"] = f"{self.embedding.strength:g}"
             details["TI hashes"] = f'"{self.embedding.word}: {self.embedding.short_hash}"'
-        text = parameters_text(request, sampler_name(self.own_scheduler), model.name, model.short_hash, details)
-        save_png(image, path, text)
+        return parameters_text(request, sampler_name(self.own_scheduler), model.name, model.short_hash, details)

@@ -10,7 +10,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from ti_tui.fsutil import atomic_write_bytes
+from ti_tui.fsutil import atomic_create_bytes, atomic_write_bytes
 
 
 @dataclass(frozen=True)
@@ -64,10 +64,31 @@ def parameters_text(request: RenderRequest, sampler: str, model: str, model_hash
 
 def save_png(image, path: Path, parameters: str) -> None:
     """Write the image with its parameters in the PNG's text, atomically."""
+    atomic_write_bytes(path, png_bytes(image, parameters))
+
+
+def save_new_png(image, folder: Path, stem: str, parameters: str) -> Path:
+    """Write the image as a new PNG in `folder`, named `stem` (then `stem-2`, `stem-3`... while a name is taken); its path.
+
+    Nothing already there is replaced, even by another process writing the same name at the same moment.
+    """
+    data = png_bytes(image, parameters)
+    path, number = folder / f"{stem}.png", 1
+    while True:
+        try:
+            atomic_create_bytes(path, data)
+            return path
+        except FileExistsError:
+            number += 1
+            path = folder / f"{stem}-{number}.png"
+
+
+def png_bytes(image, parameters: str) -> bytes:
+    """The image as PNG bytes, with its parameters in the PNG's text."""
     from PIL.PngImagePlugin import PngInfo
 
     info = PngInfo()
     info.add_text("parameters", parameters)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", pnginfo=info)
-    atomic_write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()

@@ -21,7 +21,7 @@ def render_grid(grid: GridDirectory, events: EventWriter) -> None:
     plan = grid.plan()
     grid.cells_dir.mkdir(parents=True, exist_ok=True)
     total = len(plan.cells)
-    waiting = [cell for cell in plan.cells if not grid.cell_file(cell).is_file()]
+    waiting = [cell for cell in plan.cells if not _whole_picture(grid.cell_file(cell))]
     done = total - len(waiting)
     events.write("started", total=total, reused=done)
     # One model load per model, and the embedding swapped only when the checkpoint or strength changes.
@@ -46,6 +46,18 @@ def render_grid(grid: GridDirectory, events: EventWriter) -> None:
         path = _draw(grid, plan, z)
         events.write("grid", path=str(path), z=z)
     events.write(FINAL_EVENT, reason="completed", message=f"{total} cells", done=done)
+
+
+def _whole_picture(path: Path) -> bool:
+    """Whether `path` holds a picture that reads to its end: a cached cell cut short or written over is rendered again."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except Exception:  # missing, or damaged: Pillow says so in many ways (OSError, SyntaxError, ValueError, struct.error, ...)
+        return False
+    return True
 
 
 def _load(plan: GridPlan, model: str):

@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Literal
 
 from ti_tui.axes import AXIS_KINDS, Axis, AxisError, parse_axis
-from ti_tui.detached import process_alive, spawn_detached
+from ti_tui.detached import process_alive, spawn_detached, starting_one_at_a_time, wait_for_its_lock
 from ti_tui.errors import UserError
 from ti_tui.fsutil import file_sha256
 from ti_tui.infer.grid import ROLES, Cell, CellSettings, GridAxis, GridDirectory, GridPlan, cell_key
 from ti_tui.project import Project
 from ti_tui.runs import RunDirectory
 from ti_tui.runs.events import FINAL_EVENT, RunWatcher
+from ti_tui.sd.family import family_of_diffusers_folder
 from ti_tui.sd.source import classify_model_source
 from ti_tui.usecases.checkpoints import find_checkpoint, run_of_choice
 from ti_tui.usecases.generate import tokenizer_of_the_base
@@ -152,6 +153,13 @@ def _existing_model(project: Project, text: str) -> str:
     source = classify_model_source(text, project.root)
     if source.kind == "missing":
         raise UserError(f"the model {text} does not exist (looked for {source.path})")
+    if source.kind == "folder":
+        if not (source.path / "model_index.json").is_file():
+            raise UserError(
+                f"the model folder {source.path} is not a model: a model folder (diffusers layout) holds model_index.json "
+                "beside its unet, vae, text_encoder, tokenizer and scheduler folders; name such a folder, or a .safetensors or .ckpt file"
+            )
+        family_of_diffusers_folder(source.path)  # its configs read now: a folder missing a part is refused before a process starts
     return text
 
 
@@ -205,23 +213,59 @@ def list_grids(project: Project) -> list[GridDirectory]:
 
 
 def start_grid(project: Project, plan: GridPlan) -> tuple[GridDirectory, object]:
-    """A new grid folder with the plan, and its renderer started detached; one grid at a time per project."""
-    for other in list_grids(project):
-        status = grid_status(other)
-        if status.active:
-            raise UserError(f"grid {other.id} is still rendering ({status.done} of {status.total} cells); wait for it or stop it first")
+    """A new grid folder with the plan, and its renderer started detached; returns once the renderer holds its
+    lock, or has ended.
+
+    One grid at a time per project: starters at the same moment take turns (as runs' starters do), so
+    they get one grid between them and the others are refused.
+    """
+    with starting_one_at_a_time(project.root):
+        other = active_grid(project)
+        if other is not None:
+            raise UserError(f"grid {other.id} is still rendering{_progress(other)}; wait for it or stop it first")
+        grid = _new_grid_folder(project)
+        grid.write_plan(plan)
+        command = [sys.executable, "-m", "ti_tui.infer.xy", os.fspath(grid.path)]
+        process, process_started = spawn_detached(command, grid.log_file, grid.path)
+        grid.record_launch(process.pid, process_started)
+        wait_for_its_lock(grid, process, STARTUP_GRACE_SECONDS)
+    return grid, process
+
+
+def _new_grid_folder(project: Project) -> GridDirectory:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for attempt in range(100):
         grid = GridDirectory(grids_dir(project) / (stamp + (f"-{attempt}" if attempt else "")))
         try:
             grid.path.mkdir(parents=True)
-            break
+            return grid
         except FileExistsError:
             continue
-    grid.write_plan(plan)
-    process, process_started = spawn_detached([sys.executable, "-m", "ti_tui.infer.xy", os.fspath(grid.path)], grid.log_file, grid.path)
-    grid.record_launch(process.pid, process_started)
-    return grid, process
+    raise UserError(f"cannot make a new grid folder in {grids_dir(project)}")
+
+
+def active_grid(project: Project) -> GridDirectory | None:
+    """The grid a renderer is at work on (or about to be), whichever grid it is; None when none is.
+
+    A grid whose grid.json cannot be read is at work only while a renderer holds its lock; otherwise
+    it is passed over, so that it does not stand in the way of every new grid.
+    """
+    for grid in reversed(list_grids(project)):
+        try:
+            if grid_status(grid).active:
+                return grid
+        except UserError:
+            if grid.is_locked():
+                return grid
+    return None
+
+
+def _progress(grid: GridDirectory) -> str:
+    try:
+        status = grid_status(grid)
+    except UserError:
+        return ""
+    return f" ({status.done} of {status.total} cells)"
 
 
 def grid_status(grid: GridDirectory) -> GridStatus:
@@ -267,16 +311,13 @@ def stop_grid(grid: GridDirectory) -> None:
     grid.ask_to_stop()
 
 
-def find_grid(project: Project, name: str) -> GridDirectory:
-    grids = list_grids(project)
-    if not grids:
-        raise UserError(f"{project.name} has no grids yet")
-    if name == "last":
-        return grids[-1]
-    for grid in grids:
-        if grid.id == name:
-            return grid
-    raise UserError(f"no grid {name!r} in {grids_dir(project)}")
+def stop_active_grid(project: Project) -> GridDirectory:
+    """Ask the renderer at work on the project, on whichever of its grids, to stop after the cell it is rendering."""
+    grid = active_grid(project)
+    if grid is None:
+        raise UserError(f"no grid is rendering in {project.name}, so there is nothing to stop")
+    grid.ask_to_stop()
+    return grid
 
 
 def with_model_added(project: Project, model: Path) -> dict[str, str]:

@@ -5,6 +5,7 @@ never loads into the wizard.
 """
 
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,10 +14,14 @@ from pathlib import Path
 from ti_tui.embedding.files import read_embedding
 from ti_tui.errors import UserError
 from ti_tui.infer.render import RenderRequest
+from ti_tui.paths import user_path
 from ti_tui.project import Project
 from ti_tui.samplers import sampler_named
 from ti_tui.sd.source import classify_model_source
 from ti_tui.usecases.checkpoints import chosen_checkpoint
+
+LARGEST_SEED = 2**32 - 1  # as in the settings and the grid's seed axis
+FILE_WORD_BYTES = 64  # of a word in an image's file name, in UTF-8; the prompt gets the whole word
 
 
 @dataclass(frozen=True)
@@ -60,13 +65,15 @@ def generate_images(project: Project, request: GenerationRequest, on_image: Call
     settings = project.settings
     xy = settings.xy
     if request.embedding is not None:
-        embedding_path = Path(request.embedding).expanduser().resolve()
+        embedding_path = user_path(os.fspath(request.embedding), Path.cwd())
         word = read_embedding(embedding_path).embedding.trigger
     else:
         _, checkpoint = chosen_checkpoint(project, request.step, request.run)
         embedding_path, word = checkpoint.embedding, settings.token.trigger
     sampler = sampler_named(request.sampler or xy.sampler).name
     _check_numbers(request)
+    seed = xy.seed if request.seed is None else request.seed
+    _check_seeds(seed, request.count)
     model_settings = settings.model
     if request.model:
         source = classify_model_source(request.model, Path.cwd())
@@ -76,11 +83,11 @@ def generate_images(project: Project, request: GenerationRequest, on_image: Call
         model_settings = model_settings.model_copy(update=update)
     generator = Generator.load(model_settings, project.root)
     generator.use_embedding(embedding_path, word, request.strength)
-    seed = xy.seed if request.seed is None else request.seed
     side = request.size or generator.size
     folder = generated_dir(project)
     folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
+    name_word = file_word(word, embedding_path.stem)
     written = []
     for number in range(request.count):
         render_request = RenderRequest(
@@ -93,8 +100,7 @@ def generate_images(project: Project, request: GenerationRequest, on_image: Call
             request.negative_prompt.replace("[name]", word),
             sampler,
         )
-        path = folder / f"{stamp}-{word}-s{seed + number}.png"
-        generator.save(generator.render(render_request), path, render_request)
+        path = generator.save_new(generator.render(render_request), folder, f"{stamp}-{name_word}-s{seed + number}", render_request)
         written.append(path)
         on_image(path)
     return written
@@ -103,7 +109,7 @@ def generate_images(project: Project, request: GenerationRequest, on_image: Call
 def _check_numbers(request: GenerationRequest) -> None:
     checks = [
         ("count", request.count, 1 <= request.count <= 100, "1 to 100 images at a time"),
-        ("seed", request.seed, request.seed is None or 0 <= request.seed <= 2**32 - 1, "0 to 4294967295"),
+        ("seed", request.seed, request.seed is None or 0 <= request.seed <= LARGEST_SEED, f"0 to {LARGEST_SEED}"),
         ("CFG scale", request.cfg_scale, request.cfg_scale is None or 0 <= request.cfg_scale <= 30, "0 to 30"),
         ("sampling steps", request.sampling_steps, request.sampling_steps is None or 1 <= request.sampling_steps <= 200, "1 to 200"),
         (
@@ -117,3 +123,24 @@ def _check_numbers(request: GenerationRequest) -> None:
     for name, value, fine, expected in checks:
         if not fine:
             raise UserError(f"{name} {value} is out of range: it takes {expected}")
+
+
+def _check_seeds(first: int, count: int) -> None:
+    """Image n gets seed first + n - 1, and the last of them must be a seed too."""
+    last = first + count - 1
+    if last > LARGEST_SEED:
+        raise UserError(
+            f"{count} images from seed {first} would end at seed {last}, past the largest seed {LARGEST_SEED} "
+            f"(each image takes the next seed): start at seed {LARGEST_SEED - count + 1} or lower, or make fewer images"
+        )
+
+
+def file_word(word: str, fallback: str) -> str:
+    """`word` made fit for an image's file name: letters, digits, - and _ only, so that a name read from a file
+    (such as a trigger of "../../x") never forms a path; `fallback` (the file's stem) when nothing of it is left."""
+    for text in (word, fallback):
+        # Cut by bytes, as a file system counts them, without splitting a letter.
+        fitting = re.sub(r"[^\w-]+", "-", text).strip("-").encode()[:FILE_WORD_BYTES].decode(errors="ignore").rstrip("-")
+        if fitting:
+            return fitting
+    return "embedding"
