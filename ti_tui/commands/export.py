@@ -48,7 +48,7 @@ def export_project(arguments: argparse.Namespace) -> int:
     print(f"Checkpoint: step {result.checkpoint.step} of run {result.run.id}")
     print(f"{target.folder} is {target.description}.")
     for path in result.paths:
-        print(f"Wrote {path}")
+        print(f"Kept {path}: it already holds this checkpoint" if path in result.kept else f"Wrote {path}")
     for warning in result.warnings:
         print(f"Warning: {warning}")
     usage = prompt_usage(result.name, target)

@@ -9,7 +9,9 @@ Written layouts (each checked against how the web UI, ComfyUI, diffusers and Inv
 Reading also accepts SDXL files (`clip_l` + `clip_g`), which are reported as such.
 """
 
+import errno
 import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -17,6 +19,7 @@ from typing import Literal
 from ti_tui import __version__
 from ti_tui.errors import UserError
 from ti_tui.fsutil import atomic_write_bytes
+from ti_tui.paths import broken_link_problem
 from ti_tui.sd.family import label_for_width, read_safetensors_header
 from ti_tui.torch_files import load_plain_torch_file
 
@@ -97,16 +100,75 @@ def write_embedding(embedding: Embedding, path: Path, layout: EmbeddingFormat) -
 def export_embedding(
     embedding: Embedding, folder: Path, layouts: list[EmbeddingFormat], name: str = "", overwrite: bool = False
 ) -> list[Path]:
-    """Write the embedding in each layout into `folder`, named after the trigger (UIs take the name as the word)."""
+    """Write the embedding in each layout into `folder`, named after the trigger (UIs take the name as the word); the files written.
+
+    A file there already that holds this very embedding in its layout is kept as it is, so an export cut
+    short (a full disk) completes when run again; anything else there is replaced only with `overwrite`.
+    """
     stem = name or embedding.trigger
-    paths = [Path(folder) / f"{stem}{FILE_SUFFIXES[layout]}" for layout in layouts]
-    existing = [path for path in paths if path.exists()]
+    files = [(Path(folder) / f"{stem}{FILE_SUFFIXES[layout]}", layout) for layout in layouts]
+    kept = [path for path, layout in files if holds_embedding(path, embedding, layout)]
+    wanted = [(path, layout) for path, layout in files if path not in kept]
+    existing = [path for path, _ in wanted if os.path.lexists(path)]
     if existing and not overwrite:
         raise UserError(f"{', '.join(map(str, existing))} already exist(s); nothing was written. Choose another name, or ask to overwrite.")
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    for path, layout in zip(paths, layouts):
-        write_embedding(embedding, path, layout)
-    return paths
+    written: list[Path] = []
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        for path, layout in wanted:
+            write_embedding(embedding, path, layout)
+            written.append(path)
+    except OSError as error:
+        unwritten = [path for path, _ in wanted if path not in written]
+        raise UserError(_not_written_message(error, Path(folder), unwritten, kept + written)) from None
+    return written
+
+
+def holds_embedding(path: Path, embedding: Embedding, layout: EmbeddingFormat) -> bool:
+    """Whether the file at `path` is `embedding` in `layout`: the same word and the same vectors."""
+    import torch
+
+    if not Path(path).is_file():
+        return False
+    try:
+        found = read_embedding(path)
+    except UserError:
+        return False
+    vectors = embedding.vectors.detach().to("cpu", torch.float32)
+    return (
+        found.layout == layout
+        and found.embedding.trigger == embedding.trigger
+        and found.embedding.vectors.shape == vectors.shape
+        and torch.equal(found.embedding.vectors, vectors)
+    )
+
+
+def _not_written_message(error: OSError, folder: Path, unwritten: list[Path], done: list[Path]) -> str:
+    """What stopped an export, which of its files are in place and which are not, and what to do, in one sentence."""
+    reasons = {
+        errno.ENOSPC: ("the disk is full", "free some space, then export again"),
+        errno.EDQUOT: ("the disk quota is used up", "free some space, then export again"),
+        errno.EROFS: (f"{folder} is on a read-only file system", "export into another folder"),
+        errno.EACCES: (f"there is no permission to write into {folder}", "export into another folder, or allow writing there"),
+        errno.EPERM: (f"there is no permission to write into {folder}", "export into another folder, or allow writing there"),
+    }
+    cause, remedy = reasons.get(error.errno, (error.strerror or str(error), "mend that, then export again"))
+    if error.errno == errno.ENOENT and unwritten and unwritten[0].is_symlink():
+        link = unwritten[0]
+        cause, remedy = (
+            f"{link} is a symbolic link to {os.readlink(link)}, in a folder that does not exist",
+            "make that folder, or remove the link",
+        )
+    message = f"{cause}, so {_listed(unwritten)} {'was' if len(unwritten) == 1 else 'were'} not written"
+    if done:
+        message += f"; {_listed(done)} {'was' if len(done) == 1 else 'were'} written whole"
+    again = ", which keeps the files already written and adds the rest" if done and remedy.endswith("export again") else ""
+    return f"{message}: {remedy}{again}"
+
+
+def _listed(paths: list[Path]) -> str:
+    names = [str(path) for path in paths]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _metadata(embedding: Embedding) -> dict[str, str]:
@@ -134,7 +196,7 @@ def read_embedding(path: Path) -> EmbeddingFile:
     """Read any embedding layout; every problem is one sentence naming the file."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path} does not exist" if not path.exists() else f"{path} is not a file")
+        raise UserError(broken_link_problem(path) or (f"{path} does not exist" if not path.exists() else f"{path} is not a file"))
     suffix = path.suffix.lower()
     if suffix == ".safetensors":
         content, metadata = _read_safetensors(path)

@@ -19,13 +19,13 @@ Any other folder is a plain one. The default is the project's `[export] folder`.
 import json
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from ti_tui.embedding.files import FILE_SUFFIXES, export_embedding, read_embedding
+from ti_tui.embedding.files import FILE_SUFFIXES, export_embedding, holds_embedding, read_embedding
 from ti_tui.errors import UserError
-from ti_tui.paths import user_path
+from ti_tui.paths import resolved, user_path
 from ti_tui.project import Project
 from ti_tui.runs import RunDirectory, run_status
 from ti_tui.runs.directory import Checkpoint
@@ -60,18 +60,19 @@ class ExportPlan:
     name: str  # the file name without its extension: the word in prompts
     formats: tuple[str, ...]
     paths: tuple[Path, ...]  # the files it will write
-    existing: tuple[Path, ...]  # those of them already there, which are overwritten only when asked
+    existing: tuple[Path, ...]  # those of them already there (a dangling link too), which are overwritten only when asked
     warnings: tuple[str, ...]
 
 
 @dataclass
 class ExportResult:
-    paths: list[Path]  # the files written
+    paths: list[Path]  # the files of the export, all in place now
     target: ExportTarget
     run: RunDirectory
     checkpoint: Checkpoint
     warnings: list[str]
     name: str
+    kept: list[Path] = field(default_factory=list)  # those of `paths` that already held this checkpoint, left as they were
 
 
 class ExportExistsError(UserError):
@@ -212,10 +213,14 @@ def plan_export(
     layouts = _formats(formats or settings.formats)
     folder = user_path(os.fspath(to), Path.cwd()) if to is not None else project.exports_dir
     target = recognise_target(folder, _family_label(checkpoint))
-    if target.embeddings_dir.exists() and not target.embeddings_dir.is_dir():
-        raise UserError(f"{target.embeddings_dir} is a file, where {target.ui or 'the export'} needs a folder for embeddings")
+    _check_folder(target)
     name = settings.name or run.facts().settings.token.trigger
     paths = tuple(target.embeddings_dir / f"{name}{FILE_SUFFIXES[layout]}" for layout in layouts)
+    for path in paths:
+        if path.is_dir():
+            raise UserError(
+                f"{path} is a folder, where the export writes a file: move it away, or set export.name to export under another name"
+            )
     warnings = []
     status = run_status(run)
     if status.active:
@@ -229,7 +234,20 @@ def plan_export(
         warnings.append(
             f"{len(paths)} files named {name} go into one folder of {target.ui}, which knows one embedding per name: keep one format there."
         )
-    return ExportPlan(run, checkpoint, target, name, layouts, paths, tuple(path for path in paths if path.exists()), tuple(warnings))
+    existing = tuple(path for path in paths if os.path.lexists(path))
+    return ExportPlan(run, checkpoint, target, name, layouts, paths, existing, tuple(warnings))
+
+
+def _check_folder(target: ExportTarget) -> None:
+    """The folder the files go into is one, or can be made: not a file, nor a link to nowhere."""
+    folder = target.embeddings_dir
+    if folder.is_symlink() and not folder.exists():
+        resolved(folder)  # a symbolic-link loop is named as one
+        raise UserError(
+            f"{folder} is a symbolic link to {os.readlink(folder)}, which does not exist: make that folder, or export into another one"
+        )
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{folder} is a file, where {target.ui or 'the export'} needs a folder for embeddings")
 
 
 def export_checkpoint(
@@ -242,11 +260,10 @@ def export_checkpoint(
 ) -> ExportResult:
     """Write the chosen checkpoint where `to`'s UI reads embeddings, as `plan_export` says.
 
-    Files already there are overwritten only with `force`; without it nothing is written.
+    Files already there are overwritten only with `force`; without it nothing is written. A file there
+    that already holds this checkpoint in its format is kept, so an export cut short completes when run again.
     """
     plan = plan_export(project, step, run_name, formats, to)
-    if plan.existing and not force:
-        raise ExportExistsError(list(plan.existing))
     embedding = read_embedding(plan.checkpoint.embedding).embedding
     if not embedding.is_finite:
         raise UserError(
@@ -254,10 +271,13 @@ def export_checkpoint(
             "can use it (training diverged); export an earlier step"
         )
     # Every layout then names the word as the file does: the .pt's name, diffusers' token.
-    written = export_embedding(
-        replace(embedding, trigger=plan.name), plan.target.embeddings_dir, list(plan.formats), name=plan.name, overwrite=force
-    )
-    return ExportResult(written, plan.target, plan.run, plan.checkpoint, list(plan.warnings), plan.name)
+    named = replace(embedding, trigger=plan.name)
+    kept = [path for path, layout in zip(plan.paths, plan.formats) if path in plan.existing and holds_embedding(path, named, layout)]
+    replaced = [path for path in plan.existing if path not in kept]
+    if replaced and not force:
+        raise ExportExistsError(replaced)
+    export_embedding(named, plan.target.embeddings_dir, list(plan.formats), name=plan.name, overwrite=force)
+    return ExportResult(list(plan.paths), plan.target, plan.run, plan.checkpoint, list(plan.warnings), plan.name, kept)
 
 
 def prompt_usage(name: str, target: ExportTarget | None = None) -> list[tuple[str, str]]:
