@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 import torch
-from conftest import run_ti_tui
+from conftest import run_ti_tui, wait_for
 
 from ti_tui.cli import main
 from ti_tui.detached import spawn_detached
@@ -303,11 +303,13 @@ def embedding_file(folder: Path, name: str, vectors) -> Path:
         ("garbage", "is damaged"),
         ("not numbers", "holds vectors that are not numbers (NaN or infinite)"),
         ("too wide", "has vectors of width 1024 (SD 2.x), but this SD 1.x model needs width 768"),
+        ("too many", "holds 200 vectors, more than the 75 a run can train"),
     ],
 )
 def test_a_from_file_that_cannot_start_a_run_is_refused_before_a_run_folder_is_made(trainable_project, tmp_path, kind, expected):
-    """Reproduces each failing --from file leaving a failed run behind, and NaN vectors training on
-    (halving the rate three times) to advise a lower learning rate."""
+    """Reproduces each failing --from file leaving a failed run behind, NaN vectors training on
+    (halving the rate three times) to advise a lower learning rate, and a file of 200 vectors accepted
+    ("200 vector(s)") while the trainer trained 75 of them."""
     project = trainable_project()
     if kind == "text":
         start_from = tmp_path / "notes.txt"
@@ -317,6 +319,8 @@ def test_a_from_file_that_cannot_start_a_run_is_refused_before_a_run_folder_is_m
         start_from.write_bytes(os.urandom(64))
     elif kind == "not numbers":
         start_from = embedding_file(tmp_path, "diverged", torch.full((2, 768), float("nan")))
+    elif kind == "too many":
+        start_from = embedding_file(tmp_path, "long", torch.randn(200, 768) * 0.01)
     else:
         start_from = embedding_file(tmp_path, "sd2", torch.randn(2, 1024))
     with pytest.raises(UserError) as refused:
@@ -352,3 +356,236 @@ def test_a_from_file_with_another_count_of_vectors_gives_the_run_its_count_and_s
         "The run trains the 3 vector(s) of three.safetensors; token.vectors = 2 counts only for runs that start from the init text"
         in output
     )
+
+
+# 10. Third pass: steps, stops, stalls and odd files in a run's folder ------------------------------
+
+
+def write_events(run: RunDirectory, *events: dict) -> None:
+    """Events appended to the run's log as the trainer writes them, numbered on from those there."""
+    sequence = len(run.events())
+    with open(run.events_file, "a", encoding="utf-8") as log:
+        for event in events:
+            sequence += 1
+            log.write(json.dumps({"v": 1, "seq": sequence, "t": time.time(), **event}) + "\n")
+
+
+def step_events(first: int, last: int, total: int, **fields) -> list[dict]:
+    return [
+        {"type": "step", "step": step, "total": total, "loss": 0.1, "loss_smoothed": 0.1, "lr": 0.005, **fields}
+        for step in range(first, last + 1)
+    ]
+
+
+def test_a_run_that_went_back_to_an_earlier_checkpoint_shows_the_step_its_trainer_is_at(trainable_project, capsys):
+    """Reproduces "running, step 40 of 400" while the trainer, finding the resume states of steps 20-40
+    damaged, had gone back to step 10 and was at step 17."""
+    project = trainable_project()
+    run = training.create_run(project, steps=400)
+    saved_checkpoints(run, 10, 20, 30, 40)
+    write_events(run, {"type": "started", "pid": 1}, *step_events(1, 45, total=400))
+    write_events(run, {"type": "started", "pid": 2}, {"type": "resumed_from", "step": 10, "path": "zorbot-10.safetensors"})
+    lock = TrainerLock(run)
+    try:
+        assert run_status(run).describe() == "running, step 10 of 400"
+        write_events(run, *step_events(11, 17, total=400))
+        _, listing, _ = cli(capsys, "runs", str(project.root))
+    finally:
+        lock.release()
+    assert listing == f"{run.id}  running, step 17 of 400\n"
+
+
+def test_stop_without_a_run_named_stops_the_run_at_work_not_the_newest(trainable_project, capsys):
+    """Reproduces `ti-tui stop P` while an older, resumed run trained: it said the newest run "is not
+    running: lost" and exited 1, and the trainer went on."""
+    project = trainable_project()
+    older = training.create_run(project, steps=20)
+    newest = training.create_run(project, steps=20)
+    lock = TrainerLock(older)  # this process stands in for the resumed trainer
+    try:
+        code, output, _ = cli(capsys, "stop", str(project.root))
+    finally:
+        lock.release()
+    assert code == 0, output
+    assert output == f"Asked run {older.id} to save a checkpoint and stop (it stops after the current step).\n"
+    assert older.pending_requests() == {"stop"} and newest.pending_requests() == set()
+
+    code, output, _ = cli(capsys, "stop", str(project.root))
+    assert code == 1
+    assert output.startswith(f"No run of project is running; the newest, {newest.id}, is lost at step 0 of 20")
+
+
+def test_the_wizard_opens_on_train_while_an_older_resumed_run_trains(trainable_project):
+    """The journey asked the newest run whether it trained, as `stop` did: a wizard opened while an
+    older, resumed run trained would not open on Train to show it."""
+    from ti_tui.usecases.journey import has_active_run
+
+    project = trainable_project()
+    older = training.create_run(project, steps=20)
+    training.create_run(project, steps=20)
+    assert not has_active_run(project)
+    lock = TrainerLock(older)  # this process stands in for the resumed trainer
+    try:
+        assert has_active_run(project)
+        assert training.active_run(project) == older
+    finally:
+        lock.release()
+
+
+@pytest.mark.parametrize("kind", ["missing", "not UTF-8", "loop"])
+def test_a_template_that_cannot_be_read_is_refused_before_a_run_folder_is_made(trainable_project, kind):
+    """Reproduces a template file that is missing, not UTF-8 or a symbolic-link loop being found by the
+    trainer, after it started, leaving a failed run behind for each attempt."""
+    project = trainable_project(**{"training.template": "prompts.txt"})
+    template = project.root / "prompts.txt"
+    if kind == "not UTF-8":
+        template.write_bytes(b"a photo of [name]\xff\xfe\n")
+    elif kind == "loop":
+        template.symlink_to(template)
+    with pytest.raises(UserError) as refused:
+        training.create_run(project, steps=5)
+    assert str(refused.value).startswith(f"training.template: {template} cannot be read")
+    assert run_folders(project) == []
+
+
+@pytest.mark.parametrize("odd", ["trainer.lock", "events.jsonl"])
+def test_a_folder_where_an_old_run_keeps_a_file_is_listed_as_damaged_and_blocks_no_new_run(trainable_project, capsys, monkeypatch, odd):
+    """Reproduces a folder in place of one old run's trainer.lock or events.jsonl making `runs` and
+    `train` fail with "Is a directory"."""
+    project = trainable_project()
+    old = training.create_run(project, steps=5)
+    (old.path / odd).mkdir()
+    sound = training.create_run(project, steps=5)
+
+    code, listing, errors = cli(capsys, "runs", str(project.root))
+    assert code == 0, errors
+    lines = dict(line.split("  ", 1) for line in listing.splitlines())
+    assert lines[old.id].startswith(f"damaged: {old.path / odd} is a folder, where run {old.id} keeps ")
+    assert lines[old.id].endswith(f"so no trainer can work on the run: move it out of {old.path} (or delete it)")
+    assert lines[sound.id].startswith("lost at step 0 of 5")
+
+    monkeypatch.setattr(training, "start_trainer", lambda run: subprocess.Popen(["true"]))
+    code, _, errors = cli(capsys, "train", str(project.root), "--steps", "5", "--detach")
+    assert code == 0, errors
+    assert len(run_folders(project)) == 3
+
+
+def test_a_file_in_place_of_the_runs_folder_is_named_by_train_and_runs(trainable_project, capsys):
+    """Reproduces `runs/` being a file: `train` said "…/runs/<id>: Not a directory", `runs` "no runs yet"."""
+    project = trainable_project()
+    project.runs_dir.write_text("not a folder")
+    said = (
+        f"ti-tui: {project.runs_dir} is a file, where project keeps its runs (a folder): "
+        "move the file elsewhere (or delete it), then try again\n"
+    )
+    for arguments in (["train", str(project.root), "--detach"], ["runs", str(project.root)]):
+        code, _, errors = cli(capsys, *arguments)
+        assert (code, errors) == (2, said), arguments
+    assert project.runs_dir.read_text() == "not a folder"
+
+
+def test_a_stopped_trainer_is_shown_as_stalled_with_its_process_and_what_to_do(trainable_project, capsys):
+    """Reproduces a SIGSTOPped trainer shown as "running, step 8 … 0m47s left" for ever."""
+    project = trainable_project()
+    run = training.create_run(project, steps=400)
+    holds_the_lock = "import fcntl, sys, time; lock = open(sys.argv[1], 'a+b'); fcntl.flock(lock, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(600)"
+    stand_in = subprocess.Popen([sys.executable, "-c", holds_the_lock, str(run.lock_file)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert stand_in.stdout.readline() == "locked\n"
+        write_events(run, {"type": "started", "pid": stand_in.pid}, *step_events(1, 8, total=400, steps_per_s=8.0, eta_s=47.0))
+        os.kill(stand_in.pid, signal.SIGSTOP)
+        wait_for(lambda: psutil.Process(stand_in.pid).status() == psutil.STATUS_STOPPED, what="the stand-in to stop")
+        code, listing, _ = cli(capsys, "runs", str(project.root))
+        status = run_status(run)
+    finally:
+        stand_in.kill()
+        stand_in.wait()
+    assert code == 0 and status.active
+    pid = stand_in.pid
+    assert listing == (
+        f"{run.id}  stalled at step 8 of 400: its trainer (process {pid}) is stopped (by SIGSTOP, or Ctrl-Z where it was started), "
+        f"so it trains no step; let it go on with: kill -CONT {pid}\n"
+    )
+
+
+def test_a_trainer_silent_for_far_longer_than_its_steps_take_is_shown_as_not_responding(trainable_project):
+    """The other way a trainer stalls: alive, holding its lock, and writing nothing for two hours while
+    its steps took half a second."""
+    project = trainable_project()
+    run = training.create_run(project, steps=400)
+    write_events(run, {"type": "started", "pid": os.getpid()}, *step_events(1, 8, total=400, steps_per_s=2.0, eta_s=196.0))
+    two_hours_ago = [dict(event, t=event["t"] - 7200) for event in run.events()]
+    run.events_file.write_text("".join(json.dumps(event) + "\n" for event in two_hours_ago))
+    lock = TrainerLock(run)
+    try:
+        status = run_status(run)
+    finally:
+        lock.release()
+    assert (status.state, status.active) == ("stalled", True)
+    pid = os.getpid()
+    assert status.describe() == (
+        f"stalled at step 8 of 400: its trainer (process {pid}) has written nothing for 2h00m, while a step takes 0.5 s, "
+        f"so it is not responding; end it with: kill {pid} (then kill -9 {pid} if it stays), and resume the run"
+    )
+
+
+def test_a_stray_checkpoint_file_is_not_taken_for_the_runs_last(trainable_project, capsys):
+    """Reproduces zorbot-99999999999999999999999.safetensors in checkpoints/ making the run "finished at
+    step 99999…" and being what `export` picks; a file of another trigger is not the run's either."""
+    from ti_tui.usecases.checkpoints import chosen_checkpoint
+
+    project = trainable_project()
+    run = training.create_run(project, steps=60)
+    saved_checkpoints(run, 20, 40, 60)
+    (run.checkpoints_dir / "zorbot-99999999999999999999999.safetensors").write_bytes(b"")
+    (run.checkpoints_dir / "another-30.safetensors").write_bytes(b"")
+    write_events(run, {"type": "finished", "reason": "completed", "message": "trained 60 steps", "step": 60})
+
+    assert [checkpoint.step for checkpoint in run.checkpoints()] == [20, 40, 60]
+    _, listing, _ = cli(capsys, "runs", str(project.root))
+    assert listing == f"{run.id}  finished at step 60 of 60: trained 60 steps\n"
+    assert chosen_checkpoint(project)[1].embedding == run.checkpoint_paths("zorbot", 60).embedding
+
+
+def test_stop_names_a_file_in_place_of_the_control_folder(trainable_project, capsys):
+    """Reproduces `control/` being a file: `stop` said "…/control: File exists"."""
+    project = trainable_project()
+    run = training.create_run(project, steps=20)
+    run.control_dir.write_text("")
+    lock = TrainerLock(run)
+    try:
+        code, output, _ = cli(capsys, "stop", str(project.root), run.id)
+    finally:
+        lock.release()
+    assert code == 1
+    assert output == (
+        f"{run.control_dir} is a file, where run {run.id} takes requests (a folder), so its trainer cannot be asked to stop: "
+        "move the file elsewhere (or delete it), then ask again\n"
+    )
+
+
+def test_a_folder_in_place_of_run_json_is_listed_as_damaged(trainable_project, capsys):
+    """Reproduces `run.json` being a folder: the run vanished from `runs` ("no runs yet")."""
+    project = trainable_project()
+    run = training.create_run(project, steps=20)
+    run.run_file.unlink()
+    run.run_file.mkdir()
+    code, listing, _ = cli(capsys, "runs", str(project.root))
+    assert code == 0
+    assert listing.startswith(
+        f"{run.id}  damaged: {run.run_file} is a folder, where the file that says what the run is belongs; the run is damaged"
+    )
+    assert f"Move the folder {run.path} out of {project.runs_dir}" in listing
+
+
+def test_a_symbolic_link_loop_given_to_train_from_or_runs_is_named(trainable_project, tmp_path, capsys):
+    """Reproduces `train --from LOOP` and `runs LOOP` ending in "RuntimeError: Symlink loop from …"."""
+    from ti_tui.paths import symlink_loop_message
+
+    project = trainable_project()
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    for arguments in (["train", str(project.root), "--from", str(loop), "--detach"], ["runs", str(loop)]):
+        code, _, errors = cli(capsys, *arguments)
+        assert (code, errors) == (2, f"ti-tui: {symlink_loop_message(loop)}\n"), arguments
+    assert run_folders(project) == []

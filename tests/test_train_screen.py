@@ -9,7 +9,7 @@ import signal
 
 import pytest
 from textual.widgets import DataTable, Input, Static
-from wizard_support import fake_services
+from wizard_support import fake_services, write_checkpoints
 
 from ti_tui.runs import RunDirectory
 from ti_tui.tui.app import create_app
@@ -17,7 +17,7 @@ from ti_tui.tui.screens.settings import SettingsScreen
 from ti_tui.tui.screens.train import TrainScreen
 from ti_tui.tui.widgets.curve_plot import CurvePlot
 from ti_tui.tui.widgets.picture import Picture
-from ti_tui.usecases.training import list_runs
+from ti_tui.usecases.training import create_run, list_runs
 
 pytestmark = pytest.mark.slow
 SIZE = (100, 32)
@@ -173,3 +173,51 @@ async def test_a_trainer_killed_under_the_dashboard_shows_as_lost_and_resume_fin
     events = run.events()
     assert [event["type"] for event in events].count("resumed_from") == 1
     assert json.loads(run.run_file.read_text())["steps"] == 120
+
+
+async def until_notice(app, pilot, words: str) -> str:
+    for _ in range(500):
+        said = [notice for notice in notices(app) if words in notice]
+        if said:
+            return said[-1]
+        await pilot.pause()
+    raise AssertionError(f"never said: {words!r} (said: {notices(app)})")
+
+
+async def test_a_checkpoint_deleted_under_the_train_step_is_refused_as_gone_not_swapped_for_the_init_text(workspace, trainable_project):
+    """Reproduces a checkpoint deleted while the Train step showed it: c said "the next run starts from step
+    4", and t then started a run from the init text, saying nothing. No trainer starts here."""
+    project = trainable_project()
+    run = create_run(project, steps=4)
+    write_checkpoints(run, steps=(2, 4))
+    checkpoints = {step: run.checkpoint_paths("zorbot", step).embedding for step in (2, 4)}
+    events = [{"type": "checkpoint", "step": step, "path": str(path)} for step, path in checkpoints.items()]
+    events.append({"type": "finished", "reason": "completed", "message": "trained 4 steps", "step": 4})
+    run.events_file.write_text(
+        "".join(json.dumps({"v": 1, "seq": number, "t": 0, **event}) + "\n" for number, event in enumerate(events, 1))
+    )
+
+    app = create_app(project, fake_services(workspace / "data"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        screen = await until_screen(app, pilot, TrainScreen, "the Train step")
+        await until_seen(screen, lambda view: len(view.checkpoints) == 2, "the run's two checkpoints")
+        screen.query_one("TabbedContent").active = "checkpoints"
+        await pilot.pause()
+        screen.query_one("#checkpoint-table", DataTable).move_cursor(row=0)  # step 4
+        checkpoints[4].unlink()
+        await pilot.press("c")
+        said = await until_notice(app, pilot, "is gone")
+        assert said.startswith(f"the checkpoint {checkpoints[4]} to start from is gone")
+        assert app.screen is screen, "no schedule to set for a run that cannot start"
+
+        screen.query_one("#checkpoint-table", DataTable).move_cursor(row=1)  # step 2, there when chosen
+        await pilot.press("c")
+        await until_screen(app, pilot, SettingsScreen, "Settings, to set the new schedule")
+        await pilot.press("escape", "5")
+        screen = await until_screen(app, pilot, TrainScreen, "back on Train")
+        checkpoints[2].unlink()
+        await pilot.press("t")
+        said = await until_notice(app, pilot, f"the checkpoint {checkpoints[2]} to start from is gone")
+        assert "choose another checkpoint, or start from the init text" in said
+    assert list_runs(project) == [run]

@@ -22,7 +22,7 @@ def add_commands(commands) -> None:
 
     stop = commands.add_parser("stop", help="ask a running trainer to save a checkpoint and stop")
     add_project_argument(stop)
-    stop.add_argument("run", nargs="?", default="last", help="the run id (default: the newest)")
+    stop.add_argument("run", nargs="?", help="the run id, or 'last' for the newest (default: the run at work)")
     stop.set_defaults(handler=stop_run)
 
 
@@ -78,7 +78,7 @@ def list_project_runs(arguments: argparse.Namespace) -> int:
     """Each run with what it is doing; a damaged one is listed as such, with what to do, among the others."""
     from ti_tui.paths import user_path
     from ti_tui.project import PROJECT_FILE_NAME, Project, ProjectFileError
-    from ti_tui.usecases.training import list_runs, runs_in
+    from ti_tui.usecases.training import check_runs_folder, list_runs, runs_in
 
     try:
         project = Project.open(arguments.project)
@@ -87,6 +87,7 @@ def list_project_runs(arguments: argparse.Namespace) -> int:
         root = user_path(str(arguments.project), Path.cwd())
         _print_runs(runs_in((root.parent if root.name == PROJECT_FILE_NAME else root) / "runs"))
         raise
+    check_runs_folder(project)
     runs = list_runs(project)
     if not runs:
         print(f"{project.name} has no runs yet; start one with: ti-tui train {quoted(project.root)}")
@@ -110,9 +111,12 @@ def stop_run(arguments: argparse.Namespace) -> int:
     from ti_tui.usecases import training
 
     project = Project.open(arguments.project)
-    run = training.find_run(project, arguments.run)
+    run = training.find_run(project, arguments.run) if arguments.run is not None else None
     try:
-        training.stop_run(run)
+        if run is None:
+            run = training.stop_active_run(project)
+        else:
+            training.stop_run(run)
     except UserError as error:
         text = str(error)
         print(text[:1].upper() + text[1:])

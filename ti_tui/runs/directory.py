@@ -176,6 +176,8 @@ class RunDirectory(WorkFolder):
             return RunFacts.from_json(self.run_file.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise UserError(f"{self.path} is not a training run (it has no run.json)") from None
+        except IsADirectoryError:
+            raise UserError(f"{self.run_file} is a folder, where the file that says what the run is belongs; the run is damaged") from None
         except (OSError, ValueError, KeyError, TypeError, ValidationError) as error:
             reason = "its settings are not valid" if isinstance(error, ValidationError) else f"{type(error).__name__}: {error}"
             raise UserError(f"{self.run_file} cannot be read ({reason}); the run is damaged") from None
@@ -197,16 +199,23 @@ class RunDirectory(WorkFolder):
 
     # Checkpoints ---------------------------------------------------------------------------
 
-    def checkpoints(self) -> list[Checkpoint]:
-        """The run's checkpoints, oldest first, each with where its resume state is.
+    def checkpoints(self, facts: RunFacts | None = None) -> list[Checkpoint]:
+        """The run's checkpoints, oldest first, each with where its resume state is; pass its facts when at hand.
 
-        Runs saved before resume/ existed kept the state beside the embedding; it is read from there
-        when resume/ has none, so that those runs resume too.
+        Only files named for the run's trigger at a step the run can reach are its checkpoints: any
+        other file in checkpoints/ (a stray `zorbot-99999….safetensors`) would otherwise pass for its
+        last one. Runs saved before resume/ existed kept the state beside the embedding; it is read
+        from there when resume/ has none, so that those runs resume too.
         """
+        if facts is None:
+            try:
+                facts = self.facts()
+            except UserError:
+                facts = None  # a damaged run: its checkpoints are all there is to know of it
         found = []
         for path in self.checkpoints_dir.glob("*.safetensors") if self.checkpoints_dir.is_dir() else []:
             match = re.fullmatch(r"(.+)-(\d+)", path.stem)
-            if match:
+            if match and (facts is None or _is_checkpoint_of(facts, match.group(1), int(match.group(2)))):
                 state = self.resume_dir / f"{path.stem}.state.pt"
                 beside = path.with_name(f"{path.stem}.state.pt")
                 found.append(Checkpoint(int(match.group(2)), path, beside if beside.is_file() and not state.is_file() else state))
@@ -243,6 +252,12 @@ class RunDirectory(WorkFolder):
     def request(self, name: str) -> None:
         if name not in CONTROL_REQUESTS:
             raise ValueError(f"unknown control request {name!r}")
+        if self.control_dir.exists() and not self.control_dir.is_dir():
+            asked = {"save-now": "save now", "preview-now": "draw previews now"}.get(name, name)
+            raise UserError(
+                f"{self.control_dir} is a file, where run {self.id} takes requests (a folder), so its trainer cannot be asked to {asked}: "
+                "move the file elsewhere (or delete it), then ask again"
+            )
         self.control_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.control_dir / name, f"{time.time()}\n")
 
@@ -253,6 +268,27 @@ class RunDirectory(WorkFolder):
         if not self.control_dir.is_dir():
             return set()
         return {path.name for path in self.control_dir.iterdir() if path.name in CONTROL_REQUESTS}
+
+    # Liveness, and what stops a trainer working on the run at all ---------------------------------
+
+    def is_locked(self) -> bool:
+        # A trainer locks a file; with a folder in its place no trainer can have started.
+        return not self.lock_file.is_dir() and super().is_locked()
+
+    def odd_files_problem(self) -> str | None:
+        """What stands where the run keeps its lock or its event log, when it is not a file: no trainer can work on the run."""
+        for path, what in ((self.lock_file, "its trainer's lock"), (self.events_file, "its event log")):
+            if path.exists() and not path.is_file():
+                kind = "a folder" if path.is_dir() else "not a file"
+                return (
+                    f"{path} is {kind}, where run {self.id} keeps {what} (a file), so no trainer can work on the run: "
+                    f"move it out of {self.path} (or delete it)"
+                )
+        return None
+
+
+def _is_checkpoint_of(facts: RunFacts, name: str, step: int) -> bool:
+    return name == facts.settings.token.trigger and facts.first_step <= step <= facts.last_step
 
 
 class TrainerLock(LifeLock):

@@ -75,8 +75,8 @@ class RunWatcher:
                     self.identity, self.offset, self.partial = identity, 0, b""
                 handle.seek(self.offset)
                 data = handle.read()
-        except FileNotFoundError:
-            return []
+        except (FileNotFoundError, IsADirectoryError):
+            return []  # no events yet; a folder in the log's place is named by the run's status
         self.offset += len(data)
         lines = (self.partial + data).split(b"\n")
         self.partial = lines.pop()

@@ -86,6 +86,8 @@ class RunHistory:
     typical_norm: float | None = None
     norms: list[float] = field(default_factory=list)  # the vectors' lengths at the last step
     paused: bool = False
+    pid: int | None = None  # the trainer's process, as it said when it started
+    last_event_time: float | None = None  # when the trainer last wrote anything
     final: dict | None = None  # the final event of the trainer's last life
     loss: Series = field(default_factory=Series)
     smoothed_loss: Series = field(default_factory=Series)
@@ -109,6 +111,8 @@ class RunHistory:
 
     def _take(self, event: dict) -> None:
         kind = event["type"]
+        if isinstance(event.get("t"), (int, float)):
+            self.last_event_time = float(event["t"])
         if kind == "step":
             self._step(event)
             return
@@ -119,6 +123,10 @@ class RunHistory:
             self.lines.append(sentence)
         if kind == "started":
             self.final, self.paused = None, False
+            self.pid = event["pid"] if isinstance(event.get("pid"), int) else None
+            self.steps_per_second = self.seconds_left = None  # the speed of a life that ended is not this one's
+        elif kind == "resumed_from":
+            self.step = int(event["step"])  # back to a checkpoint, maybe an earlier one than the last
         elif kind == "config":
             self.total_steps, self.first_step = int(event["steps"]), int(event["start_step"])
             self.typical_norm = float(event["typical_norm"]) if event.get("typical_norm") else None

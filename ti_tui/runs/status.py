@@ -13,15 +13,21 @@ from ti_tui.detached import process_alive
 from ti_tui.errors import UserError
 from ti_tui.findings import Fix
 from ti_tui.runs.directory import Checkpoint, Launch, RunDirectory, RunFacts
-from ti_tui.runs.events import FINAL_EVENT, RunWatcher, event_fix
+from ti_tui.runs.events import FINAL_EVENT, RunWatcher, duration, event_fix
 from ti_tui.runs.history import RunHistory
 
-RunState = Literal["starting", "running", "paused", "finished", "stopped", "failed", "lost"]
+RunState = Literal["starting", "running", "paused", "stalled", "finished", "stopped", "failed", "lost"]
 STATE_AFTER = {"completed": "finished", "stopped": "stopped", "failed": "failed"}  # by the final event's reason
 # A launched trainer that has not taken its lock after this long is not starting any more.
 STARTUP_GRACE_SECONDS = 120
 POLL_SECONDS = 0.25
 STATUS_EVERY_SECONDS = 2.0
+# A live trainer that has written nothing for this many of its steps, and this long, is not responding.
+# Between steps it validates (every image, a few times over) and draws previews (an event each), so
+# the allowance grows with the images.
+STALLED_AFTER_STEPS = 100
+STALLED_AFTER_STEPS_PER_IMAGE = 2
+STALLED_AFTER_SECONDS = 15 * 60
 
 
 @dataclass
@@ -39,7 +45,7 @@ class RunStatus:
     @property
     def active(self) -> bool:
         """A trainer is (or is about to be) at work on the run."""
-        return self.state in ("starting", "running", "paused")
+        return self.state in ("starting", "running", "paused", "stalled")
 
     @property
     def resumable(self) -> bool:
@@ -57,7 +63,7 @@ class RunStatus:
             )
             log = f" (its last words are in {self.log_file})" if self.log_file else ""
             return f"lost at {progress}: the trainer stopped without saying why{log}{where}"
-        if self.state in ("finished", "stopped", "failed"):
+        if self.state in ("stalled", "finished", "stopped", "failed"):
             return f"{self.state} at {progress}" + (f": {self.reason}" if self.reason else "")
         return f"{self.state}, {progress}"
 
@@ -89,13 +95,17 @@ def read_history(run: RunDirectory) -> Iterator[RunHistory]:
 
 def run_status(run: RunDirectory, history: RunHistory | None = None) -> RunStatus:
     """What a run is doing now, from its folder alone; pass its history when it is at hand, read to the end."""
+    odd = run.odd_files_problem()  # before the log is opened: what stands in its place may not be a file
+    if odd:
+        raise UserError(odd)
     if history is None:
         with read_history(run) as history:
             return run_status(run, history)
     facts = run_facts(run)
-    checkpoints = run.checkpoints()
-    # A checkpoint at a step says the run got that far, even when the event log does not (or is gone).
-    reached = max(history.step, checkpoints[-1].step if checkpoints else 0)
+    checkpoints = run.checkpoints(facts)
+    # The step the trainer is at, by its log: a resume that passed over damaged states went back before
+    # the last checkpoint. Only when the log says nothing (or is gone) does a checkpoint tell how far it got.
+    reached = history.step or (checkpoints[-1].step if checkpoints else 0)
     status = RunStatus("starting", step=reached, total_steps=facts.last_step, loss=history.loss.last(), log_file=run.log_file)
     resumable = [checkpoint for checkpoint in checkpoints if checkpoint.resumable]
     status.last_checkpoint = resumable[-1] if resumable else None
@@ -107,6 +117,9 @@ def run_status(run: RunDirectory, history: RunHistory | None = None) -> RunStatu
     relaunched = final is not None and launched is not None and launched.started > ended_at
     if run.is_locked():
         status.state = "paused" if history.paused else "running"
+        stall = _stall(history, launched, len(facts.images))
+        if stall:
+            status.state, status.reason = "stalled", stall
     elif final is not None and not relaunched:
         status.state = STATE_AFTER.get(final.get("reason"), "failed")
         status.reason = str(final.get("message", ""))
@@ -171,6 +184,37 @@ def follow_run(run: RunDirectory, watcher: RunWatcher | None = None, between_pol
                         return
                 return
         time.sleep(POLL_SECONDS)
+
+
+def _stall(history: RunHistory, launched: Launch | None, images: int) -> str | None:
+    """Why a trainer that holds its lock trains no step, with what to do; None while it works."""
+    pid = history.pid or (launched.pid if launched is not None else None)
+    if not pid:
+        return None
+    if _process_stopped(pid):
+        return (
+            f"its trainer (process {pid}) is stopped (by SIGSTOP, or Ctrl-Z where it was started), so it trains no step; "
+            f"let it go on with: kill -CONT {pid}"
+        )
+    if history.paused or not history.steps_per_second or history.last_event_time is None:
+        return None
+    silent = time.time() - history.last_event_time
+    step_seconds = 1 / history.steps_per_second
+    if silent < max(STALLED_AFTER_SECONDS, (STALLED_AFTER_STEPS + STALLED_AFTER_STEPS_PER_IMAGE * images) * step_seconds):
+        return None
+    return (
+        f"its trainer (process {pid}) has written nothing for {duration(silent)}, while a step takes {step_seconds:.2g} s, "
+        f"so it is not responding; end it with: kill {pid} (then kill -9 {pid} if it stays), and resume the run"
+    )
+
+
+def _process_stopped(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_STOPPED
+    except psutil.Error:
+        return False
 
 
 def _launch_is_fresh(launch: Launch | None) -> bool:

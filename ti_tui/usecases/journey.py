@@ -64,7 +64,7 @@ def _images(project: Project, summary: ProjectSummary) -> StepState:
     count = summary.image_count
     if count == 0:
         return StepState("images", "not-yet", "no images yet")
-    blocking = [problem for problem in summary.errors if problem.check in ("images", "count", "prepared")]
+    blocking = [problem for problem in summary.errors if problem.check in ("images", "count", "prepared", "unreadable")]
     if blocking:
         return StepState("images", "attention", blocking[0].what.rstrip("."))
     prepared = len(list_image_files(project.prepared_dir))
@@ -156,8 +156,6 @@ def _apply(project: Project) -> StepState:
 
 def has_active_run(project: Project) -> bool:
     """A trainer is at work on the project: the wizard opens on Train."""
-    from ti_tui.runs.status import run_is_active
-    from ti_tui.usecases.training import list_runs
+    from ti_tui.usecases.training import active_run
 
-    runs = list_runs(project)
-    return bool(runs) and run_is_active(runs[-1])
+    return active_run(project) is not None

@@ -5,20 +5,20 @@ session of its own, with no terminal and its output going to trainer.log: closin
 losing the SSH link does not reach it.
 """
 
-import fcntl
 import os
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from ti_tui.dataset.training_set import training_items, unreadable_images
-from ti_tui.detached import spawn_detached
+from ti_tui.detached import spawn_detached, starting_one_at_a_time, wait_for_its_lock
 from ti_tui.errors import FindingsError, UserError
 from ti_tui.findings import Fix
 from ti_tui.fsutil import file_sha256
+from ti_tui.paths import resolved, user_path
 from ti_tui.project import Project, value_problem
+from ti_tui.prompts import load_templates
 from ti_tui.runs import RunDirectory, RunFacts, RunImage, run_status
 from ti_tui.runs.directory import Launch, ParentCheckpoint
 from ti_tui.runs.status import STARTUP_GRACE_SECONDS, run_is_active
@@ -39,14 +39,15 @@ def create_run(project: Project, steps: int | None = None, start_from: Path | No
         if problem:
             raise UserError(f"a run of {steps} steps cannot be made: {problem.what.split(': ', 1)[1]}")
     if start_from is not None:
-        start_from = Path(start_from).expanduser().resolve()
-        if not start_from.is_file():
-            raise UserError(f"the checkpoint {start_from} to start from does not exist")
+        start_from = checkpoint_to_start_from(start_from)
     items = training_items(originals(project), project.prepared_dir)
     # The trainer reads an image only when it first draws it, maybe hours in: damage is found now.
     problems = summarize_project(project).errors + unreadable_images(items, project.prepared_dir)
     if problems:
         raise FindingsError("The project cannot be trained yet:", problems)
+    # Read now, as the trainer reads it after loading the model: a template it cannot read would leave a failed run.
+    load_templates(settings.training.template, project.root)
+    check_runs_folder(project)
     refuse_while_training(project)
     if start_from is not None:
         vectors = _vectors_to_start_from(project, start_from)
@@ -68,10 +69,25 @@ def create_run(project: Project, steps: int | None = None, start_from: Path | No
     return run
 
 
+def checkpoint_to_start_from(checkpoint: Path) -> Path:
+    """A checkpoint file for a new run to start from, made absolute; refused when it is not there (any more).
+
+    Checked when it is chosen and again when the run is made: a file deleted in between must not
+    quietly become a run from the init text.
+    """
+    path = resolved(checkpoint)
+    if not path.is_file():
+        raise UserError(
+            f"the checkpoint {path} to start from is gone (moved or deleted, or never there); "
+            "choose another checkpoint, or start from the init text"
+        )
+    return path
+
+
 def start_new_run(project: Project, steps: int | None = None, start_from: Path | None = None) -> tuple[RunDirectory, subprocess.Popen]:
     """A new run created and its trainer started as one act: two front ends asking at the same moment get
     one run between them, and the other is refused."""
-    with _starting_runs(project):
+    with starting_one_at_a_time(project.root):
         run = create_run(project, steps, start_from)
         return run, start_trainer(run)
 
@@ -80,23 +96,10 @@ def resume_run(project: Project, run: RunDirectory) -> subprocess.Popen:
     """Start the trainer again on a run that ended early; it carries on exactly from its last checkpoint.
 
     Refused while another run is at work, as a new run is."""
-    with _starting_runs(project):
+    with starting_one_at_a_time(project.root):
         prepare_resume(run)
         refuse_while_training(project)
         return start_trainer(run)
-
-
-@contextmanager
-def _starting_runs(project: Project):
-    """Held while a trainer is being started on the project, until it holds its run's lock (before that,
-    only guesses from its process say it lives): a lock on the project's folder itself, so that no
-    file is added to it for the purpose."""
-    folder = os.open(project.root, os.O_RDONLY)
-    try:
-        fcntl.flock(folder, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(folder)  # and the lock goes with it
 
 
 def refuse_while_training(project: Project) -> None:
@@ -122,6 +125,27 @@ def refuse_while_training(project: Project) -> None:
         )
 
 
+def active_run(project: Project) -> RunDirectory | None:
+    """The run a trainer is at work on (or about to be), whichever run it is; None when none is."""
+    return next((run for run in reversed(list_runs(project)) if run_is_active(run)), None)
+
+
+def stop_active_run(project: Project) -> RunDirectory:
+    """Ask the trainer at work on the project, on whichever of its runs, to save a checkpoint and stop."""
+    run = active_run(project)
+    if run is None:
+        runs = list_runs(project)
+        if not runs:
+            raise UserError(f"no run of {project.name} is running; it has no runs yet")
+        try:
+            newest = run_status(runs[-1]).describe()
+        except UserError as error:
+            newest = f"damaged: {error}"
+        raise UserError(f"no run of {project.name} is running; the newest, {runs[-1].id}, is {newest}")
+    stop_run(run)
+    return run
+
+
 def _vectors_to_start_from(project: Project, checkpoint: Path) -> int:
     """How many vectors the file a run is to start from holds, once it is known to suit the project.
 
@@ -130,6 +154,7 @@ def _vectors_to_start_from(project: Project, checkpoint: Path) -> int:
     diverge step after step. The model's width is read from its token table alone.
     """
     from ti_tui.embedding.files import check_fits, read_embedding
+    from ti_tui.embedding.inspect import PROMPT_TOKENS
     from ti_tui.sd.loading import read_token_table
 
     embedding_file = read_embedding(checkpoint)
@@ -141,7 +166,23 @@ def _vectors_to_start_from(project: Project, checkpoint: Path) -> int:
         )
     token_table = read_token_table(project.settings.model.base, project.root)
     check_fits(embedding_file, token_table.family.label, token_table.weight.shape[1])
-    return embedding_file.embedding.vector_count
+    vectors = embedding_file.embedding.vector_count
+    if vectors > PROMPT_TOKENS:
+        # The trainer would train the first ones and leave the rest as they are, saying nothing.
+        raise UserError(
+            f"{checkpoint} holds {vectors} vectors, more than the {PROMPT_TOKENS} a run can train (one prompt holds "
+            f"{PROMPT_TOKENS} tokens, and every vector takes one); start from a file of at most {PROMPT_TOKENS} vectors, or from the init text",
+            Fix("train"),
+        )
+    return vectors
+
+
+def check_runs_folder(project: Project) -> None:
+    """A file where the project keeps its runs is named, with what to do, before anything is listed or made there."""
+    if project.runs_dir.exists() and not project.runs_dir.is_dir():
+        raise UserError(
+            f"{project.runs_dir} is a file, where {project.name} keeps its runs (a folder): move the file elsewhere (or delete it), then try again"
+        )
 
 
 def _new_run_folder(project: Project, trigger: str) -> Path:
@@ -176,10 +217,14 @@ def find_run(project: Project, name: str) -> RunDirectory:
         if not runs:
             raise UserError(f"{project.name} has no runs yet", Fix("train"))
         return runs[-1]
-    for candidate in (project.runs_dir / name, Path(name).expanduser()):
-        if (candidate / "run.json").is_file():
-            folder = candidate.resolve()
-            if folder.parent != project.runs_dir.resolve():
+    for candidate in (project.runs_dir / name, user_path(name, Path.cwd())):
+        try:
+            found = (candidate / "run.json").exists()
+        except OSError as error:  # a name too long for a file: it names no run
+            raise UserError(f"no run {name!r} in {project.runs_dir}: {error.strerror}", Fix("list-runs")) from None
+        if found:
+            folder = resolved(candidate)
+            if folder.parent != resolved(project.runs_dir):
                 raise UserError(
                     f"{folder} is not a run of {project.name}, whose runs are in {project.runs_dir}; "
                     f"work on it from the project whose runs folder holds it, {folder.parent}",
@@ -196,10 +241,11 @@ def list_runs(project: Project) -> list[RunDirectory]:
 
 def runs_in(folder: Path) -> list[RunDirectory]:
     """The runs in a project's runs folder, oldest first; each run's own run.json says what it is, so
-    they can be listed even while project.toml cannot be read."""
+    they can be listed even while project.toml cannot be read. A run.json that is not a file is there
+    all the same: the run is listed, as damaged."""
     if not folder.is_dir():
         return []
-    return [RunDirectory(path) for path in sorted(folder.iterdir()) if (path / "run.json").is_file()]
+    return [RunDirectory(path) for path in sorted(folder.iterdir()) if (path / "run.json").exists()]
 
 
 def prepare_resume(run: RunDirectory) -> None:
@@ -246,17 +292,5 @@ def start_trainer(run: RunDirectory) -> subprocess.Popen:
         command = [sys.executable, *module]
     process, process_started = spawn_detached(command, run.log_file, run.path)
     run.record_launch(Launch(process.pid, time.time(), process_started, command))
-    _wait_for_its_lock(run, process)
+    wait_for_its_lock(run, process, STARTUP_GRACE_SECONDS)
     return process
-
-
-def _wait_for_its_lock(run: RunDirectory, process: subprocess.Popen) -> None:
-    """Until the trainer holds the run's lock, or has ended.
-
-    Before that only its process number and start time say it lives, and a wall clock that moves
-    (or a trainer slow to import) makes those say it is gone: a starter that came next would start
-    a second trainer. Once it holds the lock, the lock alone says so.
-    """
-    deadline = time.monotonic() + STARTUP_GRACE_SECONDS
-    while not run.is_locked() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)

@@ -84,7 +84,7 @@ def look_at(run: RunDirectory, history: RunHistory, status: RunStatus) -> RunVie
         first, last = history.longest_vector.steps[0], history.longest_vector.steps[-1]
         longest.append(Curve("typical token", [first, last], [history.typical_norm] * 2, "success"))
     speed = ""
-    if history.steps_per_second and not status.active:
+    if history.steps_per_second and (not status.active or status.state == "stalled"):  # a stalled run has no time left to tell
         speed = f"{history.steps_per_second:.2f} steps/s"
     elif history.steps_per_second:
         left = f", {duration(history.seconds_left)} left" if history.seconds_left is not None else ""
@@ -222,7 +222,7 @@ class TrainScreen(StepScreen):
         self.query_one("#checkpoint-table", DataTable).add_columns("step", "validation loss", "longest vector", "file")
         self.query_one("#run-table", DataTable).add_columns("", "run", "state", "steps", "started", "from")
         self.work_out_plan(self.app.project)
-        self.list_runs(self.app.project, show_newest=True)
+        self.list_runs(self.app.project, show_current=True)
 
     # Following a run -----------------------------------------------------------------------
 
@@ -395,17 +395,21 @@ class TrainScreen(StepScreen):
             self.draw_plan()
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="runs")
-    def list_runs(self, project, show_newest: bool = False) -> None:
-        """The project's runs, newest first; the one followed gets its state from the follower, not a second read."""
-        from ti_tui.usecases.training import list_runs
+    def list_runs(self, project, show_current: bool = False) -> None:
+        """The project's runs, newest first; the one followed gets its state from the follower, not a second read.
+
+        `show_current` follows the run a trainer is at work on (an older run resumed, maybe), else the newest.
+        """
+        from ti_tui.usecases.training import active_run, list_runs
 
         runs = list(reversed(list_runs(project)))
-        followed = runs[0] if show_newest and runs else self.run
-        if show_newest and runs:
-            self.app.call_from_thread(self._show_newest, runs[0])
+        followed = self.run
+        if show_current and runs:
+            followed = active_run(project) or runs[0]
+            self.app.call_from_thread(self._show_current, followed)
         self.post_message(self.RunsListed([_run_row(run, with_state=run != followed) for run in runs]))
 
-    def _show_newest(self, run: RunDirectory) -> None:
+    def _show_current(self, run: RunDirectory) -> None:
         if self.run is None:
             self.show_run(run)
             self.query_one(TabbedContent).active = "loss"
@@ -474,6 +478,8 @@ class TrainScreen(StepScreen):
         try:
             self.post_message(self.Started(*start_new_run(project, start_from=start_from)))
         except UserError as error:
+            if start_from is not None and not start_from.is_file():
+                self.app.call_from_thread(self.forget_continue_from)  # gone: the next t starts from the init text
             self.post_message(self.Refused(str(error)))
 
     def action_resume(self) -> None:
@@ -492,8 +498,7 @@ class TrainScreen(StepScreen):
     def started(self, message: Started) -> None:
         self.app.keep_trainer(message.process)
         if self.continue_from() is not None and message.run.facts().initial_embedding is not None:
-            self.app.services.memory.forget_value(CONTINUE_FROM + os.fspath(self.app.project.root))
-            self.work_out_plan(self.app.project)
+            self.forget_continue_from()
         self.notify(f"Run {message.run.id} started; it goes on if the wizard closes.", markup=False)
         self.show_run(message.run)
         self.query_one(TabbedContent).active = "loss"
@@ -530,8 +535,15 @@ class TrainScreen(StepScreen):
         self.notify("Previews come after the current step.")
 
     def action_continue_from(self) -> None:
+        from ti_tui.usecases.training import checkpoint_to_start_from
+
         table = self.query_one("#checkpoint-table", DataTable)
         checkpoint = self.view.checkpoints[table.cursor_row]
+        try:
+            checkpoint_to_start_from(checkpoint.path)
+        except UserError as error:
+            self.notify(str(error), severity="error", markup=False, timeout=12)
+            return
         self.app.services.memory.remember_value(CONTINUE_FROM + os.fspath(self.app.project.root), os.fspath(checkpoint.path))
         self.notify(
             f"The next run starts from step {checkpoint.step} of run {self.run.id}. Set its schedule, then press t on Train.",
@@ -541,8 +553,13 @@ class TrainScreen(StepScreen):
         self.app.open_step("settings", focus="schedule-learning_rate")
 
     def continue_from(self) -> Path | None:
+        """The checkpoint chosen with c, even if it is gone since: starting a run then says so."""
         chosen = self.app.services.memory.value(CONTINUE_FROM + os.fspath(self.app.project.root))
-        return Path(chosen) if chosen and Path(chosen).is_file() else None
+        return Path(chosen) if chosen else None
+
+    def forget_continue_from(self) -> None:
+        self.app.services.memory.forget_value(CONTINUE_FROM + os.fspath(self.app.project.root))
+        self.work_out_plan(self.app.project)
 
     def action_overlay(self) -> None:
         table = self.query_one("#run-table", DataTable)
