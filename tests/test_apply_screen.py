@@ -173,6 +173,20 @@ async def test_a_file_typed_as_the_target_is_explained_and_nothing_is_written(tr
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
+async def test_a_symbolic_link_loop_typed_as_the_target_is_said_at_the_field(trained, services, tmp_path):
+    project, _ = trained
+    loop = tmp_path / "loop"
+    loop.symlink_to("loop")
+    app = create_app(project, services)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        screen = await open_apply(app, pilot)
+        screen.query_one("#target", Input).value = str(loop)
+        await until(pilot, lambda: "symbolic-link loop" in shown(screen, "#target-words"), "the loop in words")
+        assert f"{loop} is a symbolic-link loop" in shown(screen, "#target-words")
+        assert screen.query_one("#target-words").has_class("-problem")
+        assert not any("Something went wrong" in notice for notice in notices(app))
+
+
 async def test_formats_ticked_are_saved_and_planned_and_one_is_always_kept(trained, services):
     project, _ = trained
     app = create_app(project, services)

@@ -5,7 +5,7 @@ screen draws (its `changed` signal), never for a fixed time."""
 import asyncio
 
 import pytest
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 from wizard_support import copy_of_sample, fake_services, settle, write_checkpoints
 
 from ti_tui.project import Project
@@ -85,3 +85,22 @@ async def test_a_model_file_is_put_on_the_grid_from_the_path_field(tmp_path, tin
         await pilot.press(*str(tmp_path / "missing.safetensors"), "enter")
         await settle(app, pilot)
         assert Project.open(project.root).settings.xy.z == f"model=base,{tiny_checkpoint}"
+
+
+async def test_a_symbolic_link_loop_given_as_a_model_is_said_at_the_field(tmp_path, monkeypatch):
+    monkeypatch.setenv("TI_TUI_IMAGES", "off")
+    project = project_with_checkpoints(tmp_path / "project", **{"xy.z": ""})
+    loop = tmp_path / "loop"
+    loop.symlink_to("loop")
+    app = create_app(project, fake_services(tmp_path / "data"))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        app.open_step("compare")
+        await settle(app, pilot)
+        await pilot.press("m")
+        await pilot.press(*str(loop), "enter")
+        await settle(app, pilot)
+        note = app.screen.query_one("#add-model-note", Static)
+        assert f"{loop} is a symbolic-link loop" in note.render().plain and note.display
+        assert app.screen.query_one("#add-model").display
+        assert not any("Something went wrong" in str(notice.message) for notice in app._notifications)
+    assert Project.open(project.root).settings.xy.z == ""

@@ -1,11 +1,14 @@
 """The wizard's shell: where a project opens, what it remembers, how it saves and refuses, the keys, and
 how it keeps going when something fails."""
 
+import asyncio
+import os
 import subprocess
 import sys
 
 import pytest
 from conftest import SAMPLE_PROJECT
+from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 from wizard_support import copy_of_sample, fake_services, settle
 
@@ -19,8 +22,11 @@ from ti_tui.tui.screens.compare import CompareScreen
 from ti_tui.tui.screens.images import ImagesScreen
 from ti_tui.tui.screens.settings import SettingsScreen
 from ti_tui.tui.screens.start import StartScreen
+from ti_tui.tui.screens.step import StepScreen
 from ti_tui.tui.screens.train import TrainScreen
+from ti_tui.tui.widgets import setting_field
 from ti_tui.tui.widgets.guidance import Guidance
+from ti_tui.tui.widgets.rate_plot import RatePlot
 from ti_tui.tui.widgets.setting_field import SettingField
 from ti_tui.usecases.images import prepare_project
 from ti_tui.usecases.recent import Memory
@@ -114,6 +120,149 @@ async def test_a_bad_value_is_shown_at_its_field_in_doctors_words_and_not_saved(
         field.save()
         assert "training.steps = 'many': should be a whole number" in field.query_one(".setting-note", Static).render().plain
     assert sample.store.path.read_text() == before
+
+
+async def test_a_step_count_too_large_to_draw_is_said_at_its_field_and_the_curve_is_left_as_it_was(sample, services):
+    services.memory.remember(sample.root, "settings")
+    app = create_app(sample, services)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        drawn = app.screen.query_one(RatePlot).points
+        field = app.screen.query_one("#training-steps", SettingField)
+        field.query_one(Input).value = "100000000000000000000"  # more than 2**64
+        await settle(app, pilot)
+        note = field.query_one(".setting-note", Static)
+        assert "training.steps = 100000000000000000000: should be at most 1000000" in note.render().plain
+        assert note.has_class("-problem")
+        assert app.screen.query_one(RatePlot).points == drawn
+        assert app.is_running
+    assert Project.open(sample.root).settings.training.steps == 300
+
+
+async def test_the_learning_rate_in_words_stays_under_its_field_once_the_typing_is_saved(sample, services):
+    services.memory.remember(sample.root, "settings")
+    app = create_app(sample, services)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        field = app.screen.query_one("#schedule-learning_rate", SettingField)
+        field.query_one(Input).value = "0.004"
+        await settle(app, pilot)
+        in_words = field.query_one(".setting-note", Static).render().plain
+        field.save()
+        await settle(app, pilot)
+        assert field.query_one(".setting-note", Static).render().plain == in_words
+        assert "0.004" in in_words and in_words != field.info.description
+    assert Project.open(sample.root).settings.schedule.learning_rate == "0.004"
+
+
+class Faulty(Static):
+    """A widget with a bug: it raises when poked."""
+
+    class Poke(Message):
+        pass
+
+    def on_faulty_poke(self) -> None:
+        raise RuntimeError("a widget made to raise")
+
+
+def raising_once(original):
+    """`original`, except that its first call raises, as a bug that one input sets off."""
+    calls = []
+
+    def call(*arguments, **keywords):
+        calls.append(arguments)
+        if len(calls) == 1:
+            raise RuntimeError("a widget made to raise")
+        return original(*arguments, **keywords)
+
+    return call
+
+
+async def until_replaced(app, screen) -> None:
+    """Until `screen`, stopped by an error, is replaced. A pilot's pause cannot wait for this: it waits for
+    every widget on the screen to answer, and the one that raised never does."""
+    for _ in range(30000):
+        if app.screen is not screen:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{screen} was never replaced")
+
+
+async def set_off(where: str, app, pilot, monkeypatch) -> None:
+    screen = app.screen
+    if where == "in a widget's own handler":
+        faulty = Faulty("")
+        await screen.query_one("#body").mount(faulty)
+        faulty.post_message(Faulty.Poke())
+        await until_replaced(app, screen)
+    elif where == "in the screen's handler":
+        monkeypatch.setattr(RatePlot, "show", raising_once(RatePlot.show))
+        screen.query_one("#schedule-learning_rate", SettingField).query_one(Input).value = "0.004"
+        await until_replaced(app, screen)
+    else:  # in the action of a key: the app's own loop, which goes on with the same screen
+        monkeypatch.setattr(StepScreen, "action_fold_guidance", raising_once(StepScreen.action_fold_guidance))
+        await pilot.press("g")
+
+
+@pytest.mark.parametrize("where", ["in a widget's own handler", "in the screen's handler", "in the action of a key"])
+async def test_an_error_nobody_foresaw_leaves_the_edits_saved_and_the_wizard_going_with_a_notice(sample, services, monkeypatch, where):
+    monkeypatch.setattr(setting_field, "SAVE_AFTER_SECONDS", 3600)  # only the wizard's own saving writes the typing
+    services.memory.remember(sample.root, "settings")
+    app = create_app(sample, services)
+    seen = {}
+    with pytest.raises(RuntimeError, match="a widget made to raise"):  # handed on at the end, so no test passes over one
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            await settle(app, pilot)
+            app.screen.query_one("#training-seed", SettingField).query_one(Input).value = "77"
+            await set_off(where, app, pilot, monkeypatch)
+            await settle(app, pilot)
+            seen["running"] = app.is_running and app.return_code is None
+            seen["seed saved"] = Project.open(sample.root).settings.training.seed
+            seen["notices"] = [str(note.message) for note in app._notifications]
+            seen["screen"] = type(app.screen).__name__
+            await pilot.press("3")
+            await settle(app, pilot)
+            seen["after 3"] = type(app.screen).__name__
+    notice = next((notice for notice in seen.get("notices", []) if "(RuntimeError: a widget made to raise)" in notice), "")
+    assert "What you typed is saved" in notice, seen
+    assert seen == {**seen, "running": True, "seed saved": 77, "screen": "SettingsScreen", "after 3": "TokenScreen"}
+
+
+def test_a_screen_that_fails_again_when_opened_afresh_ends_the_wizard_with_a_message_and_status_1(sample, tmp_path):
+    Memory(tmp_path / "data").remember(sample.root, "settings")
+    script = (
+        "import sys, textual.app\n"
+        "from ti_tui.tui.screens.settings import SettingsScreen\n"
+        "def broken(self):\n"
+        "    raise RuntimeError('a screen made to raise')\n"
+        "SettingsScreen.on_mount = broken\n"
+        "run = textual.app.App.run\n"
+        "textual.app.App.run = lambda self: run(self, headless=True)\n"
+        "from ti_tui.cli import main\n"
+        f"sys.exit(main([{str(sample.root)!r}]))\n"
+    )
+    environment = {**os.environ, "TI_TUI_DATA_DIR": str(tmp_path / "data")}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path, env=environment)
+    assert result.returncode == 1, result.stderr
+    said = result.stderr.replace("\n", "")  # as the terminal wrapped it
+    assert "(RuntimeError: a screen made to raise)" in said and "Traceback" not in said
+    report = tmp_path / "data" / "last-error.txt"
+    assert "Traceback" in report.read_text() and str(report) in said
+
+
+async def test_a_symbolic_link_loop_typed_as_the_new_projects_folder_is_said_at_the_field(tmp_path, services):
+    loop = tmp_path / "loop"
+    loop.symlink_to("loop")
+    app = create_app(None, services)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("n")
+        await settle(app, pilot)
+        app.screen.query_one("#folder", Input).value = str(loop)
+        await settle(app, pilot)
+        note = app.screen.query_one("#folder-note", Static)
+        assert f"{loop} is a symbolic-link loop" in note.render().plain and note.has_class("problem")
+        assert app.is_running
 
 
 async def test_an_edit_made_in_another_program_is_noticed_and_never_overwritten(sample, services):

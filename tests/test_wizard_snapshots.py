@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLE_PROJECT
 from run_recording import recorded_run
-from wizard_support import fake_services, settle, write_checkpoints
+from wizard_support import fake_services, settle, settle_layout, until, write_checkpoints
 
 from ti_tui.project import Project
 from ti_tui.runs.directory import TrainerLock
@@ -66,8 +66,10 @@ def test_each_screen_looks_as_it_did(snap_compare, sample, half_blocks, screen, 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
 @pytest.mark.parametrize("moment", ["during", "after"])
-def test_the_train_step_during_and_after_a_run_looks_as_it_did(snap_compare, sample, half_blocks, moment, size):
+def test_the_train_step_during_and_after_a_run_looks_as_it_did(snap_compare, sample, half_blocks, monkeypatch, moment, size):
     """From a recorded run: 120 of 300 steps with its trainer alive (the lock held here), or all 300 and finished."""
+    # The recording's clock is fixed, months behind ours: its live trainer would seem silent for months, that is, stalled.
+    monkeypatch.setattr("ti_tui.runs.status.STALLED_AFTER_SECONDS", float("inf"))
     project = Project.open(sample.root)
     run = recorded_run(project, f"20260101-000000-{moment}", 300, 120 if moment == "during" else 300, finished=moment == "after")
     lock = TrainerLock(run) if moment == "during" else None
@@ -76,12 +78,13 @@ def test_the_train_step_during_and_after_a_run_looks_as_it_did(snap_compare, sam
 
     async def arrive(pilot) -> None:
         app.open_step("train")
-        for _ in range(1000):
+
+        def shown() -> bool:
             screen = app.screen
-            if getattr(screen, "view", None) is not None and screen.view.events_read and screen.plan_text.startswith("300 steps"):
-                break
-            await pilot.pause()
-        await pilot.pause()
+            return getattr(screen, "view", None) is not None and screen.view.events_read and screen.plan_text.startswith("300 steps")
+
+        await until(pilot, shown, "the recorded run read and its plan shown")
+        await settle_layout(app, pilot)
 
     try:
         assert snap_compare(app, terminal_size=size, run_before=arrive)
@@ -111,10 +114,7 @@ def test_the_compare_step_with_a_rendered_grid_looks_as_it_did(snap_compare, sam
 
     async def arrive(pilot) -> None:
         app.open_step("compare")
-        for _ in range(1000):
-            if getattr(app.screen, "view", None) is not None and app.screen.view.status.state == "finished":
-                break
-            await pilot.pause()
+        await until(pilot, lambda: getattr(app.screen, "view", None) is not None and app.screen.view.status.state == "finished", "the grid")
         await settle(app, pilot)
 
     try:

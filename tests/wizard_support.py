@@ -1,10 +1,11 @@
 """For the wizard's tests: stand-ins for its slow helpers (so that screen tests never import torch), and waiting."""
 
 import shutil
+import time
 from pathlib import Path
 
 from conftest import SAMPLE_PROJECT
-from textual.worker import WorkerCancelled
+from textual.worker import WorkerCancelled, WorkerState
 
 from ti_tui.dataset.captioner import CaptionProgress
 from ti_tui.dataset.captions import write_caption_file
@@ -13,6 +14,7 @@ from ti_tui.tui.services import Services
 from ti_tui.usecases.recent import Memory
 from ti_tui.usecases.token_check import TokenQuestion, TokenReport
 
+ROUNDS = 50  # of waiting for workers, or for the layout: more than any screen takes to come to rest
 CPU = DeviceProbe("cpu", "CPU, 2 cores", "float32", 16 * 2**30, 8 * 2**30, 100.0)
 
 
@@ -71,11 +73,44 @@ def copy_of_sample(folder: Path) -> Path:
 
 
 async def settle(app, pilot) -> None:
-    """Until the workers are done and what they posted is on the screen; no sleeping."""
-    for _ in range(3):
-        await pilot.pause()
+    """Until the screen is still: every worker finished and what it posted handled, then the layout worked out
+    from what the widgets hold. It waits on those signals, never on the clock, so it holds on a busy machine
+    (a pilot's pause alone tells idle by the process's CPU time, which a busy machine starves)."""
+    for _ in range(ROUNDS):
+        await pilot.pause()  # every widget has handled what was posted to it so far
+        if not any(worker.state in (WorkerState.PENDING, WorkerState.RUNNING) for worker in app.workers):
+            break
         try:
             await app.workers.wait_for_complete()
         except WorkerCancelled:
             pass  # replaced by a newer look at the files, which the next round waits for
-    await pilot.pause()
+    else:
+        raise AssertionError(f"the workers never finished: {list(app.workers)}")
+    await settle_layout(app, pilot)
+
+
+async def settle_layout(app, pilot) -> None:
+    """Until a layout of the whole screen, from what every widget holds now, changes nothing. A widget
+    whose text changed asks for a layout by a message of its own, which a busy machine can leave unhandled
+    when a screenshot is taken."""
+    for _ in range(ROUNDS):
+        before = layout_of(app.screen)
+        app.screen.refresh(layout=True)
+        await pilot.pause()
+        if layout_of(app.screen) == before:
+            return
+    raise AssertionError("the layout never settled")
+
+
+def layout_of(screen) -> list:
+    return [(widget, widget.region, widget.virtual_size) for widget in screen.walk_children(with_self=True)]
+
+
+async def until(pilot, condition, what: str, timeout: float = 300) -> None:
+    """Until `condition()` holds: something the screen shows, from a worker that goes on (a run followed,
+    a grid rendered). The time limit is a safety net for a broken test, not a measure."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never came: {what}")
+        await pilot.pause()

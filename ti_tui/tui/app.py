@@ -2,19 +2,26 @@
 
 `create_app` builds it; tests hand it `Services` whose calls are fakes. The app holds the open
 project and where each step stands (worked out afresh from the files after every change, in a
-worker); screens read both and are told of changes through two signals.
+worker); screens read both and are told of changes through two signals. An error nobody foresaw,
+in any screen or widget, is survived where it can be: the user's typing saved, a notice, the
+screen opened afresh.
 """
 
+import traceback
 from dataclasses import dataclass, field
 
-from textual import work
+from textual import events, work
+from textual._context import active_message_pump
 from textual.app import App
 from textual.binding import Binding
+from textual.dom import NoScreen
+from textual.screen import ModalScreen, Screen
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ti_tui.errors import UserError
 from ti_tui.findings import Finding
+from ti_tui.fsutil import atomic_write_text
 from ti_tui.project import Project, ProjectChangedOnDiskError
 from ti_tui.tui.commands import StepCommands
 from ti_tui.tui.services import Services
@@ -54,6 +61,8 @@ class WizardApp(App):
         self.file_changed_elsewhere = False
         self.device_probes: dict = {}  # by (device, precision) setting: what a run would train on here
         self.trainers: list = []  # trainers this wizard started: reaped when they end, left running when it quits
+        self.screens_to_reopen: list[Screen] = []  # stopped by an error, to be put back as new
+        self.fresh_after_error: Screen | None = None  # opened afresh after an error, and no key pressed since
 
     def on_mount(self) -> None:
         self.set_interval(WATCH_FILE_SECONDS, self.notice_edits_elsewhere)
@@ -194,6 +203,100 @@ class WizardApp(App):
                 f"Something went wrong ({type(error).__name__}: {error}); the wizard goes on.", severity="error", markup=False, timeout=15
             )
 
+    # Errors nobody foresaw --------------------------------------------------------------------
+
+    async def _dispatch_message(self, message) -> None:
+        """The app's own messages, and the keys with the actions they set off: one that raises is survived
+        (Textual would stop the app's message loop, and with it the wizard)."""
+        if isinstance(message, events.Key):
+            self.fresh_after_error = None
+        try:
+            await super()._dispatch_message(message)
+        except Exception as error:
+            self.survive(error, "the wizard goes on")
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Whatever else raised, anywhere: Textual's one place for it, where it would end the wizard with a traceback.
+
+        The message loop of the screen or widget that raised has stopped, so after the user's typing is
+        saved its screen is put back as new (a dialog is closed), with a notice. The wizard ends, with the
+        message and exit status 1, only where it cannot go on: the app itself failed, or a screen opened
+        afresh failed again before a key was pressed.
+        """
+        from ti_tui.tui.screens.start import StartScreen
+        from ti_tui.tui.screens.step import StepScreen
+
+        failed = active_message_pump.get(None)
+        screen = failed if isinstance(failed, Screen) else _screen_of(failed)
+        if screen in self.screens_to_reopen:
+            self.log.error("another error from a screen about to be opened afresh", error)
+        elif (
+            self._exit
+            or failed is self
+            or screen is self.fresh_after_error
+            or screen not in self.screen_stack
+            or not isinstance(screen, (ModalScreen, StepScreen, StartScreen))
+        ):
+            self.give_up(error)
+        else:
+            self.screens_to_reopen.append(screen)
+            self.survive(error, "the dialog is closed" if isinstance(screen, ModalScreen) else "the screen is opened afresh")
+            self.call_later(self.reopen, screen)
+
+    def survive(self, error: Exception, outcome: str) -> None:
+        self._exception = self._exception or error  # run_test hands it on at its end, so no test passes over one
+        saved = self.save_edits_after_error()
+        self.notify(
+            f"Something went wrong ({_error_words(error)}); {outcome}. {saved}{self.write_error_report(error)}",
+            severity="error",
+            timeout=30,
+            markup=False,
+        )
+
+    def give_up(self, error: Exception) -> None:
+        self._exception = self._exception or error
+        saved = self.save_edits_after_error()
+        report = self.write_error_report(error)
+        self.exit(return_code=1, message=f"ti-tui stopped on an error it did not expect ({_error_words(error)}). {saved}{report}")
+
+    def save_edits_after_error(self) -> str:
+        """Save what is typed on every open screen; the sentence that says so, for the notice."""
+        try:
+            for screen in self.screen_stack:
+                flush = getattr(screen, "flush_edits", None)
+                if flush is not None:
+                    flush()
+        except Exception as error:
+            return f"What you typed could not all be saved ({_error_words(error)})."
+        return "What you typed is saved."
+
+    def write_error_report(self, error: Exception) -> str:
+        """The traceback, into a file beside the wizard's memory; the sentence naming it ("" if it cannot be written)."""
+        path = self.services.memory.path.parent / "last-error.txt"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(path, "".join(traceback.format_exception(error)))
+        except OSError:
+            return ""
+        return f" The details are in {path}."
+
+    async def reopen(self, screen: Screen) -> None:
+        """`screen`, whose message loop stopped on an error, put back as new: a dialog closed, a step opened afresh."""
+        from ti_tui.tui.screens import step_screen
+        from ti_tui.tui.screens.start import StartScreen
+
+        self.screens_to_reopen.remove(screen)
+        if screen not in self.screen_stack:
+            return
+        while self.screen is not screen:  # the dialogs above it go with it
+            await self.pop_screen()
+        if isinstance(screen, ModalScreen):
+            await self.pop_screen()
+            return
+        fresh = StartScreen() if isinstance(screen, StartScreen) else step_screen(screen.STEP)
+        self.fresh_after_error = fresh
+        await self.switch_screen(fresh)
+
     # Keys -------------------------------------------------------------------------------------
 
     def action_show_keys(self) -> None:
@@ -201,6 +304,17 @@ class WizardApp(App):
             self.action_hide_help_panel()
         else:
             self.action_show_help_panel()
+
+
+def _screen_of(node) -> Screen | None:
+    try:
+        return node.screen if node is not None else None
+    except NoScreen:
+        return None
+
+
+def _error_words(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
 
 
 def create_app(project: Project | None = None, services: Services | None = None) -> WizardApp:

@@ -20,6 +20,7 @@ from textual.worker import get_current_worker
 
 from ti_tui.errors import UserError
 from ti_tui.infer.grid import Cell, GridDirectory, GridPlan
+from ti_tui.paths import user_path
 from ti_tui.tui.screens.step import StepScreen
 from ti_tui.tui.widgets.path_input import PathInput
 from ti_tui.tui.widgets.picture import Picture
@@ -89,11 +90,13 @@ class CompareScreen(StepScreen):
                 yield DataTable(id="cells", cursor_type="cell", show_row_labels=True)
                 yield Static("", id="cell-facts", markup=False)
         yield PathInput(placeholder="a model file or folder to put on the grid (tab or → completes)", id="add-model", compact=True)
+        yield Static("", id="add-model-note", classes="note problem", markup=False)
 
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#grid-progress").display = False
         self.query_one("#add-model").display = False
+        self.query_one("#add-model-note").display = False
         self.follow(self.app.project)
 
     # Following the newest grid -------------------------------------------------------------------
@@ -316,18 +319,20 @@ class CompareScreen(StepScreen):
     @on(PathInput.Submitted, "#add-model")
     def model_given(self, message: PathInput.Submitted) -> None:
         field = self.query_one("#add-model", PathInput)
+        note = self.query_one("#add-model-note", Static)
         text = message.value.strip()
         if text:
             try:
-                changes = with_model_added(self.app.project, Path(text).expanduser().resolve())
+                changes = with_model_added(self.app.project, user_path(text, Path.cwd()))
             except UserError as error:
-                self.notify(str(error), severity="error", markup=False)
+                note.update(str(error))
+                note.display = True
                 return
             if self.app.save_settings(changes) == []:
                 for key in changes:
                     self.query_one(f"#axis-{key.removeprefix('xy.')}", SettingField).show_saved()
         field.value = ""
-        field.display = False
+        field.display = note.display = False
         self.query_one("#cells").focus()
 
     def settings_reloaded(self, project) -> None:

@@ -25,6 +25,7 @@ GROUPS = {
     "Schedule": ("schedule", ("preset", "learning_rate", "warmup_steps", "min_learning_rate")),
     "Previews": ("preview", ("every", "prompts", "compare_init", "negative_prompt", "seeds", "sampling_steps", "cfg_scale")),
 }  # fmt: skip
+NUMBERS_DRAWN = ("warmup_steps", "min_learning_rate")  # the schedule's numbers that shape the curve
 SHAPING_THE_RUN = {"training.steps", "training.batch_size", "training.gradient_accumulation", "training.processes"}
 
 
@@ -136,24 +137,31 @@ class SettingsScreen(StepScreen):
         self.show_facts()
 
     def redraw_schedule(self) -> None:
-        """The curve of the schedule as typed (saved or not); a text that does not parse is said in place."""
-        typed = {name: self.query_one(f"#schedule-{name}", SettingField).value for name in SECTION_MODELS["schedule"].model_fields}
-        rate_field = self.query_one("#schedule-learning_rate", SettingField)
+        """The curve of the schedule as typed (saved or not). A text that does not parse is said in place; a
+        number outside its setting's bounds is said at its field at once, and is never drawn."""
+        fields = {name: self.query_one(f"#schedule-{name}", SettingField) for name in SECTION_MODELS["schedule"].model_fields}
+        numbers = {"steps": self.query_one("#training-steps", SettingField), **{name: fields[name] for name in NUMBERS_DRAWN}}
+        rate_field = fields["learning_rate"]
+        typed = {}
+        for name, field in numbers.items():
+            try:
+                typed[name] = field.parse(field.value)
+            except ValueError:
+                return  # a number half typed: its own field says so once the typing stops
+            problem = field.bounds_problem(typed[name])
+            if problem:
+                field.show_note(f"{field.key} = {field.value.strip()}: {problem}", problem=True)
+                return
         try:
-            steps = int(self.query_one("#training-steps", SettingField).value)
             schedule = ScheduleSettings.model_construct(
-                preset=typed["preset"],
-                learning_rate=typed["learning_rate"],
-                warmup_steps=int(typed["warmup_steps"]),
-                min_learning_rate=float(typed["min_learning_rate"]),
+                preset=fields["preset"].value, learning_rate=rate_field.value, **{name: typed[name] for name in NUMBERS_DRAWN}
             )
-            curve = LearningRateSchedule.from_settings(schedule, max(1, steps))
+            curve = LearningRateSchedule.from_settings(schedule, typed["steps"])
         except ScheduleError as error:
             rate_field.show_note(f"schedule.learning_rate: {error}", problem=True)
             return
-        except ValueError:
-            return  # a number half typed: its own field says so
-        rate_field.show_note("; ".join(curve.describe()))
+        rate_field.resting_note = "; ".join(curve.describe())  # stays once the typing is saved
+        rate_field.show_note("")
         self.query_one(RatePlot).show(curve)
 
     def settings_reloaded(self, project) -> None:

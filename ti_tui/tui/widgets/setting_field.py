@@ -14,6 +14,12 @@ from ti_tui.settings import SECTION_MODELS
 
 SAVE_AFTER_SECONDS = 0.5  # of no typing
 LIST_SEPARATOR = " | "  # prompts hold commas, so list items are set apart by a bar
+BOUNDS = (  # a setting's bound (its name in the field's metadata), when a value is outside it, and in words
+    ("ge", lambda value, limit: value < limit, "at least"),
+    ("gt", lambda value, limit: value <= limit, "more than"),
+    ("le", lambda value, limit: value > limit, "at most"),
+    ("lt", lambda value, limit: value >= limit, "less than"),
+)
 
 
 def field_info(key: str):
@@ -54,8 +60,8 @@ class SettingField(Vertical):
     def __init__(self, key: str, describe: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.key = key
-        self.describe = describe
         self.info = field_info(key)
+        self.resting_note = (self.info.description or "") if describe else ""  # shown when there is no problem to say
         self.save_timer = None
 
     def compose(self) -> ComposeResult:
@@ -67,7 +73,7 @@ class SettingField(Vertical):
             yield Select(choices, value=self.saved(), allow_blank=False, compact=True, classes="setting-input")
         else:
             yield Input(self.as_text(self.saved()), classes="setting-input", select_on_focus=False, compact=True)
-        yield Static(self.info.description or "" if self.describe else "", classes="setting-note", markup=False)
+        yield Static(self.resting_note, classes="setting-note", markup=False)
 
     # The value ---------------------------------------------------------------------------------
 
@@ -90,6 +96,15 @@ class SettingField(Vertical):
                 return [part.strip() for part in text.split("|") if part.strip()]
             return [_number(part, item) for part in text.replace(",", " ").split()]
         return _number(text, annotation) if annotation in (int, float) else text
+
+    def bounds_problem(self, value) -> str:
+        """What is wrong with a parsed `value` for this setting's bounds, in doctor's words; "" when it is within them."""
+        for bound in self.info.metadata:
+            for name, outside, words in BOUNDS:
+                limit = getattr(bound, name, None)
+                if limit is not None and not isinstance(value, list) and outside(value, limit):
+                    return f"should be {words} {limit}"
+        return ""
 
     @property
     def value(self) -> str:
@@ -154,7 +169,7 @@ class SettingField(Vertical):
 
     def show_note(self, text: str, problem: bool = False) -> None:
         note = self.query_one(".setting-note", Static)
-        note.update(text or (self.info.description or "" if self.describe else ""))
+        note.update(text or self.resting_note)
         note.set_class(problem, "-problem")
 
     def flush(self) -> None:
