@@ -234,6 +234,23 @@ def test_save_now_and_preview_now_are_done_between_steps(trainable_project, monk
     assert parameters.endswith("Model: builtin:tiny, Embedding step: 2")
 
 
+def test_a_signal_to_stop_saves_first_though_a_file_stands_where_the_control_folder_belongs(trainable_project, monkeypatch):
+    """A file in place of control/ once made SIGTERM fail the run ("control/stop: Not a directory"), unsaved."""
+    run = create_run(trainable_project(**{"training.save_every": 100}), steps=6)
+    run.control_dir.write_text("")
+    original = Trainer.report_step
+
+    def signalled_at_step_three(self, *arguments):
+        original(self, *arguments)
+        if self.state.step == 3:
+            self.request_stop("stopped by signal SIGTERM")
+
+    monkeypatch.setattr(Trainer, "report_step", signalled_at_step_three)
+    assert Trainer(run).run() == "stopped"
+    assert [checkpoint.step for checkpoint in run.checkpoints()] == [3]
+    assert run.events()[-1]["message"] == "stopped by signal SIGTERM at step 3"
+
+
 def test_progress_on_a_terminal_is_one_line_rewritten():
     import io
 

@@ -262,7 +262,9 @@ class RunDirectory(WorkFolder):
         atomic_write_text(self.control_dir / name, f"{time.time()}\n")
 
     def withdraw(self, name: str) -> None:
-        (self.control_dir / name).unlink(missing_ok=True)
+        """A request taken back, or done; with no control folder (or a file in its place) none is pending."""
+        if self.control_dir.is_dir():
+            (self.control_dir / name).unlink(missing_ok=True)
 
     def pending_requests(self) -> set[str]:
         if not self.control_dir.is_dir():
