@@ -121,6 +121,32 @@ def test_a_damaged_cached_cell_is_rendered_again(trained_project):
 
 
 @pytest.mark.slow
+def test_a_link_or_a_pipe_at_a_cached_cell_is_rendered_over_and_a_folder_is_named(trained_project, tmp_path):
+    """A dangling link at a cell's name was written through, to wherever it pointed; a folder there failed
+    every later grid with a temporary file's name."""
+    first, plan = rendered(trained_project, x="step=2,4", y="", z="seed=32")
+    linked, piped = first.cell_file(plan.cells[0]), first.cell_file(plan.cells[1])
+    kept = pixels(linked), pixels(piped)
+    outside = tmp_path / "outside.png"
+    linked.unlink()
+    linked.symlink_to(outside)
+    piped.unlink()
+    os.mkfifo(piped)
+    again, _ = rendered(trained_project, x="step=2,4", y="", z="seed=32")
+    assert not outside.exists() and not linked.is_symlink()
+    assert np.array_equal(pixels(linked), kept[0]) and np.array_equal(pixels(piped), kept[1])
+    assert grid_status(again).state == "finished"
+
+    piped.unlink()
+    piped.mkdir()
+    with pytest.raises(UserError) as refused:
+        rendered(trained_project, x="step=2,4", y="", z="seed=32")
+    assert str(refused.value) == (
+        f"{piped} is a folder, where the grid keeps a cell's picture: move it elsewhere (or delete it), then render the grid again"
+    )
+
+
+@pytest.mark.slow
 def test_the_diffusers_folder_and_the_single_file_of_a_model_give_equal_cells(trained_project, tiny_model_dir, tiny_checkpoint):
     trained_project.update({"xy.size": 128})  # a single file does not say builtin:tiny's small size
     try:

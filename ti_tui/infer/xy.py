@@ -21,7 +21,7 @@ def render_grid(grid: GridDirectory, events: EventWriter) -> None:
     plan = grid.plan()
     grid.cells_dir.mkdir(parents=True, exist_ok=True)
     total = len(plan.cells)
-    waiting = [cell for cell in plan.cells if not _whole_picture(grid.cell_file(cell))]
+    waiting = [cell for cell in plan.cells if not _cached(grid.cell_file(cell))]
     done = total - len(waiting)
     events.write("started", total=total, reused=done)
     # One model load per model, and the embedding swapped only when the checkpoint or strength changes.
@@ -48,10 +48,22 @@ def render_grid(grid: GridDirectory, events: EventWriter) -> None:
     events.write(FINAL_EVENT, reason="completed", message=f"{total} cells", done=done)
 
 
-def _whole_picture(path: Path) -> bool:
-    """Whether `path` holds a picture that reads to its end: a cached cell cut short or written over is rendered again."""
+def _cached(path: Path) -> bool:
+    """Whether a cell's picture is in the cache: a file of its own that reads to its end.
+
+    Anything else at its name is cleared away or rendered over: a file cut short or written over, a pipe,
+    or a symbolic link, which the write would follow to wherever it points. A folder there is named, as
+    the one thing in the cache that is not the cache's to delete.
+    """
     from PIL import Image
 
+    if path.is_dir() and not path.is_symlink():
+        raise UserError(
+            f"{path} is a folder, where the grid keeps a cell's picture: move it elsewhere (or delete it), then render the grid again"
+        )
+    if path.is_symlink() or (path.exists() and not path.is_file()):  # a link, or a pipe that reading would wait on
+        path.unlink()
+        return False
     try:
         with Image.open(path) as image:
             image.load()
