@@ -432,20 +432,26 @@ def test_the_wizard_opens_on_train_while_an_older_resumed_run_trains(trainable_p
         lock.release()
 
 
-@pytest.mark.parametrize("kind", ["missing", "not UTF-8", "loop"])
-def test_a_template_that_cannot_be_read_is_refused_before_a_run_folder_is_made(trainable_project, kind):
+@pytest.mark.parametrize("kind", ["missing", "not UTF-8", "loop", "pipe"])
+def test_a_template_that_cannot_be_read_is_refused_before_a_run_folder_is_made(trainable_project, capsys, kind):
     """Reproduces a template file that is missing, not UTF-8 or a symbolic-link loop being found by the
-    trainer, after it started, leaving a failed run behind for each attempt."""
+    trainer, after it started, leaving a failed run behind for each attempt; a named pipe there made
+    `train` wait for ever, and `doctor` found nothing wrong."""
     project = trainable_project(**{"training.template": "prompts.txt"})
     template = project.root / "prompts.txt"
     if kind == "not UTF-8":
         template.write_bytes(b"a photo of [name]\xff\xfe\n")
     elif kind == "loop":
         template.symlink_to(template)
+    elif kind == "pipe":
+        os.mkfifo(template)
+    said = f"training.template: {template} is not a plain file" if kind == "pipe" else f"training.template: {template} cannot be read"
     with pytest.raises(UserError) as refused:
         training.create_run(project, steps=5)
-    assert str(refused.value).startswith(f"training.template: {template} cannot be read")
+    assert said in str(refused.value)
     assert run_folders(project) == []
+    code, output, _ = cli(capsys, "doctor", str(project.root))
+    assert code == 1 and said in output
 
 
 @pytest.mark.parametrize("odd", ["trainer.lock", "events.jsonl"])

@@ -32,6 +32,9 @@ def load_templates(template: str, base_dir: Path) -> list[str]:
         where = f"the {template} template"
     else:
         path = (base_dir / template).expanduser()
+        if path.exists() and not path.is_file():
+            # A folder cannot be read; a named pipe would be read for ever, waiting for a writer.
+            raise UserError(f"training.template: {path} is {'a folder' if path.is_dir() else 'not a plain file'}; name a UTF-8 .txt file")
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:

@@ -13,6 +13,7 @@ from ti_tui.errors import UserError
 from ti_tui.findings import Finding, Fix, errors
 from ti_tui.paths import cache_dir
 from ti_tui.project import Project
+from ti_tui.prompts import load_templates
 from ti_tui.sd.availability import Availability, model_availability, tokenizer_availability
 from ti_tui.sd.family import FamilyName, family_from_shapes, read_safetensors_header
 from ti_tui.sd.source import ModelSource, classify_model_source
@@ -112,6 +113,8 @@ def summarize_project(project: Project) -> ProjectSummary:
     elif source is not None and tokenizer.found:
         problems += _trigger_problems(settings.token.trigger, source, tokenizer_folder)
 
+    problems += _template_problems(project)
+
     return ProjectSummary(
         name=project.name,
         root=project.root,
@@ -135,6 +138,15 @@ def _unreadable_problems(images: list[Path], images_dir: Path, prepared_dir: Pat
         why = "Preparing leaves it out, and training waits: take it out of training (dataset.exclude) or delete it."
         findings.append(Finding("error", f"{name} {reason}.", why, Fix("edit-setting", "dataset.exclude"), "unreadable", (name,)))
     return findings
+
+
+def _template_problems(project: Project) -> list[Finding]:
+    """A template file that cannot be read would end a run once its model is loaded: said before."""
+    try:
+        load_templates(project.settings.training.template, project.root)
+    except UserError as error:
+        return [Finding("error", f"{str(error).rstrip('.')}.", fix=Fix("edit-setting", "training.template"), check="template")]
+    return []
 
 
 def _cache_problem() -> Finding | None:

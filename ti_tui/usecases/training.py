@@ -18,7 +18,6 @@ from ti_tui.findings import Fix
 from ti_tui.fsutil import file_sha256
 from ti_tui.paths import resolved, user_path
 from ti_tui.project import Project, value_problem
-from ti_tui.prompts import load_templates
 from ti_tui.runs import RunDirectory, RunFacts, RunImage, run_status
 from ti_tui.runs.directory import Launch, ParentCheckpoint
 from ti_tui.runs.status import STARTUP_GRACE_SECONDS, run_is_active
@@ -45,8 +44,6 @@ def create_run(project: Project, steps: int | None = None, start_from: Path | No
     problems = summarize_project(project).errors + unreadable_images(items, project.prepared_dir)
     if problems:
         raise FindingsError("The project cannot be trained yet:", problems)
-    # Read now, as the trainer reads it after loading the model: a template it cannot read would leave a failed run.
-    load_templates(settings.training.template, project.root)
     check_runs_folder(project)
     refuse_while_training(project)
     if start_from is not None:
