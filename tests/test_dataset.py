@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 import shutil
 import struct
 import zlib
@@ -488,15 +489,27 @@ def test_the_images_step_says_to_take_out_what_cannot_be_read_not_to_prepare_it(
 
 
 def test_images_that_are_broken_links_are_named_by_check_and_import(trainable_project, tmp_path):
-    """Issue 20, Low 6: an image that was a symbolic-link loop (or a link to nothing) was skipped without a word."""
-    from ti_tui.usecases.images import check_project_images
+    """Issue 20, Low 6: an image that was a symbolic-link loop (or a link to nothing, a folder, a named pipe)
+    was skipped without a word."""
+    from ti_tui.usecases.images import check_project_images, prepare_project
+    from ti_tui.usecases.training import create_run
 
     project = trainable_project()
     (project.images_dir / "20-loop.jpg").symlink_to("20-loop.jpg")
     (project.images_dir / "21-gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
-    said = [str(finding) for finding in check_project_images(project).findings if finding.check == "unreadable"]
+    (project.images_dir / "22-folder.jpg").mkdir()
+    os.mkfifo(project.images_dir / "23-pipe.jpg")
+    findings = [finding for finding in check_project_images(project).findings if finding.check == "unreadable"]
+    said = [str(finding) for finding in findings]
     assert [line for line in said if line.startswith("20-loop.jpg is a symbolic-link loop")], said
     assert [line for line in said if line.startswith(f"21-gone.jpg is a symbolic link to {tmp_path / 'nowhere.jpg'}, which does not exist")]
+    assert [line for line in said if line.startswith("22-folder.jpg is a folder, not an image file")], said
+    assert [line for line in said if line.startswith("23-pipe.jpg is not a plain file")], said
+    # Said as what they are: nothing there to train on, so training goes on without them.
+    assert {finding.severity for finding in findings} == {"warning"}
+    assert all("Training leaves it out" in line for line in said)
+    prepare_project(project)
+    create_run(project, steps=2)
 
     source = tmp_path / "holiday"
     source.mkdir()

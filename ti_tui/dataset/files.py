@@ -13,16 +13,21 @@ def list_image_files(folder: Path, recursive: bool = False) -> list[Path]:
     return sorted(path for path in _named_as_images(folder, recursive) if path.is_file())
 
 
-def broken_image_links(folder: Path, recursive: bool = False) -> dict[Path, str]:
-    """The symbolic links in `folder` named as images that lead to no file, each with why ("is a symbolic-link loop ...")."""
-    broken = {}
+def named_images_without_a_file(folder: Path, recursive: bool = False) -> dict[Path, str]:
+    """What in `folder` is named as an image but holds no image file to read, each with why: a symbolic link
+    that loops or leads nowhere, a folder, a named pipe (which a reader would wait on for ever)."""
+    unusable = {}
     for path in sorted(_named_as_images(folder, recursive)):
         kind = broken_link(path) if path.is_symlink() else None
         if kind == "loop":
-            broken[path] = "is a symbolic-link loop: it leads back to itself, so there is no image to read"
+            unusable[path] = "is a symbolic-link loop: it leads back to itself, so there is no image to read"
         elif kind == "missing":
-            broken[path] = f"is a symbolic link to {os.readlink(path)}, which does not exist"
-    return broken
+            unusable[path] = f"is a symbolic link to {os.readlink(path)}, which does not exist"
+        elif path.is_dir():
+            unusable[path] = "is a folder, not an image file"
+        elif path.exists() and not path.is_file():
+            unusable[path] = "is not a plain file (a named pipe or a device), so there is no image to read"
+    return unusable
 
 
 def _named_as_images(folder: Path, recursive: bool):

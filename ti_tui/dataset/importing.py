@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ti_tui.dataset.checks import MIN_USABLE_SIDE
-from ti_tui.dataset.files import IMAGE_SUFFIXES, broken_image_links, caption_path, list_image_files
+from ti_tui.dataset.files import IMAGE_SUFFIXES, caption_path, list_image_files, named_images_without_a_file
 from ti_tui.dataset.reading import ImageProblem, open_image
 from ti_tui.errors import UserError
 from ti_tui.findings import Fix
@@ -39,7 +39,7 @@ def import_images(sources: list[Path], images_dir: Path, recursive: bool = False
     present = {file_sha256(path): path.name for path in list_image_files(images_dir)}
     candidates = _candidates(sources, recursive)
     for folder in (source.expanduser() for source in sources):
-        report.refused += [f"{path.name} {reason}" for path, reason in broken_image_links(folder, recursive).items()]
+        report.refused += [f"{path.name} {reason}" for path, reason in named_images_without_a_file(folder, recursive).items()]
     if not recursive:
         report.in_subfolders = _images_in_subfolders(sources)
     for path in candidates:

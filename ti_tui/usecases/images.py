@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 
 from ti_tui.dataset.checks import DatasetReport, check_dataset
-from ti_tui.dataset.files import broken_image_links, display_name, list_image_files
+from ti_tui.dataset.files import display_name, list_image_files, named_images_without_a_file
 from ti_tui.dataset.prepare import PreparationReport, prepare_dataset
 from ti_tui.dataset.training_set import read_caption
 from ti_tui.errors import UserError
@@ -36,11 +36,14 @@ def check_project_images(project: Project) -> DatasetReport:
     settings = project.settings.dataset
     report = check_dataset(originals(project), training_size(project), settings.kind, settings.background, project.images_dir)
     left_out = set(settings.exclude)
-    for path, reason in broken_image_links(project.images_dir, settings.recursive).items():
+    for path, reason in named_images_without_a_file(project.images_dir, settings.recursive).items():
         name = display_name(path, project.images_dir)
         if name not in left_out:
-            # No subjects: the link is in no list of images, so it is said of the set as a whole.
-            report.findings.append(Finding("error", f"{name} {reason}.", "Delete the link, or point it at an image.", check="unreadable"))
+            # No subjects: it is in no list of images, so it is said of the set as a whole. A warning, as training
+            # goes on without it (nothing there to train on), where a damaged image file waits to be taken out.
+            report.findings.append(
+                Finding("warning", f"{name} {reason}.", "Training leaves it out: delete it, or put an image there.", check="unreadable")
+            )
     return report
 
 
