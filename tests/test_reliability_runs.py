@@ -304,6 +304,7 @@ def embedding_file(folder: Path, name: str, vectors) -> Path:
         ("not numbers", "holds vectors that are not numbers (NaN or infinite)"),
         ("too wide", "has vectors of width 1024 (SD 2.x), but this SD 1.x model needs width 768"),
         ("too many", "holds 200 vectors, more than the 75 a run can train"),
+        ("pipe", "is not a plain file, not a checkpoint"),
     ],
 )
 def test_a_from_file_that_cannot_start_a_run_is_refused_before_a_run_folder_is_made(trainable_project, tmp_path, kind, expected):
@@ -321,6 +322,9 @@ def test_a_from_file_that_cannot_start_a_run_is_refused_before_a_run_folder_is_m
         start_from = embedding_file(tmp_path, "diverged", torch.full((2, 768), float("nan")))
     elif kind == "too many":
         start_from = embedding_file(tmp_path, "long", torch.randn(200, 768) * 0.01)
+    elif kind == "pipe":  # was "is gone (moved or deleted, or never there)"
+        start_from = tmp_path / "pipe.safetensors"
+        os.mkfifo(start_from)
     else:
         start_from = embedding_file(tmp_path, "sd2", torch.randn(2, 1024))
     with pytest.raises(UserError) as refused:

@@ -73,6 +73,10 @@ def checkpoint_to_start_from(checkpoint: Path) -> Path:
     quietly become a run from the init text.
     """
     path = resolved(checkpoint)
+    if path.exists() and not path.is_file():
+        raise UserError(
+            f"{path} is {'a folder' if path.is_dir() else 'not a plain file'}, not a checkpoint; name an embedding file to start from"
+        )
     if not path.is_file():
         raise UserError(
             f"the checkpoint {path} to start from is gone (moved or deleted, or never there); "
