@@ -25,7 +25,7 @@ def project_with_checkpoints(folder, **settings) -> Project:
     return project
 
 
-async def until_seen(screen: CompareScreen, condition, what: str, timeout: float = 120):
+async def until_seen(screen: CompareScreen, condition, what: str, timeout: float = 300):
     arrived = asyncio.Event()
     screen.changed.subscribe(screen, lambda view: arrived.set() if condition(view) else None)
     if screen.view is not None and condition(screen.view):

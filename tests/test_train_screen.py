@@ -9,7 +9,7 @@ import signal
 
 import pytest
 from textual.widgets import DataTable, Input, Static
-from wizard_support import fake_services, write_checkpoints
+from wizard_support import fake_services, until, write_checkpoints
 
 from ti_tui.runs import RunDirectory
 from ti_tui.tui.app import create_app
@@ -33,14 +33,11 @@ SHORT_RUN = {
 
 
 async def until_screen(app, pilot, screen_type, what: str):
-    for _ in range(500):
-        if isinstance(app.screen, screen_type) and app.screen.is_mounted:
-            return app.screen
-        await pilot.pause()
-    raise AssertionError(f"never came: {what}")
+    await until(pilot, lambda: isinstance(app.screen, screen_type) and app.screen.is_mounted, what)
+    return app.screen
 
 
-async def until_seen(screen: TrainScreen, condition, what: str, timeout: float = 180):
+async def until_seen(screen: TrainScreen, condition, what: str, timeout: float = 300):
     """Until the screen has drawn a look at a run for which `condition(view)` holds."""
     arrived = asyncio.Event()
 
@@ -126,12 +123,11 @@ async def start_a_run(app, pilot, until_state: str = "finished", what: str = "th
 
 
 async def _plan_text(screen, pilot, words: str) -> str:
-    for _ in range(500):
-        text = screen.query_one("#plan-text", Static).render().plain
-        if words in text:
-            return text
-        await pilot.pause()
-    return text
+    def plan() -> str:
+        return screen.query_one("#plan-text", Static).render().plain
+
+    await until(pilot, lambda: words in plan(), f"the plan saying {words!r} (it says: {plan()!r})")
+    return plan()
 
 
 async def test_a_second_wizard_shows_a_run_started_by_the_first_live_and_refuses_a_second_trainer(workspace, trainable_project):
@@ -147,11 +143,7 @@ async def test_a_second_wizard_shows_a_run_started_by_the_first_live_and_refuses
         view = await until_seen(screen, lambda view: view.status.state == "running" and view.step > 0, "the run live")
         assert view.run == run
         await pilot.press("t")
-        for _ in range(500):
-            if any("two runs at once" in notice for notice in notices(second_app)):
-                break
-            await pilot.pause()
-        assert any(f"run {run.id} is running" in notice for notice in notices(second_app)), notices(second_app)
+        assert f"run {run.id} is running" in await until_notice(second_app, pilot, "two runs at once")
         view = await until_seen(screen, lambda view: view.status.state == "finished", "the run finished")
         assert view.step == 150
     assert len(list_runs(project)) == 1
@@ -165,7 +157,7 @@ async def test_a_trainer_killed_under_the_dashboard_shows_as_lost_and_resume_fin
         view = await until_seen(screen, lambda view: bool(view.checkpoints) and view.status.state == "running", "a checkpoint")
         run: RunDirectory = view.run
         os.kill(run.facts().launches[-1].pid, signal.SIGKILL)
-        view = await until_seen(screen, lambda view: view.status.state == "lost", "the run lost", timeout=10)
+        view = await until_seen(screen, lambda view: view.status.state == "lost", "the run lost")
         assert "lost at step" in screen.query_one("#run-state", Static).render().plain
         await pilot.press("u")
         view = await until_seen(screen, lambda view: view.status.state == "finished", "the resumed run finished")
@@ -176,12 +168,8 @@ async def test_a_trainer_killed_under_the_dashboard_shows_as_lost_and_resume_fin
 
 
 async def until_notice(app, pilot, words: str) -> str:
-    for _ in range(500):
-        said = [notice for notice in notices(app) if words in notice]
-        if said:
-            return said[-1]
-        await pilot.pause()
-    raise AssertionError(f"never said: {words!r} (said: {notices(app)})")
+    await until(pilot, lambda: any(words in notice for notice in notices(app)), f"a notice saying {words!r}")
+    return [notice for notice in notices(app) if words in notice][-1]
 
 
 async def test_a_checkpoint_deleted_under_the_train_step_is_refused_as_gone_not_swapped_for_the_init_text(workspace, trainable_project):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from textual.widgets import DataTable, Input, Static
-from wizard_support import copy_of_sample, fake_services, settle
+from wizard_support import copy_of_sample, fake_services, settle, until
 
 from ti_tui.dataset.captions import read_caption_file
 from ti_tui.dataset.files import list_image_files
@@ -23,14 +23,6 @@ from ti_tui.tui.widgets.setting_field import SettingField
 from ti_tui.tui.widgets.step_bar import StepTab
 
 SIZE = (100, 32)
-
-
-async def until(pilot, condition, what: str, tries: int = 200) -> None:
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause()
-    raise AssertionError(f"never came: {what}")
 
 
 def settings_on_disk(folder: Path) -> dict:
