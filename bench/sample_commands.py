@@ -8,7 +8,7 @@
   previews and validation every 10 steps, as the run-protocol test sets them), against
   `bench/reference_loop.py` training the same tiny model on the same images for the same steps
   (the diffusers example's loop, in the precision "auto" picks here, with no checkpoints, previews
-  or validation to write).
+  or validation to write); and again with ours set to write none of them but the last checkpoint.
 
 Every figure is the wall clock of a fresh process, from its start to its exit; the two of a pair
 alternate, and each is repeated --repeat times (every run printed, then the median). These used to
@@ -27,6 +27,7 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
 
+# As the run-protocol test trains it.
 TRAIN_SETTINGS = {
     "preview.every": 10,
     "preview.prompts": ["a photo of [name]"],
@@ -46,13 +47,13 @@ def wall_clock(command: list[str], cwd: Path) -> float:
     return took
 
 
-def sample_copy(folder: Path) -> Path:
+def sample_copy(folder: Path, settings: dict) -> Path:
     from ti_tui.project import Project
 
     root = folder / "sample"
     shutil.rmtree(root, ignore_errors=True)
     shutil.copytree(REPOSITORY / "sample_project", root, ignore=shutil.ignore_patterns("runs", "prepared", "exports", "grids", "generated"))
-    Project.open(root).update(TRAIN_SETTINGS)
+    Project.open(root).update(settings)
     return root
 
 
@@ -105,12 +106,17 @@ def main() -> None:
             "--precision",
             {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[choose_dtype("auto", torch.device("cpu"))],
         ]
-        compare(
-            f"train the sample, {arguments.steps} steps",
-            lambda: wall_clock([*ti_tui, "train", str(sample_copy(folder)), "--steps", str(arguments.steps)], folder),
-            lambda: wall_clock(reference, REPOSITORY),
-            arguments.repeat,
-        )
+        # The same run with nothing besides the steps but the last checkpoint: what the reference does.
+        bare_settings = {"preview.every": 0, "training.save_every": arguments.steps, "training.validation_every": 0}
+        for name, settings in (("with checkpoints, previews, validation", TRAIN_SETTINGS), ("steps only", bare_settings)):
+            compare(
+                f"train the sample {arguments.steps} steps, {name}",
+                lambda settings=settings: wall_clock(
+                    [*ti_tui, "train", str(sample_copy(folder, settings)), "--steps", str(arguments.steps)], folder
+                ),
+                lambda: wall_clock(reference, REPOSITORY),
+                arguments.repeat,
+            )
 
 
 if __name__ == "__main__":
