@@ -335,9 +335,11 @@ async def main():
     async with app.run_test() as pilot:
         await pilot.pause()
         app.open_step("apply")
-        while "Writes" not in str(app.screen.query_one("#target-files").render()):  # the outer timeout bounds it
+        while True:  # the outer timeout bounds it
             await pilot.pause(0.05)
             await app.workers.wait_for_complete()
+            if "Writes" in str(app.screen.query_one("#target-files").render()):
+                break
         assert type(app.screen).__name__ == "ApplyScreen"
     print(sorted(name for name in ("torch", "diffusers", "transformers", "accelerate") if name in sys.modules))
 
