@@ -221,8 +221,8 @@ class RunDirectory(WorkFolder):
                 found.append(Checkpoint(int(match.group(2)), path, beside if beside.is_file() and not state.is_file() else state))
         return sorted(found, key=lambda checkpoint: checkpoint.step)
 
-    def resumable_checkpoints(self) -> list[Checkpoint]:
-        return [checkpoint for checkpoint in self.checkpoints() if checkpoint.resumable]
+    def resumable_checkpoints(self, facts: RunFacts | None = None) -> list[Checkpoint]:
+        return [checkpoint for checkpoint in self.checkpoints(facts) if checkpoint.resumable]
 
     def checkpoint_paths(self, trigger: str, step: int) -> Checkpoint:
         """Where the checkpoint at `step` is saved."""

@@ -126,7 +126,7 @@ class Trainer:
             choices.append(("training.gradient_checkpointing", 'training.gradient_checkpointing = "on"'))
         if frozen is not None and frozen.resolution > 256:
             choices.append(("dataset.resolution", f"dataset.resolution = {frozen.resolution - 128} (now {frozen.resolution})"))
-        kept = self.run_dir.resumable_checkpoints()
+        kept = self.run_dir.resumable_checkpoints(self.facts)
         where = f"the checkpoint at step {kept[-1].step} is kept" if kept else "no checkpoint had been saved yet"
         device = frozen.device if frozen is not None else "the device"
         if not choices:
@@ -149,7 +149,7 @@ class Trainer:
         for item in self.facts.images:
             if not item.image.is_file() or file_sha256(item.image) != item.sha256:
                 what = "is gone" if not item.image.is_file() else "has changed"
-                checkpoints = self.run_dir.checkpoints()
+                checkpoints = self.run_dir.checkpoints(self.facts)
                 raise UserError(
                     f"{item.image} {what} since run {self.run_dir.id} started, so it cannot go on as the same run; "
                     "start a new run from its last checkpoint instead",
@@ -209,7 +209,7 @@ class Trainer:
 
     def resume_if_interrupted(self) -> None:
         """Go on from the newest checkpoint whose resume state loads; a damaged state is named and passed over."""
-        checkpoints = self.run_dir.resumable_checkpoints()
+        checkpoints = self.run_dir.resumable_checkpoints(self.facts)
         damaged = []
         for checkpoint in reversed(checkpoints):
             try:
