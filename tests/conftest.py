@@ -1,3 +1,5 @@
+import contextlib
+import io
 import os
 import shutil
 import subprocess
@@ -42,6 +44,13 @@ def pytest_configure(config):
     from textual_image._terminal import CellSize, get_cell_size
 
     get_cell_size._result = CellSize(10, 20)
+    # A pilot's key press waits twice for the process to look idle, judged over 20 ms windows: some 80 ms
+    # a key, a fifth of the quick set. The tests wait on signals (wizard_support.settle), not on that
+    # guess, so a 5 ms window loses nothing and types four times as fast.
+    import textual._wait
+
+    textual._wait.SLEEP_GRANULARITY = 1 / 200
+    textual._wait.SLEEP_IDLE = textual._wait.SLEEP_GRANULARITY / 20
 
 
 FAULT_SUITE = REPOSITORY / "tests" / "faults"
@@ -107,6 +116,32 @@ def run_ti_tui(*arguments: str, cwd: Path | None = None, timeout: float = 300, e
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+def ti_tui_in_process(*arguments: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`ti-tui` called as its entry point calls it, in this process: its exit status and what it printed, as
+    run_ti_tui gives them, without the second or two a fresh interpreter spends importing torch. For what a
+    command says and writes; run_ti_tui stays for what only a process shows (a start, a kill, a closed pipe)."""
+    from ti_tui.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(cwd or os.getcwd()), environment(env or {}), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main(list(arguments))
+        except SystemExit as exit:  # argparse's way out of a bad option
+            status = exit.code if isinstance(exit.code, int) else 0 if exit.code is None else 1
+    return subprocess.CompletedProcess(["ti-tui", *arguments], status, out.getvalue(), err.getvalue())
+
+
+@contextlib.contextmanager
+def environment(changes: dict):
+    before = dict(os.environ)
+    os.environ.update(changes)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(before)
 
 
 def wait_for(condition, timeout: float = 300, what: str = "the condition"):
@@ -184,7 +219,8 @@ def tiny_variant(tiny_model_dir, tmp_path):
 
 @pytest.fixture
 def trainable_project(tmp_path):
-    """A copy of the sample project whose settings a test adjusts: make(**{"training.steps": 20})."""
+    """A copy of the sample project whose settings a test adjusts: make(**{"training.steps": 20}). Without
+    previews or validation losses, which take most of a short run's time, unless a test asks for them."""
 
     from ti_tui.project import Project
 
@@ -193,7 +229,7 @@ def trainable_project(tmp_path):
         shutil.copytree(SAMPLE_PROJECT, root, ignore=shutil.ignore_patterns("runs", "prepared", "exports", "grids", "generated"))
         project = Project.open(root)
         settings = project.settings.model_copy(deep=True)
-        for dotted, value in {"preview.every": 0, **changes}.items():
+        for dotted, value in {"preview.every": 0, "training.validation_every": 0, **changes}.items():
             section, key = dotted.split(".")
             setattr(getattr(settings, section), key, value)
         project.store.save(settings)

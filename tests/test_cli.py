@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import REPOSITORY, SAMPLE_PROJECT, run_ti_tui
+from conftest import REPOSITORY, SAMPLE_PROJECT, run_ti_tui, ti_tui_in_process
 
 from ti_tui import __version__
 
@@ -14,7 +14,7 @@ HEAVY_MODULES = ("torch", "diffusers", "transformers", "accelerate")
 
 
 def test_version():
-    result = run_ti_tui("--version")
+    result = ti_tui_in_process("--version")
     assert result.returncode == 0
     assert result.stdout.strip() == f"ti-tui {__version__}"
 
@@ -42,7 +42,7 @@ def test_commands_that_need_no_model_import_no_model_library(tmp_path):
 def test_new_writes_a_project_with_the_given_options(tmp_path):
     photos = tmp_path / "photos"
     photos.mkdir()
-    result = run_ti_tui("new", "myface", "--token", "wdnsdy", "--model", "builtin:tiny", "--images", str(photos), cwd=tmp_path)
+    result = ti_tui_in_process("new", "myface", "--token", "wdnsdy", "--model", "builtin:tiny", "--images", str(photos), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     settings = tomllib.loads((tmp_path / "myface" / "project.toml").read_text())
     assert settings["token"]["trigger"] == "wdnsdy"
@@ -54,15 +54,15 @@ def test_new_writes_a_project_with_the_given_options(tmp_path):
 def test_new_stores_a_local_model_file_so_it_is_found_from_the_project(tmp_path):
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "my.safetensors").write_bytes(b"")
-    result = run_ti_tui("new", "p", "--model", "models/my.safetensors", cwd=tmp_path)
+    result = ti_tui_in_process("new", "p", "--model", "models/my.safetensors", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     base = tomllib.loads((tmp_path / "p" / "project.toml").read_text())["model"]["base"]
     assert base == str(tmp_path / "models" / "my.safetensors")
 
 
 def test_new_refuses_to_overwrite_an_existing_project(tmp_path):
-    assert run_ti_tui("new", "p", "--token", "first", cwd=tmp_path).returncode == 0
-    result = run_ti_tui("new", "p", "--token", "second", cwd=tmp_path)
+    assert ti_tui_in_process("new", "p", "--token", "first", cwd=tmp_path).returncode == 0
+    result = ti_tui_in_process("new", "p", "--token", "second", cwd=tmp_path)
     assert result.returncode == 2
     assert "already a project" in result.stderr
     assert 'trigger = "first"' in (tmp_path / "p" / "project.toml").read_text()
@@ -80,7 +80,7 @@ def test_new_explains_bad_options(tmp_path):
         ("--model", ""): "no model was named",
     }
     for (option, value), message in expectations.items():
-        result = run_ti_tui("new", "p", option, value, cwd=tmp_path)
+        result = ti_tui_in_process("new", "p", option, value, cwd=tmp_path)
         assert result.returncode == 2, (option, value)
         assert message in result.stderr, (option, value, result.stderr)
         assert "Traceback" not in result.stderr
@@ -97,25 +97,26 @@ def test_new_explains_bad_folders(tmp_path):
         "odd": "project.toml is a folder; rename it",
     }
     for folder, message in expectations.items():
-        result = run_ti_tui("new", folder, cwd=tmp_path)
+        result = ti_tui_in_process("new", folder, cwd=tmp_path)
         assert result.returncode == 2, folder
         assert message in result.stderr, (folder, result.stderr)
         assert "Traceback" not in result.stderr
 
 
 def test_a_sub_command_mistake_names_the_sub_command():
-    result = run_ti_tui("new")
+    result = ti_tui_in_process("new")
     assert result.returncode == 2
     assert "ti-tui new: error: the following arguments are required: folder" in result.stderr
 
 
 def test_opening_a_folder_that_is_not_a_project_says_how_to_make_one(tmp_path):
-    result = run_ti_tui(str(tmp_path))
+    result = ti_tui_in_process(str(tmp_path))
     assert result.returncode == 2
     assert f"ti-tui new {tmp_path}" in result.stderr
 
 
 def test_doctor_reports_the_sample_project_and_exits_0():
+    # The installed command in a fresh process, as a user first meets it; the other tests call it in this one.
     result = run_ti_tui("doctor", str(SAMPLE_PROJECT))
     assert result.returncode == 0, result.stdout + result.stderr
     report = result.stdout
@@ -134,14 +135,14 @@ def test_doctor_reports_the_sample_project_and_exits_0():
 
 
 def test_doctor_checks_the_project_in_the_current_folder():
-    result = run_ti_tui("doctor", cwd=SAMPLE_PROJECT)
+    result = ti_tui_in_process("doctor", cwd=SAMPLE_PROJECT)
     assert result.returncode == 0
     assert "Project sample_project" in result.stdout
 
 
 def test_doctor_names_what_blocks_training(tmp_path):
-    assert run_ti_tui("new", "p", "--model", "org/not-downloaded", cwd=tmp_path).returncode == 0
-    result = run_ti_tui("doctor", "p", cwd=tmp_path)
+    assert ti_tui_in_process("new", "p", "--model", "org/not-downloaded", cwd=tmp_path).returncode == 0
+    result = ti_tui_in_process("doctor", "p", cwd=tmp_path)
     assert result.returncode == 1
     assert "org/not-downloaded is not in the local Hugging Face cache" in result.stdout
     assert "Fetch it once while online, or set model.base to a local .safetensors file (run: ti-tui fetch p)" in result.stdout
@@ -149,10 +150,10 @@ def test_doctor_names_what_blocks_training(tmp_path):
 
 
 def test_doctor_flags_a_device_this_machine_lacks(tmp_path):
-    assert run_ti_tui("new", "p", "--model", "builtin:tiny", cwd=tmp_path).returncode == 0
+    assert ti_tui_in_process("new", "p", "--model", "builtin:tiny", cwd=tmp_path).returncode == 0
     project_file = tmp_path / "p" / "project.toml"
     project_file.write_text(project_file.read_text().replace('device = "auto"', 'device = "cuda:3"'))
-    result = run_ti_tui("doctor", "p", cwd=tmp_path)
+    result = ti_tui_in_process("doctor", "p", cwd=tmp_path)
     assert result.returncode == 1
     assert "model.device is 'cuda:3', but this machine has only" in result.stdout
 
@@ -160,28 +161,28 @@ def test_doctor_flags_a_device_this_machine_lacks(tmp_path):
 @pytest.mark.slow
 def test_doctor_says_which_precision_auto_trains_in_on_this_cpu(monkeypatch):
     monkeypatch.setenv("TI_TUI_CPU_BF16", "native")
-    assert "bf16 native (precision auto trains in bf16), as TI_TUI_CPU_BF16 says" in run_ti_tui("doctor").stdout
+    assert "bf16 native (precision auto trains in bf16), as TI_TUI_CPU_BF16 says" in ti_tui_in_process("doctor").stdout
     monkeypatch.setenv("TI_TUI_CPU_BF16", "emulated")
-    assert "bf16 emulated (precision auto trains in fp32), as TI_TUI_CPU_BF16 says" in run_ti_tui("doctor").stdout
+    assert "bf16 emulated (precision auto trains in fp32), as TI_TUI_CPU_BF16 says" in ti_tui_in_process("doctor").stdout
     monkeypatch.setenv("TI_TUI_CPU_BF16", "sometimes")
-    result = run_ti_tui("doctor")
+    result = ti_tui_in_process("doctor")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "problem: TI_TUI_CPU_BF16='sometimes' is not understood: set it to native or emulated" in result.stdout
 
 
 @pytest.mark.slow
 def test_the_dataset_commands_from_import_to_prompts(tmp_path):
-    assert run_ti_tui("new", "p", "--model", "builtin:tiny", "--token", "zorbot", cwd=tmp_path).returncode == 0
-    imported = run_ti_tui("import", "p", str(SAMPLE_PROJECT / "images"), cwd=tmp_path)
+    assert ti_tui_in_process("new", "p", "--model", "builtin:tiny", "--token", "zorbot", cwd=tmp_path).returncode == 0
+    imported = ti_tui_in_process("import", "p", str(SAMPLE_PROJECT / "images"), cwd=tmp_path)
     assert "Imported 10 image(s)" in imported.stdout
-    checked = run_ti_tui("check", "p", cwd=tmp_path)
+    checked = ti_tui_in_process("check", "p", cwd=tmp_path)
     assert checked.returncode == 0 and "10 image(s) checked for training at 128 px" in checked.stdout
-    prepared = run_ti_tui("prepare", "p", cwd=tmp_path)
+    prepared = ti_tui_in_process("prepare", "p", cwd=tmp_path)
     assert "Prepared 10 image(s) at 128 px" in prepared.stdout
-    assert "Prepared 0 image(s) at 128 px" in run_ti_tui("prepare", "p", cwd=tmp_path).stdout
-    edited = run_ti_tui("captions", "p", "--replace", "scarf", "bandana", cwd=tmp_path)
+    assert "Prepared 0 image(s) at 128 px" in ti_tui_in_process("prepare", "p", cwd=tmp_path).stdout
+    edited = ti_tui_in_process("captions", "p", "--replace", "scarf", "bandana", cwd=tmp_path)
     assert "Changed 10 caption(s)" in edited.stdout
-    prompts = run_ti_tui("prompts", "p", cwd=tmp_path).stdout
+    prompts = ti_tui_in_process("prompts", "p", cwd=tmp_path).stdout
     assert "  a photo of zorbot, standing on a green hill under a blue sky with clouds, waving, red bandana" in prompts
     assert (SAMPLE_PROJECT / "images" / "01-hill.txt").read_text().strip().endswith("red scarf")  # originals untouched
 
@@ -192,7 +193,7 @@ def test_doctor_lists_what_is_wrong_with_the_images(trainable_project):
     project = trainable_project()
     hill = project.images_dir / "01-hill.jpg"
     Image.open(hill).filter(ImageFilter.GaussianBlur(4)).save(hill)
-    report = run_ti_tui("doctor", str(project.root)).stdout
+    report = ti_tui_in_process("doctor", str(project.root)).stdout
     images = report.split("\nImages (", 1)[1].split("\n\n", 1)[0]
     assert "10 readable, checked for training at 128 px" in images
     assert "warning: 01-hill.jpg looks blurry" in images
@@ -204,6 +205,6 @@ def test_doctor_lists_what_is_wrong_with_the_images(trainable_project):
 )
 def test_a_step_count_out_of_range_is_refused_before_a_run_is_made(trainable_project, steps, reason):
     project = trainable_project()
-    result = run_ti_tui("train", str(project.root), f"--steps={steps}")
+    result = ti_tui_in_process("train", str(project.root), f"--steps={steps}")
     assert result.returncode == 2 and f"a run of {steps} steps cannot be made: {reason}" in result.stderr
     assert not project.runs_dir.exists()

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 import torch
-from conftest import SAMPLE_PROJECT, run_ti_tui
+from conftest import SAMPLE_PROJECT, ti_tui_in_process
 from PIL import Image
 
 from ti_tui.axes import AxisError, parse_axis
@@ -60,7 +60,7 @@ def cell_pixels(grid, plan, x, y, z=0):
 
 @pytest.mark.slow
 def test_a_3x3_grid_from_the_command_line_is_labelled_and_says_how_it_was_made(trained_project):
-    result = run_ti_tui("xy", str(trained_project.root), "--x", "step=all", "--y", "cfg=3-9 (+3)")
+    result = ti_tui_in_process("xy", str(trained_project.root), "--x", "step=all", "--y", "cfg=3-9 (+3)")
     assert result.returncode == 0, result.stderr
     assert "3 step x 3 cfg, 9 cells" in result.stdout and "completed: 9 cells" in result.stdout
     grid = list_grids(trained_project)[-1]
@@ -238,7 +238,7 @@ def test_a_symbolic_link_loop_on_the_model_axis_is_named_in_one_sentence(trained
     loop = tmp_path / "LOOP"
     loop.symlink_to(loop)
     grids_before = list_grids(trained_project)
-    result = run_ti_tui("xy", str(trained_project.root), "--x", f"model={loop}")
+    result = ti_tui_in_process("xy", str(trained_project.root), "--x", f"model={loop}")
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"ti-tui: {loop} is a symbolic-link loop")
     assert list_grids(trained_project) == grids_before
@@ -278,13 +278,13 @@ def test_stop_stops_the_grid_at_work_though_a_newer_one_is_done(trained_project)
         events = EventWriter(newer.events_file)
         events.write("finished", reason="completed", message="1 cells", done=1)
         events.close()
-        stopped = run_ti_tui("xy", str(trained_project.root), "--stop")
+        stopped = ti_tui_in_process("xy", str(trained_project.root), "--stop")
         assert stopped.returncode == 0, stopped.stderr
         assert f"Asked grid {grid.id} to stop" in stopped.stdout
         process.wait(timeout=300)
         status = grid_status(grid)
         assert status.state == "stopped" and status.done < status.total
-        again = run_ti_tui("xy", str(trained_project.root), "--stop")
+        again = ti_tui_in_process("xy", str(trained_project.root), "--stop")
         assert again.returncode == 2 and again.stderr.count("\n") == 1 and "no grid is rendering" in again.stderr
     finally:
         shutil.rmtree(newer.path)
@@ -298,7 +298,7 @@ def test_a_grid_whose_plan_cannot_be_read_stands_in_no_one_s_way(trained_project
     damaged.mkdir(parents=True)
     try:
         (damaged / "grid.json").write_text("{")
-        stopped = run_ti_tui("xy", str(trained_project.root), "--stop")
+        stopped = ti_tui_in_process("xy", str(trained_project.root), "--stop")
         assert stopped.returncode == 2 and stopped.stderr.count("\n") == 1
         assert f"no grid is rendering in {trained_project.name}" in stopped.stderr
     finally:
@@ -320,7 +320,7 @@ def test_the_chosen_checkpoint_is_what_export_and_generate_use(trained_project):
 
 @pytest.mark.slow
 def test_generate_writes_pngs_the_web_ui_reads_and_refuses_an_embedding_of_another_width(trained_project, tmp_path):
-    result = run_ti_tui(
+    result = ti_tui_in_process(
         "generate", str(trained_project.root), "a photo of [name]", "--step", "2", "--seed", "7", "-n", "2",
         "--sampler", "Euler a", "--cfg", "5", "--steps", "8", "--strength", "0.5",
     )  # fmt: skip
@@ -333,11 +333,11 @@ def test_generate_writes_pngs_the_web_ui_reads_and_refuses_an_embedding_of_anoth
 
     wide = tmp_path / "wide.safetensors"
     write_embedding(Embedding(torch.randn(1, 1024), trigger="wide"), wide, "safetensors")
-    refused = run_ti_tui("generate", str(trained_project.root), "[name]", "--embedding", str(wide))
+    refused = ti_tui_in_process("generate", str(trained_project.root), "[name]", "--embedding", str(wide))
     assert refused.returncode == 2
     assert refused.stderr.count("\n") == 1 and "width 1024 (SD 2.x)" in refused.stderr and "needs width 768" in refused.stderr
 
-    unknown = run_ti_tui("generate", str(trained_project.root), "[name]", "--sampler", "Euler b")
+    unknown = ti_tui_in_process("generate", str(trained_project.root), "[name]", "--sampler", "Euler b")
     assert unknown.returncode == 2 and '"Euler b" is not a sampler' in unknown.stderr
 
 
@@ -366,7 +366,7 @@ def test_a_word_read_from_an_embedding_file_never_names_a_path_outside_generated
     root = sample_copy(tmp_path / "a" / "b" / "c" / "deep" / "proj")
     layout = "pt" if file_name.endswith(".pt") else "safetensors"
     embedding = embedding_file(tmp_path / file_name, word, layout)
-    result = run_ti_tui("generate", str(root), "a [name]", "--embedding", str(embedding), "--steps", "1", cwd=tmp_path)
+    result = ti_tui_in_process("generate", str(root), "a [name]", "--embedding", str(embedding), "--steps", "1", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     (written,) = written_paths(result)
     assert os.path.dirname(written) == str(root / "generated") and ".." not in written
@@ -396,7 +396,7 @@ def test_generate_never_replaces_an_image_that_is_there(tmp_path, monkeypatch):
 def test_a_seed_range_past_the_largest_seed_is_refused_in_one_sentence(tmp_path):
     root = sample_copy(tmp_path / "project")
     embedding = embedding_file(tmp_path / "zorbot.safetensors", "zorbot")
-    result = run_ti_tui("generate", str(root), "[name]", "--embedding", str(embedding), "--seed", "4294967295", "-n", "2")
+    result = ti_tui_in_process("generate", str(root), "[name]", "--embedding", str(embedding), "--seed", "4294967295", "-n", "2")
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert "seed 4294967296" in result.stderr and "largest seed 4294967295" in result.stderr
     assert "4294967294" in result.stderr  # the first seed that fits
@@ -409,6 +409,6 @@ def test_generate_names_a_symbolic_link_loop_it_is_given(tmp_path, option):
     loop = tmp_path / "loop.safetensors"
     loop.symlink_to(loop)
     extra = [] if option == "--embedding" else ["--embedding", str(embedding_file(tmp_path / "zorbot.safetensors", "zorbot"))]
-    result = run_ti_tui("generate", str(root), "[name]", option, str(loop), *extra)
+    result = ti_tui_in_process("generate", str(root), "[name]", option, str(loop), *extra)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.count("\n") == 1 and f"{loop} is a symbolic-link loop" in result.stderr

@@ -4,7 +4,7 @@ import re
 import shutil
 
 import pytest
-from conftest import SAMPLE_PROJECT, run_ti_tui
+from conftest import SAMPLE_PROJECT, ti_tui_in_process
 
 from ti_tui.errors import FindingsError, UserError
 from ti_tui.findings import Fix
@@ -70,11 +70,11 @@ def test_a_project_that_cannot_train_lists_each_problem_with_its_fix(tmp_path):
 
 def test_the_command_line_turns_each_fix_into_the_command_to_type(tmp_path):
     shutil.copytree(SAMPLE_PROJECT, tmp_path / "p", ignore=shutil.ignore_patterns("runs"))
-    no_runs = run_ti_tui("train", "p", "--resume", "last", cwd=tmp_path)
+    no_runs = ti_tui_in_process("train", "p", "--resume", "last", cwd=tmp_path)
     assert no_runs.returncode == 2 and "p has no runs yet (run: ti-tui train p)" in no_runs.stderr
-    missing = run_ti_tui("doctor", "elsewhere", cwd=tmp_path)
+    missing = ti_tui_in_process("doctor", "elsewhere", cwd=tmp_path)
     assert "(run: ti-tui new " in missing.stdout
-    empty = run_ti_tui("new", "empty", "--model", "builtin:tiny", "--token", "", cwd=tmp_path)
+    empty = ti_tui_in_process("new", "empty", "--model", "builtin:tiny", "--token", "", cwd=tmp_path)
     assert empty.returncode == 0
-    refused = run_ti_tui("train", "empty", cwd=tmp_path)
+    refused = ti_tui_in_process("train", "empty", cwd=tmp_path)
     assert "training needs at least 5, 10-50 is best (run: ti-tui import empty PHOTOS)." in refused.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import run_ti_tui
+from conftest import ti_tui_in_process
 
 from ti_tui.embedding.files import Embedding, read_embedding, write_embedding
 from ti_tui.errors import UserError
@@ -218,14 +218,14 @@ def test_a_to_that_is_a_file_is_one_clear_error(trained, tmp_path):
 def test_the_command_exports_says_where_and_what_to_type_then_refuses_to_overwrite(trained, tmp_path):
     project, _, _ = trained
     installation = a1111(tmp_path / "stable-diffusion-webui")
-    done = run_ti_tui("export", str(project.root), "--to", str(installation), "--format", "safetensors,pt")
+    done = ti_tui_in_process("export", str(project.root), "--to", str(installation), "--format", "safetensors,pt")
     assert done.returncode == 0, done.stderr
     assert "is an AUTOMATIC1111 web UI installation" in done.stdout
     for name in ("zorbot.safetensors", "zorbot.pt"):
         assert f"Wrote {installation / 'embeddings' / name}" in done.stdout
     assert "Warning: 2 files named zorbot go into one folder of web UI" in done.stdout
     assert "To use the word, type:\n  web UI  zorbot" in done.stdout
-    again = run_ti_tui("export", str(project.root), "--to", str(installation), "--step", "1")
+    again = ti_tui_in_process("export", str(project.root), "--to", str(installation), "--step", "1")
     assert again.returncode == 2
     assert "already exist" in again.stderr and "--force" in again.stderr and "Traceback" not in again.stderr
 
@@ -233,14 +233,16 @@ def test_the_command_exports_says_where_and_what_to_type_then_refuses_to_overwri
 def test_a_full_disk_midway_names_what_was_written_and_what_not_and_a_second_export_completes_the_set(trained):
     project, _, vectors = trained
     paths = [project.exports_dir / name for name in ("zorbot.safetensors", "zorbot.pt", "zorbot.bin")]
-    full = run_ti_tui("export", str(project.root), "--format", "safetensors,pt,diffusers", env={"TI_TUI_WRITE_FAULTS": "full:zorbot.bin"})
+    full = ti_tui_in_process(
+        "export", str(project.root), "--format", "safetensors,pt,diffusers", env={"TI_TUI_WRITE_FAULTS": "full:zorbot.bin"}
+    )
     assert full.returncode == 2 and full.stderr.count("\n") == 1 and "Traceback" not in full.stderr, full.stderr
     assert "the disk is full" in full.stderr and ".tmp" not in full.stderr
     assert f"{paths[2]} was not written" in full.stderr
     assert f"{paths[0]} and {paths[1]} were written" in full.stderr
     assert [path.exists() for path in paths] == [True, True, False]
 
-    again = run_ti_tui("export", str(project.root), "--format", "safetensors,pt,diffusers")
+    again = ti_tui_in_process("export", str(project.root), "--format", "safetensors,pt,diffusers")
     assert again.returncode == 0, again.stderr
     assert f"Wrote {paths[2]}" in again.stdout
     assert f"Kept {paths[0]}" in again.stdout and f"Kept {paths[1]}" in again.stdout
@@ -252,7 +254,7 @@ def test_a_full_disk_midway_names_what_was_written_and_what_not_and_a_second_exp
 def test_a_folder_at_the_export_name_is_named_not_a_temporary_file(trained):
     project, _, _ = trained
     (project.exports_dir / "zorbot.safetensors").mkdir(parents=True)
-    result = run_ti_tui("export", str(project.root), "--force")
+    result = ti_tui_in_process("export", str(project.root), "--force")
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and ".tmp" not in result.stderr, result.stderr
     assert f"{project.exports_dir / 'zorbot.safetensors'} is a folder" in result.stderr
     assert (project.exports_dir / "zorbot.safetensors").is_dir()
@@ -279,7 +281,7 @@ def test_a_dangling_embeddings_folder_link_in_an_installation_is_named_with_wher
     installation = comfyui(tmp_path / "ComfyUI")
     (installation / "models" / "embeddings").rmdir()
     (installation / "models" / "embeddings").symlink_to(tmp_path / "gone")
-    result = run_ti_tui("export", str(project.root), "--to", str(installation))
+    result = ti_tui_in_process("export", str(project.root), "--to", str(installation))
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "File exists" not in result.stderr, result.stderr
     assert f"{installation / 'models' / 'embeddings'} is a symbolic link to {tmp_path / 'gone'}, which does not exist" in result.stderr
 
@@ -289,7 +291,7 @@ def test_a_dangling_link_at_the_export_name_is_an_existing_file_left_alone_witho
     project.exports_dir.mkdir()
     link = project.exports_dir / "zorbot.safetensors"
     link.symlink_to(tmp_path / "elsewhere.safetensors")
-    result = run_ti_tui("export", str(project.root))
+    result = ti_tui_in_process("export", str(project.root))
     assert result.returncode == 2 and f"{link} already exists" in result.stderr and "--force" in result.stderr, result.stderr
     assert link.is_symlink() and not (tmp_path / "elsewhere.safetensors").exists()
 
@@ -298,6 +300,6 @@ def test_export_to_a_symbolic_link_loop_names_it(trained, tmp_path):
     project, _, _ = trained
     loop = tmp_path / "loop"
     loop.symlink_to(loop)
-    result = run_ti_tui("export", str(project.root), "--to", str(loop))
+    result = ti_tui_in_process("export", str(project.root), "--to", str(loop))
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.count("\n") == 1 and f"{loop} is a symbolic-link loop" in result.stderr

@@ -1,7 +1,7 @@
 """`ti-tui fetch` and the wizard's offer: downloads happen only when asked, and only what is missing."""
 
 import pytest
-from conftest import SAMPLE_PROJECT, run_ti_tui
+from conftest import SAMPLE_PROJECT, ti_tui_in_process
 
 from ti_tui.errors import UserError
 from ti_tui.project import Project, create_project
@@ -11,14 +11,14 @@ from ti_tui.tui.app import create_app
 
 
 def test_nothing_is_fetched_for_a_model_that_is_all_here():
-    result = run_ti_tui("fetch", str(SAMPLE_PROJECT))
+    result = ti_tui_in_process("fetch", str(SAMPLE_PROJECT))
     assert result.returncode == 0
     assert "Nothing to fetch: builtin:tiny is all here." in result.stdout
 
 
 def test_fetch_explains_that_it_is_offline(tmp_path, tiny_checkpoint):
-    assert run_ti_tui("new", "p", "--model", str(tiny_checkpoint), cwd=tmp_path).returncode == 0
-    result = run_ti_tui("fetch", "p", cwd=tmp_path)
+    assert ti_tui_in_process("new", "p", "--model", str(tiny_checkpoint), cwd=tmp_path).returncode == 0
+    result = ti_tui_in_process("fetch", "p", cwd=tmp_path)
     assert result.returncode == 2
     assert "HF_HUB_OFFLINE is set, so vocab.json and merges.txt of openai/clip-vit-large-patch14 cannot be fetched" in result.stderr
 

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import run_ti_tui
+from conftest import ti_tui_in_process
 from safetensors.torch import save_file
 
 from ti_tui.embedding.files import Embedding, read_embedding, write_embedding
@@ -22,7 +22,7 @@ def our_files(folder):
 
 def test_inspect_prints_every_fact_about_our_files(tmp_path, tiny_model_dir):
     paths = our_files(tmp_path)
-    result = run_ti_tui("inspect", *map(str, paths), "--model", "builtin:tiny")
+    result = ti_tui_in_process("inspect", *map(str, paths), "--model", "builtin:tiny")
     assert result.returncode == 0, result.stderr
     safetensors_report = result.stdout.split(str(paths[1]))[0]
     for expected in (
@@ -50,7 +50,7 @@ def test_inspect_reports_a_bad_file_and_goes_on(tmp_path):
     good = our_files(tmp_path)[0]
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x00" * 10)
-    result = run_ti_tui("inspect", str(bad), str(good))
+    result = ti_tui_in_process("inspect", str(bad), str(good))
     assert result.returncode == 2
     assert "problem    " in result.stdout and "not a safetensors file" in result.stdout
     assert "vectors    2 x width 768" in result.stdout
@@ -74,13 +74,13 @@ def test_broken_or_odd_embeddings_are_called_out(tmp_path):
     vectors = torch.full((2, 768), 0.1)
     vectors[1, 3] = float("nan")
     write_embedding(Embedding(vectors, "diverged"), tmp_path / "diverged.safetensors", "safetensors")
-    result = run_ti_tui("inspect", str(tmp_path / "diverged.safetensors"))
+    result = ti_tui_in_process("inspect", str(tmp_path / "diverged.safetensors"))
     assert result.returncode == 2
     assert "problem    the vectors hold NaN or infinite values" in result.stdout
     assert "web UI     no: the vectors hold NaN" in result.stdout
 
     write_embedding(Embedding(torch.full((300, 768), 0.1), "huge"), tmp_path / "huge.safetensors", "safetensors")
-    report = run_ti_tui("inspect", str(tmp_path / "huge.safetensors")).stdout
+    report = ti_tui_in_process("inspect", str(tmp_path / "huge.safetensors")).stdout
     assert "300 vectors are more than one prompt holds (75 tokens)" in report
     assert "norms      min 2.77, mean 2.77, max 2.77" in report
 
@@ -91,7 +91,7 @@ def test_broken_or_odd_embeddings_are_called_out(tmp_path):
 
 def test_an_embedding_of_another_family_is_not_measured_against_the_model(tmp_path, tiny_model_dir):
     write_embedding(Embedding(torch.full((2, 1024), 0.1), "sd2word"), tmp_path / "sd2word.safetensors", "safetensors")
-    report = run_ti_tui("inspect", str(tmp_path / "sd2word.safetensors"), "--model", "builtin:tiny").stdout
+    report = ti_tui_in_process("inspect", str(tmp_path / "sd2word.safetensors"), "--model", "builtin:tiny").stdout
     assert "times the typical token" not in report
     assert "fits       no: sd2word.safetensors has vectors of width 1024 (SD 2.x), but this SD 1.x model needs width 768" in report
 

@@ -1,7 +1,7 @@
 """A hand-broken project.toml gets one clear message naming the line and key, never a traceback."""
 
 import pytest
-from conftest import run_ti_tui
+from conftest import ti_tui_in_process
 
 from ti_tui.project import Project, ProjectFileError, create_project
 
@@ -142,7 +142,7 @@ def test_values_that_would_break_a_later_step(project_file, old, new, message):
 
 def test_paths_naming_an_unknown_users_home_are_explained(project_file):
     break_file(project_file, 'images = "images"', 'images = "~nosuchuser/photos"')
-    result = run_ti_tui("doctor", str(project_file.parent))
+    result = ti_tui_in_process("doctor", str(project_file.parent))
     assert "there is no user 'nosuchuser'" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
 
@@ -164,7 +164,7 @@ def test_a_file_that_is_not_utf8(project_file):
 @pytest.mark.parametrize("command", [[], ["doctor"]])
 def test_commands_print_the_message_without_a_traceback(project_file, command):
     break_file(project_file, "steps = 2000", "steps = -5")
-    result = run_ti_tui(*command, str(project_file.parent))
+    result = ti_tui_in_process(*command, str(project_file.parent))
     output = result.stdout + result.stderr
     assert "Traceback" not in output
     assert "training.steps = -5: should be at least 1" in output

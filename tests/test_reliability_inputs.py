@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import SAMPLE_PROJECT, run_ti_tui
+from conftest import SAMPLE_PROJECT, ti_tui_in_process
 from pydantic import ValidationError
 
 from ti_tui.dataset.importing import import_images
@@ -265,7 +265,7 @@ def test_import_says_how_many_images_lie_in_subfolders(trainable_project, tmp_pa
         (source / day).mkdir(parents=True)
         shutil.copy(project.images_dir / name, source / day / name)
     assert import_images([source], project.images_dir).in_subfolders == 2
-    result = run_ti_tui("import", os.fspath(project.root), os.fspath(source))
+    result = ti_tui_in_process("import", os.fspath(project.root), os.fspath(source))
     assert result.returncode == 0, result.stderr
     assert "Imported 0 image(s)" in result.stdout
     assert "2 image(s) in folders inside those you named were not looked at; add --recursive to import them too" in result.stdout
@@ -289,7 +289,7 @@ def test_a_raw_pickle_embedding_is_refused_without_a_library_warning_first(tmp_p
 def test_train_says_what_is_wrong_with_the_trigger_before_it_trains(trainable_project, tiny_model_dir):
     """11: "robot" trained with no word said; `train` now prints the trigger's warnings with its plan."""
     project = trainable_project(**{"token.trigger": "robot", "training.save_every": 1, "training.validation_every": 0})
-    result = run_ti_tui("train", str(project.root), "--steps", "1")
+    result = ti_tui_in_process("train", str(project.root), "--steps", "1")
     assert result.returncode == 0, result.stdout + result.stderr
     warnings = [line for line in result.stdout.splitlines() if line.startswith("Warning: ")]
     assert warnings and "robot" in warnings[0]
@@ -303,7 +303,7 @@ def test_runs_are_listed_while_project_toml_has_an_error(trainable_project):
     project = trainable_project()
     run = create_run(project, steps=4)
     project.store.path.write_text(project.store.path.read_text() + "\ngarbage = = =\n")
-    result = run_ti_tui("runs", str(project.root))
+    result = ti_tui_in_process("runs", str(project.root))
     assert result.returncode == 2
     assert result.stdout.startswith(run.id) and "not valid TOML" in result.stderr
 

@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 from conftest import SAMPLE_PROJECT
+from textual.widgets import DataTable
 from textual.worker import WorkerCancelled, WorkerState
 
 from ti_tui.dataset.captioner import CaptionProgress
@@ -97,9 +98,15 @@ async def settle_layout(app, pilot) -> None:
         before = layout_of(app.screen)
         app.screen.refresh(layout=True)
         await pilot.pause()
-        if layout_of(app.screen) == before:
+        if layout_of(app.screen) == before and not measuring(app.screen):
             return
     raise AssertionError("the layout never settled")
+
+
+def measuring(screen) -> bool:
+    """Whether a table has rows or cells it has not measured yet: a DataTable measures them when it is next
+    idle, and until then draws its row labels zero columns wide."""
+    return any(table._require_update_dimensions or table._updated_cells for table in screen.query(DataTable))
 
 
 def layout_of(screen) -> list:

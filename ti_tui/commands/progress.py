@@ -49,10 +49,11 @@ class ProgressPrinter:
         self.out.flush()
 
 
-def follow(run: RunDirectory, watcher: RunWatcher, process=None, out: TextIO = sys.stdout, project: Path | None = None) -> dict | None:
-    """Print the run's events that `watcher` has not passed on yet, until the run ends; returns the
-    final event, or None when there is none: the trainer was lost, or its final event was (with the
-    event log), and the run's folder tells how it ended."""
+def follow(run: RunDirectory, watcher: RunWatcher, process=None, out: TextIO | None = None, project: Path | None = None) -> dict | None:
+    """Print the run's events that `watcher` has not passed on yet, to `out` (sys.stdout as it is at the
+    call), until the run ends; returns the final event, or None when there is none: the trainer was lost,
+    or its final event was (with the event log), and the run's folder tells how it ended."""
+    out = out or sys.stdout
     printer = ProgressPrinter(out, interactive=out.isatty(), project=project)
     reap = process.poll if process is not None else None  # a finished trainer must not look alive
     for event in follow_run(run, watcher, between_polls=reap):
