@@ -87,6 +87,31 @@ def test_a_start_returns_only_once_the_trainer_holds_its_lock(trainable_project,
     assert run_folders(project) == [run.id]
 
 
+def test_the_trainer_holds_its_lock_before_it_loads_torch(trainable_project, tmp_path):
+    """Quitting the wizard just after `t` took some 20 s on a busy machine: the start waits for the
+    trainer's lock, which it took only after importing torch. A stand-in torch that never finishes
+    importing shows the lock held first."""
+    project = trainable_project()
+    run = training.create_run(project, steps=2)
+    stand_in = tmp_path / "stand-in" / "torch"
+    stand_in.mkdir(parents=True)
+    importing = tmp_path / "torch-importing"
+    (stand_in / "__init__.py").write_text(f"import pathlib, time\npathlib.Path({str(importing)!r}).touch()\ntime.sleep(600)\n")
+    trainer = subprocess.Popen(
+        [sys.executable, "-m", "ti_tui.train", str(run.path)],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(stand_in.parent), *sys.path])},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: importing.exists() or trainer.poll() is not None, what="the trainer to import torch")
+        assert trainer.poll() is None, "the trainer ended instead of importing the stand-in torch"
+        assert run.is_locked()
+    finally:
+        trainer.kill()
+        trainer.wait()
+
+
 @pytest.mark.slow
 def test_three_train_commands_at_once_start_exactly_one_trainer(trainable_project):
     """Reproduces `for i in 1 2 3; do ti-tui train P --steps 20 --detach & done`, which started two

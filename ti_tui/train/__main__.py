@@ -11,7 +11,6 @@ from pathlib import Path
 
 from ti_tui.errors import UserError
 from ti_tui.runs.directory import RunDirectory, TrainerLock
-from ti_tui.train.engine import Trainer
 
 
 def main(argv: list[str]) -> int:
@@ -22,6 +21,9 @@ def main(argv: list[str]) -> int:
     try:
         # In a data-parallel run the first process speaks for the run, and holds its lock.
         lock = TrainerLock(run) if os.environ.get("RANK", "0") == "0" else None
+        # Only now torch: whoever started this process waits for the lock, not for a slow import.
+        from ti_tui.train.engine import Trainer
+
         trainer = Trainer(run)
     except UserError as error:
         print(f"ti-tui trainer: {error}", file=sys.stderr)
