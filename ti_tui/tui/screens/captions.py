@@ -4,7 +4,7 @@ warnings as it is typed; captions written by a model for the images without one;
 import random
 from pathlib import Path
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -28,19 +28,54 @@ SAVE_AFTER_SECONDS = 0.6  # of no typing
 SHOWN_PROMPTS = 3
 
 
+class CaptionEditor(Input):
+    """One image's caption: `image` and the text typed for it change together, so a save always writes the
+    text to the image it was typed for.
+
+    Its keys (Enter and the arrows to another image, backspace and the other editing keys) act here, in the
+    order they were typed. As bindings they would act only once the key had bubbled up to the app: behind the
+    letters typed after them, which a busy machine has already put into the caption being left."""
+
+    BINDINGS = [
+        Binding("enter,down", "screen.move(1)", "Next image", show=False, id="captions.next-image"),
+        Binding("up", "screen.move(-1)", "Previous image", show=False, id="captions.previous-image"),
+    ]
+
+    def __init__(self, **options):
+        super().__init__(select_on_focus=False, **options)
+        self.image: Path | None = None
+        self.saved = ""  # the caption on disk, as last read or written
+
+    def show(self, image: Path, caption: str) -> None:
+        self.image, self.saved = image, caption
+        with self.prevent(Input.Changed):
+            self.value = caption
+        self.cursor_position = len(caption)  # at the end: a new value keeps the previous caption's column
+
+    async def on_key(self, event: events.Key) -> None:
+        if event.is_printable:
+            return
+        bound = self.screen.active_bindings.get(event.key)
+        if bound is not None and bound.node is self and bound.enabled:
+            event.stop()
+            event.prevent_default()
+            await self.run_action(bound.binding.action)
+
+
 class CaptionsScreen(StepScreen):
     STEP = "captions"
     GUIDANCE = GUIDANCE
     CSS_PATH = "captions.tcss"
-    AUTO_FOCUS = "#captions"
+    AUTO_FOCUS = "#caption"
     BINDINGS = [
-        Binding("down", "move(1)", "Next image", show=False),
-        Binding("up", "move(-1)", "Previous image", show=False),
-        Binding("enter", "edit", "Edit caption", show=False),
-        Binding("a", "auto_caption(False)", "Caption the rest"),
-        Binding("A", "auto_caption(True)", "Caption all", key_display="A"),
-        Binding("b", "bulk", "Bulk edit"),
-        Binding("c", "stop_captioning", "Stop captioning"),
+        Binding("enter", "edit", "Edit caption", show=False, id="captions.edit"),
+        Binding(
+            "escape", "leave_field", "Image list", tooltip="Leave the caption for the image list and the step's keys", id="step.leave-field"
+        ),
+        Binding("a", "auto_caption(False)", "Caption the rest", id="captions.caption-the-rest"),
+        Binding("A", "auto_caption(True)", "Caption all", key_display="A", id="captions.caption-all"),
+        Binding("b", "bulk", "Bulk edit", id="captions.bulk-edit"),
+        Binding("c", "stop_captioning", "Stop captioning", id="captions.stop-captioning"),
     ]
 
     class Captioned(Message):
@@ -56,8 +91,6 @@ class CaptionsScreen(StepScreen):
     def __init__(self):
         super().__init__()
         self.images: list[Path] = []
-        self.current: Path | None = None
-        self.saved_text: str | None = None
         self.save_timer = None
         self.captioning = None  # the running captioner's progress generator, while one runs
 
@@ -68,7 +101,9 @@ class CaptionsScreen(StepScreen):
             yield OptionList(id="captions")
             with Vertical(id="editor"):
                 yield Picture(id="picture")
-                yield Input("", id="caption", placeholder="what varies in this image: place, clothes, light, pose", compact=True)
+                with Vertical(id="caption-field"):
+                    yield Static("", id="caption-title", markup=False)
+                    yield CaptionEditor(id="caption", placeholder="what varies in this image: place, clothes, light, pose", compact=True)
                 yield Static("", id="prompts", markup=False)
                 yield Static("", id="warnings", markup=False)
 
@@ -77,90 +112,112 @@ class CaptionsScreen(StepScreen):
         self.query_one("#progress", ProgressBar).display = False
         self.load_images()
 
+    def on_screen_resume(self) -> None:
+        if self.focused is None and self.images:  # AUTO_FOCUS skips a terminal in the background
+            self.editor.focus()
+
+    @property
+    def editor(self) -> CaptionEditor:
+        return self.query_one("#caption", CaptionEditor)
+
     def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "leave_field":
+            return self.focused is self.editor
         if action == "stop_captioning":
             return self.captioning is not None
         if action in ("auto_caption", "bulk"):
             return None if self.captioning is not None or not self.images else True
         return True
 
-    def load_images(self, keep: Path | None = None) -> None:
+    def load_images(self) -> None:
+        """The prepared images, each caption read anew; the image being edited stays open."""
+        keep = self.editor.image
         self.images = list_image_files(self.app.project.prepared_dir)
         listing = self.query_one("#captions", OptionList)
         listing.clear_options()
         listing.add_options(Option(Content(_label(image)), id=image.name) for image in self.images)
+        self.show_verdict()
+        if not self.images:
+            self.query_one("#captions-and-editor").display = False
+            return
+        self.query_one("#captions-and-editor").display = True
+        index = self.images.index(keep) if keep in self.images else 0
+        self.open_image(self.images[index], reread=True)
+        with listing.prevent(OptionList.OptionHighlighted):
+            listing.highlighted = index
+
+    def show_verdict(self) -> None:
         verdict = self.query_one("#verdict", Static)
         if not self.images:
             verdict.update("No prepared images yet: prepare them on the Images step (1, then p) first.")
-            self.query_one("#captions-and-editor").display = False
             return
         missing = sum(1 for image in self.images if not read_caption_file(image))
         verdict.update(
             f"{len(self.images)} prepared images; "
-            + (f"{missing} without a caption (a: caption them)." if missing else "each has a caption.")
+            + (f"{missing} without a caption (Esc, a: caption them)." if missing else "each has a caption.")
         )
-        self.query_one("#captions-and-editor").display = True
-        index = self.images.index(keep) if keep in self.images else 0
-        listing.highlighted = index
-        self.open_image(self.images[index])
 
     # One image's caption -----------------------------------------------------------------------
 
     @on(OptionList.OptionHighlighted, "#captions")
     def highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        self.open_image(self.images[event.option_index])
+        if event.option_index == event.option_list.highlighted:  # not one the list has since moved on from
+            self.open_image(self.images[event.option_index])
 
     @on(OptionList.OptionSelected, "#captions")
     def selected(self) -> None:
         self.action_edit()
 
-    def open_image(self, image: Path) -> None:
-        if image == self.current:
+    def open_image(self, image: Path, reread: bool = False) -> None:
+        """Show `image` and its caption in the editor, once the caption being left is written."""
+        editor = self.editor
+        if image == editor.image and not reread:
             return
         self.save_now()
-        self.current = image
-        self.saved_text = read_caption_file(image) or ""
-        field = self.query_one("#caption", Input)
-        with field.prevent(Input.Changed):
-            field.value = self.saved_text
+        editor.show(image, read_caption_file(image) or "")
+        self.query_one("#caption-title", Static).update(f"Caption of {image.stem} (Enter: the next image)")
         self.query_one("#picture", Picture).show(image)
-        self.show_prompts(self.saved_text)
+        self.show_prompts(editor.value)
 
     def action_move(self, offset: int) -> None:
+        """To the image `offset` away, at once: the keys typed next belong to it."""
+        if not self.images:
+            return
+        current = self.images.index(self.editor.image) if self.editor.image in self.images else 0
+        index = max(0, min(len(self.images) - 1, current + offset))
+        self.open_image(self.images[index])
         listing = self.query_one("#captions", OptionList)
-        if self.images:
-            listing.highlighted = max(0, min(len(self.images) - 1, (listing.highlighted or 0) + offset))
+        with listing.prevent(OptionList.OptionHighlighted):
+            listing.highlighted = index
 
     def action_edit(self) -> None:
-        self.query_one("#caption", Input).focus()
+        self.editor.focus()
+
+    def action_leave_field(self) -> None:
+        self.query_one("#captions", OptionList).focus()
 
     @on(Input.Changed, "#caption")
-    def typed(self, event: Input.Changed) -> None:
-        self.show_prompts(event.value)
+    def typed(self) -> None:
+        self.show_prompts(self.editor.value)  # the message may come after a move to another image: show what is there
         if self.save_timer is not None:
             self.save_timer.stop()
         self.save_timer = self.set_timer(SAVE_AFTER_SECONDS, self.save_now)
 
-    @on(Input.Submitted, "#caption")
-    def submitted(self) -> None:
-        self.save_now()
-        self.action_move(1)
-
     def save_now(self) -> None:
-        """Write the caption being edited, if it changed; captions are the user's files, not settings."""
-        if self.current is None:
-            return
-        text = self.query_one("#caption", Input).value
-        if text.strip() == (self.saved_text or "").strip():
+        """Write the caption being edited to its image, if it changed; captions are the user's files, not settings."""
+        editor = self.editor
+        image, text = editor.image, editor.value
+        if image is None or text.strip() == editor.saved.strip():
             return
         try:
-            write_caption_file(self.current, text)
+            write_caption_file(image, text)
         except OSError as error:
-            self.notify(f"{self.current.name}'s caption could not be saved: {error.strerror}", severity="error", markup=False)
+            self.notify(f"{image.name}'s caption could not be saved: {error.strerror}", severity="error", markup=False)
             return
-        self.saved_text = read_caption_file(self.current) or ""
-        index = self.images.index(self.current)
-        self.query_one("#captions", OptionList).replace_option_prompt_at_index(index, Content(_label(self.current)))
+        editor.saved = read_caption_file(image) or ""
+        index = self.images.index(image)
+        self.query_one("#captions", OptionList).replace_option_prompt_at_index(index, Content(_label(image)))
+        self.show_verdict()
         self.app.refresh_state()
 
     def flush_edits(self) -> None:
@@ -186,7 +243,7 @@ class CaptionsScreen(StepScreen):
         self.query_one("#warnings", Static).update("\n".join(f"! {problem}" for problem in problems))
 
     def settings_reloaded(self, project) -> None:
-        self.show_prompts(self.query_one("#caption", Input).value)
+        self.show_prompts(self.editor.value)
 
     # Captions by a model -----------------------------------------------------------------------
 
@@ -268,8 +325,7 @@ class CaptionsScreen(StepScreen):
         self.refresh_bindings()
         self.query_one("#progress", ProgressBar).display = False
         self.notify(message.text, severity=message.severity, markup=False, timeout=8)
-        current, self.current = self.current, None
-        self.load_images(keep=current)
+        self.load_images()
         self.app.refresh_state()
 
     # Bulk edits --------------------------------------------------------------------------------
@@ -282,8 +338,7 @@ class CaptionsScreen(StepScreen):
         def edited(changed: list[str] | None) -> None:
             if changed is not None:
                 self.notify(f"Changed {len(changed)} caption(s); the earlier ones are in prepared/caption-history/.", markup=False)
-                current, self.current = self.current, None
-                self.load_images(keep=current)
+                self.load_images()
                 self.app.refresh_state()
 
         self.app.push_screen(BulkEditScreen(self.app.project.prepared_dir, self.images), edited)
