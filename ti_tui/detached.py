@@ -136,3 +136,18 @@ def process_alive(pid: int | None, started: float | None) -> bool:
         return process.status() != psutil.STATUS_ZOMBIE and (started is None or abs(process.create_time() - started) < 1.0)
     except psutil.Error:
         return False
+
+
+def end_helper_processes() -> None:
+    """Ends the processes this one started in its own session: the helpers that answer it (device probe,
+    tokenizer, captioner, a try-it render), which a closing front end would otherwise wait for. Trainers
+    and grid renderers run in sessions of their own, and go on."""
+    import psutil
+
+    session = os.getsid(0)
+    for child in psutil.Process().children():
+        try:
+            if os.getsid(child.pid) == session:
+                child.kill()
+        except (psutil.Error, ProcessLookupError):
+            pass  # ended by itself meanwhile

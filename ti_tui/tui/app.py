@@ -45,10 +45,14 @@ class WizardApp(App):
     TITLE = "ti-tui"
     COMMANDS = App.COMMANDS | {StepCommands}
     BINDINGS = [
-        Binding("ctrl+o", "start", "Projects", tooltip="The start screen: recent projects, a new one, the sample"),
-        Binding("ctrl+r", "reload", "Reload project.toml", show=False, priority=True),
-        Binding("f1,question_mark", "show_keys", "Keys", key_display="?"),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding(
+            "ctrl+o", "start", "Projects", tooltip="The start screen: recent projects, a new one, the sample", show=False, id="app.projects"
+        ),
+        Binding("ctrl+r", "reload", "Reload project.toml", show=False, priority=True, id="app.reload"),
+        Binding("question_mark", "show_keys", "Keys", key_display="?", id="app.keys"),
+        Binding("f1", "show_keys", "Keys", show=False, id="app.keys-in-a-field"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
+        Binding("ctrl+p", "command_palette", "Find", tooltip="Find a step, an action or a setting by name", id="app.find"),
     ]
 
     def __init__(self, project: Project | None, services: Services):
@@ -189,6 +193,14 @@ class WizardApp(App):
         self.flush_edits()
         self.exit()
 
+    def exit(self, *arguments, **keywords) -> None:
+        """Closing waits for every worker thread; those waiting on a helper process (a device probe takes
+        seconds to import torch) end with it. A trainer the wizard started goes on in its own session."""
+        from ti_tui.detached import end_helper_processes
+
+        end_helper_processes()
+        super().exit(*arguments, **keywords)
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         self.report_failure(event)
 
@@ -300,10 +312,15 @@ class WizardApp(App):
     # Keys -------------------------------------------------------------------------------------
 
     def action_show_keys(self) -> None:
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
-        else:
-            self.action_show_help_panel()
+        from ti_tui.tui.screens.keys import KeysScreen
+
+        if isinstance(self.screen, KeysScreen):
+            self.screen.dismiss()
+            return
+        screen = self.screen
+        focused = screen.focused
+        screen.set_focus(None)  # a focused field hides the letter keys it takes as typing
+        self.push_screen(KeysScreen(screen), lambda _: screen.set_focus(focused))
 
 
 def _screen_of(node) -> Screen | None:

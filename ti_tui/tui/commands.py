@@ -1,4 +1,5 @@
-"""The command palette (ctrl+p): every step, and every action of the screen it was opened on."""
+"""The command palette (ctrl+p): every step, every setting the wizard edits (by its key or the words of its
+description), and every action of the screen it was opened on."""
 
 from functools import partial
 
@@ -16,6 +17,9 @@ class StepCommands(Provider):
         if getattr(app, "project", None) is not None:
             for step, title in STEP_TITLES.items():
                 found.append((f"Go to: {title}", f"open the {title} step", partial(app.open_step, step)))
+        if getattr(app, "project", None) is not None:
+            for key, (step, field, description) in setting_fields().items():
+                found.append((f"Setting: {key}, {description}", f"on the {STEP_TITLES[step]} step", partial(app.open_step, step, field)))
         for binding in getattr(screen, "BINDINGS", []):
             _, name, parameters = parse_action(binding.action)
             if binding.description and binding.show and screen.check_action(name, parameters):
@@ -33,3 +37,18 @@ class StepCommands(Provider):
             score = matcher.match(title)
             if score > 0:
                 yield Hit(score, matcher.highlight(title), callback, help=help_text)
+
+
+def setting_fields() -> dict[str, tuple[str, str, str]]:
+    """Each setting with a field in the wizard: its step, its field's id there, and its description."""
+    from ti_tui.settings import ProjectSettings
+    from ti_tui.tui.screens.settings import GROUPS
+
+    where = {"token.trigger": ("token", "trigger"), "token.init_text": ("token", "init-text"), "token.vectors": ("token", "vectors")}
+    where |= {f"{section}.{name}": ("settings", f"{section}-{name}") for section, names in GROUPS.values() for name in names}
+    fields = {}
+    for key, (step, field) in where.items():
+        section, name = key.split(".")
+        description = type(getattr(ProjectSettings(), section)).model_fields[name].description or ""
+        fields[key] = (step, field, description)
+    return fields

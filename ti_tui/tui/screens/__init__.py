@@ -15,9 +15,11 @@ STEP_SCREENS: dict[Step, tuple[str, str]] = {
     "apply": ("apply", "ApplyScreen"),
 }
 
+FIELDS_FOCUSED_ON_ARRIVAL = ("token", "settings")  # the steps whose screens take the field to focus
+
 
 def step_screen(step: Step, focus: str | None = None):
-    """A new screen for `step`; `focus` names a setting's field to put the cursor in (Settings only)."""
+    """A new screen for `step`; `focus` names a setting's field to put the cursor in (Token and Settings)."""
     module, name = STEP_SCREENS[step]
     screen_class = getattr(importlib.import_module(f"ti_tui.tui.screens.{module}"), name)
-    return screen_class(focus) if step == "settings" else screen_class()
+    return screen_class(focus) if step in FIELDS_FOCUSED_ON_ARRIVAL else screen_class()

@@ -53,7 +53,7 @@ class ImagesScreen(StepScreen):
     AUTO_FOCUS = "#images"
     BINDINGS = [
         Binding("a", "add", "Add images"),
-        Binding("x", "take_out", "Take out / put back"),
+        Binding("x", "take_out", "Take out", tooltip="Take the image out of training, or put it back", id="images.take-out"),
         Binding("p", "prepare", "Prepare"),
         Binding("c", "stop_preparing", "Stop preparing"),
     ]

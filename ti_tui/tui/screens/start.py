@@ -53,7 +53,7 @@ class StartScreen(Screen):
         yield Static("Recent projects", classes="section-title")
         yield OptionList(id="recent")
         yield Static("", id="nothing-recent", markup=False)
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.app.sub_title = "start"

@@ -11,18 +11,23 @@ from ti_tui.tui.widgets.guidance import Guidance
 from ti_tui.tui.widgets.step_bar import StepBar
 from ti_tui.usecases.journey import FIXED_AT, STEPS, Step
 
+STEP_KEYS = Binding.Group("Go to that step (1 Images ... 7 Apply)")
+
 
 class StepScreen(Screen):
     STEP: Step = "images"
     GUIDANCE = ""
     COMMANDS = {StepCommands}
     BINDINGS = [
-        *(Binding(str(number), f"open_step('{step}')", f"Go to step {number}", show=False) for number, step in enumerate(STEPS, start=1)),
-        Binding("left_square_bracket", "neighbour(-1)", "Previous step", key_display="[", show=False),
-        Binding("right_square_bracket", "neighbour(1)", "Next step", key_display="]"),
-        Binding("g", "fold_guidance", "Guidance", show=False),
-        Binding("r", "app.reload", "Reload project.toml", show=False),
-        Binding("escape", "leave_field", "Leave the field", show=False),
+        *(
+            Binding(str(number), f"open_step('{step}')", f"Go to step {number}", show=False, group=STEP_KEYS, id=f"step.{step}")
+            for number, step in enumerate(STEPS, start=1)
+        ),
+        Binding("left_square_bracket", "neighbour(-1)", "Previous step", key_display="[", show=False, id="step.previous"),
+        Binding("right_square_bracket", "neighbour(1)", "Next step", key_display="]", id="step.next"),
+        Binding("g", "fold_guidance", "Guidance", show=False, id="step.guidance"),
+        Binding("r", "app.reload", "Reload project.toml", show=False, id="step.reload"),
+        Binding("escape", "leave_field", "Leave the field", show=False, id="step.leave-field"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -32,7 +37,7 @@ class StepScreen(Screen):
         yield Static("", id="problems", markup=False)
         with Vertical(id="body"):
             yield from self.compose_body()
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def compose_body(self) -> ComposeResult:
         yield from ()

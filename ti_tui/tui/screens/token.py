@@ -27,7 +27,7 @@ class TokenScreen(StepScreen):
     STEP = "token"
     GUIDANCE = GUIDANCE
     CSS_PATH = "token.tcss"
-    AUTO_FOCUS = ""  # nothing: a digit pressed on arrival goes to the steps, not into the trigger
+    AUTO_FOCUS = ""  # on_mount puts the cursor in the trigger, or in the field another step sent the user to
     BINDINGS = [Binding("u", "use_suggestion", "Use the suggestion", show=False)]
 
     class Answered(Message):
@@ -35,8 +35,9 @@ class TokenScreen(StepScreen):
             super().__init__()
             self.question, self.report = question, report
 
-    def __init__(self):
+    def __init__(self, focus: str | None = None):
         super().__init__()
+        self.focus_on = focus or "trigger"  # a field's id
         self.checker = None
         self.ask_timer = None
         self.image_count = 0
@@ -59,6 +60,7 @@ class TokenScreen(StepScreen):
         self.checker = self.app.services.token_checker(self.app.project.root)
         self.image_count = len(originals(self.app.project))
         self.query_one("#suggestions", OptionList).display = False
+        self.set_focus(self.query_one(f"#{self.focus_on}", SettingField).query_one(Input))
         self.ask()
 
     def on_unmount(self) -> None:
