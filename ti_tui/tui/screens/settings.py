@@ -1,10 +1,10 @@
 """The Settings step: every training, schedule and preview setting with its one-line description; the
 learning rate drawn as its text is typed; what the run will be, in words."""
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Label, Select, Static
 
@@ -33,14 +33,22 @@ class SettingsScreen(StepScreen):
     STEP = "settings"
     GUIDANCE = GUIDANCE
     CSS_PATH = "settings.tcss"
-    AUTO_FOCUS = ""  # nothing: a digit pressed on arrival goes to the steps, not into a field
+    AUTO_FOCUS = ""  # focus_the_field picks it: the first setting, or the one another step sent the user to
 
     class Facts(Message):
         def __init__(self, text: str):
             super().__init__()
             self.text = text
 
-    BINDINGS = [Binding("f", "fetch", "Fetch what is missing")]
+    BINDINGS = [
+        Binding("f", "fetch", "Fetch what is missing"),
+        # Taken before the field sees them: as ordinary bindings they act only once the key has come back up
+        # from the field, and keys typed right after them (a busy machine queues them) went into the field
+        # that focus was leaving.
+        Binding("tab", "app.focus_next", "Next field", show=False, priority=True, system=True),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True, system=True),
+        Binding("escape", "leave_field", "Leave the field", show=False, priority=True, system=True),
+    ]
 
     class Fetched(Message):
         def __init__(self, text: str):
@@ -48,14 +56,16 @@ class SettingsScreen(StepScreen):
             self.text = text
 
     def compose_body(self) -> ComposeResult:
-        with VerticalScroll(id="settings-scroll"):
+        with VerticalScroll(id="settings-scroll", can_focus=False):  # focus goes from field to field
             yield Static("", id="facts", markup=False)
-            yield RatePlot(id="rate-plot")
             for title, (section, names) in GROUPS.items():
                 yield Label(title, classes="section-title")
                 for name in names:
-                    yield Label(f"{section}.{name}", classes="field-title")
-                    yield SettingField(f"{section}.{name}", describe=True, id=f"{section}-{name}")
+                    with Vertical(classes="setting"):
+                        yield Label(f"{section}.{name}", classes="field-title")
+                        yield SettingField(f"{section}.{name}", describe=True, id=f"{section}-{name}")
+                    if name == "learning_rate":
+                        yield RatePlot(id="rate-plot")
             yield Label("Model", classes="section-title")
             yield Static("", id="model", markup=False)
 
@@ -67,10 +77,27 @@ class SettingsScreen(StepScreen):
         super().on_mount()
         self.redraw_schedule()
         self.show_facts()
+        # Focus now, before the screen is shown: keys typed while it is built then go into the field, where
+        # focus given at its resume would come after them, and they would reach no widget.
+        self.focus_the_field()
         if self.focus_on:
             field = self.query_one(f"#{self.focus_on}", SettingField)
-            field.query_one(".setting-input").focus()
             self.call_after_refresh(field.scroll_visible, animate=False, top=True)
+
+    def on_screen_resume(self) -> None:
+        if self.focused is None:  # back with nothing focused (a blurred terminal, a field left with escape)
+            self.focus_the_field()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """The focused setting in view whole: its name above the field and its note below, not the field alone."""
+        setting = next((node for node in event.widget.ancestors if node.has_class("setting")), None)
+        if setting is not None:
+            setting.scroll_visible(animate=False)
+
+    def focus_the_field(self) -> None:
+        """The field another step sent the user to, or else the first."""
+        field = self.query_one(f"#{self.focus_on}" if self.focus_on else SettingField, SettingField)
+        self.set_focus(field.query_one(".setting-input"), scroll_visible=False)  # the facts above stay in view
 
     def show_state(self, state) -> None:
         super().show_state(state)
@@ -133,7 +160,11 @@ class SettingsScreen(StepScreen):
         if field.key.startswith("schedule.") or field.key == "training.steps":
             self.redraw_schedule()
 
-    def on_setting_field_saved(self) -> None:
+    def on_setting_field_saved(self, message: SettingField.Saved) -> None:
+        """A value saved can be what another field's unsaved value waited for (a rate that suits its preset)."""
+        for field in self.query(SettingField):
+            if field.unsaved and field.key != message.key:
+                field.save()
         self.show_facts()
 
     def redraw_schedule(self) -> None:

@@ -1,5 +1,6 @@
 """The learning rate over a run's steps, drawn with braille dots so that it reads in any terminal."""
 
+from textual.reactive import reactive
 from textual_plot import HiResMode, PlotWidget
 
 POINTS = 120  # more than a terminal is wide in dots at 80 columns: the curve looks whole
@@ -10,9 +11,11 @@ class RatePlot(PlotWidget, can_focus=False):
 
     DEFAULT_CSS = """
     RatePlot {
-        height: 8;
+        height: 12;  /* the margins below, the axes, and 6 rows of curve between them */
     }
     """
+
+    margin_top = reactive(1)  # no title above the curve: a row for the top tick's label is enough
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

@@ -55,6 +55,9 @@ class SettingField(Vertical):
     SettingField > .setting-note.-problem {
         color: $error;
     }
+    SettingField.-unsaved > .setting-note {
+        text-style: bold;
+    }
     """
 
     def __init__(self, key: str, describe: bool = False, **kwargs):
@@ -62,6 +65,7 @@ class SettingField(Vertical):
         self.key = key
         self.info = field_info(key)
         self.resting_note = (self.info.description or "") if describe else ""  # shown when there is no problem to say
+        self.unsaved = ""  # why the value shown is not the one in project.toml; "" when it is
         self.save_timer = None
 
     def compose(self) -> ComposeResult:
@@ -124,7 +128,7 @@ class SettingField(Vertical):
                 widget.value = self.as_text(self.saved())
             else:
                 widget.value = self.saved()
-        self.show_note("")
+        self.mark_unsaved("")
 
     # Saving ------------------------------------------------------------------------------------
 
@@ -144,6 +148,7 @@ class SettingField(Vertical):
         self.save()
 
     def save(self) -> None:
+        """Save the value shown, on its own; when it cannot be, the field says it is not saved, and why."""
         if self.save_timer is not None:
             self.save_timer.stop()
             self.save_timer = None
@@ -151,23 +156,30 @@ class SettingField(Vertical):
         try:
             value = self.parse(widget.value) if isinstance(widget, Input) else widget.value
         except ValueError as error:
-            self.show_note(f"{self.key} = {widget.value!r}: {error}", problem=True)
+            self.mark_unsaved(f"{self.key} = {widget.value!r}: {error}")
             return
         if value == self.saved():
-            self.show_note("")
+            self.mark_unsaved("")
             return
         problems = self.app.save_settings({self.key: value})
         if problems is None:
-            self.show_note(
-                f"{self.key}: not saved; project.toml was changed elsewhere or cannot be written (ctrl+r reloads it)", problem=True
-            )
+            self.mark_unsaved(f"{self.key}: project.toml was changed elsewhere or cannot be written (ctrl+r reloads it)")
         elif problems:
-            self.show_note(str(problems[0]), problem=True)
+            self.mark_unsaved(str(problems[0]))
         else:
-            self.show_note("")
+            self.mark_unsaved("")
             self.post_message(self.Saved(self.key))
 
+    def mark_unsaved(self, reason: str) -> None:
+        """Say at the field that its value is not saved, and `reason`; "" once it is saved."""
+        self.unsaved = reason
+        self.set_class(bool(reason), "-unsaved")
+        self.show_note("")
+
     def show_note(self, text: str, problem: bool = False) -> None:
+        """`text` under the field ("" for its resting note); while the value is unsaved, that it is, first."""
+        if self.unsaved:
+            text, problem = f"not saved: {text or self.unsaved}", True
         note = self.query_one(".setting-note", Static)
         note.update(text or self.resting_note)
         note.set_class(problem, "-problem")
