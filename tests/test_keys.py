@@ -41,7 +41,10 @@ async def test_the_palette_finds_a_setting_by_the_words_of_its_description_and_p
     app = create_app(project, fake_services(tmp_path / "data"))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        for typed, screen_type, field in (("between checkpoints", SettingsScreen, "training-save_every"), ("token.trigger", TokenScreen, "trigger")):
+        for typed, screen_type, field in (
+            ("between checkpoints", SettingsScreen, "training-save_every"),
+            ("token.trigger", TokenScreen, "trigger"),
+        ):
             await pilot.press("escape", "ctrl+p")
             await settle(app, pilot)
             assert isinstance(app.screen, CommandPalette)

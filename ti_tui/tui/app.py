@@ -50,7 +50,7 @@ class WizardApp(App):
         ),
         Binding("ctrl+r", "reload", "Reload project.toml", show=False, priority=True, id="app.reload"),
         Binding("question_mark", "show_keys", "Keys", key_display="?", id="app.keys"),
-        Binding("f1", "show_keys", "Keys", show=False, id="app.keys-in-a-field"),
+        Binding("f1", "show_keys", "Keys", id="app.keys-in-a-field"),  # the footer shows it where ? is typing
         Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
         Binding("ctrl+p", "command_palette", "Find", tooltip="Find a step, an action or a setting by name", id="app.find"),
     ]

@@ -50,7 +50,7 @@ class ApplyScreen(StepScreen):
     STEP = "apply"
     GUIDANCE = GUIDANCE
     CSS_PATH = "apply.tcss"
-    AUTO_FOCUS = ""  # nothing: keys pressed on arrival are the screen's, not typing
+    AUTO_FOCUS = "#formats Checkbox"  # not a text field: keys pressed on arrival are the screen's, not typing
     BINDINGS = [
         Binding("e", "export", "Export", tooltip="Write the checkpoint into the target folder (asks before replacing a file)"),
         Binding("t", "try_it", "Try it", tooltip="Render the prompt with the checkpoint on the model given"),

@@ -131,7 +131,7 @@ class TrainScreen(StepScreen):
     STEP = "train"
     GUIDANCE = GUIDANCE
     CSS_PATH = "train.tcss"
-    AUTO_FOCUS = ""
+    AUTO_FOCUS = "#panels Tabs"  # the arrows then move between the panels; a panel with a table gives it focus
     BINDINGS = [
         Binding("t", "start", "Train", tooltip="Start a run with the project's settings"),
         Binding("p", "pause", "Pause/go on"),
@@ -346,6 +346,9 @@ class TrainScreen(StepScreen):
     def panel_shown(self, event: TabbedContent.TabActivated) -> None:
         self.draw_panel(event.pane.id)
         self.refresh_bindings()
+        tables = event.pane.query(DataTable)
+        if tables:  # its arrows pick a row at once, not after a Tab
+            self.set_focus(tables.first())
 
     # The plan and the runs --------------------------------------------------------------------
 

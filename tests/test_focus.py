@@ -1,0 +1,88 @@
+"""Focus on every step: where it lands on arrival, and that keys typed into a field are typing, never actions."""
+
+import pytest
+from textual.keys import key_to_character
+from textual.widgets import Input, TextArea
+from wizard_support import copy_of_sample, fake_services, settle, write_checkpoints
+
+from ti_tui.project import Project
+from ti_tui.tui.app import create_app
+from ti_tui.usecases.training import create_run
+
+ARRIVAL = {  # the widget a step's keys and arrows act on first
+    "images": "#images",
+    "captions": "#caption",
+    "token": "#trigger Input",
+    "settings": "#training-steps Input",
+    "train": "#panels Tabs",
+    "compare": "#cells",
+    "apply": "#formats Checkbox",
+}
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.setenv("TI_TUI_IMAGES", "off")
+    project = Project.open(copy_of_sample(tmp_path / "project"))
+    project.update({"preview.every": 0})
+    write_checkpoints(create_run(project, steps=4))
+    return project
+
+
+def printable_keys(screen) -> list[str]:
+    """Every key bound on the screen or the app that types a character: what a field must take as typing."""
+    keys = []
+    for node in (screen, screen.app):
+        for binding in node._bindings.key_to_bindings:
+            character = key_to_character(binding)
+            if character is not None and character.isprintable():
+                keys.append(binding)
+    return sorted(set(keys))
+
+
+@pytest.mark.parametrize("step", list(ARRIVAL))
+async def test_arriving_on_a_step_focuses_the_widget_its_keys_act_on(project, tmp_path, step):
+    app = create_app(project, fake_services(tmp_path / "data"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_step(step)
+        await settle(app, pilot)
+        wanted = app.screen.query(ARRIVAL[step]).first()
+        assert app.focused is not None, f"nothing has focus on {step}"
+        assert app.focused is wanted or wanted in app.focused.ancestors_with_self, f"{step}: focus is on {app.focused!r}"
+
+
+@pytest.mark.parametrize("step", list(ARRIVAL))
+async def test_every_key_typed_into_a_field_is_typing(project, tmp_path, step):
+    app = create_app(project, fake_services(tmp_path / "data"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_step(step)
+        await settle(app, pilot)
+        screen = app.screen
+        keys = printable_keys(screen)
+        for field in [*screen.query(Input), *screen.query(TextArea)]:
+            if not field.display or field.disabled or not field.focusable:
+                continue
+            field.focus()
+            await settle(app, pilot)
+            before = field.value if isinstance(field, Input) else field.text
+            await pilot.press("end", *keys)
+            await settle(app, pilot)
+            assert app.screen is screen, f"{step}: typing {keys} into #{field.id} left the step for {app.screen!r}"
+            after = field.value if isinstance(field, Input) else field.text
+            typed = "".join(key_to_character(key) for key in keys)
+            assert typed in after and len(after) == len(before) + len(typed), f"{step}: #{field.id} holds {after!r}"
+
+
+async def test_a_panel_with_a_table_gives_it_the_arrows_as_soon_as_it_is_shown(project, tmp_path):
+    """Train's Checkpoints and Runs ignored the arrows until tabbed into: Down then `c` continued from
+    another checkpoint than the one meant."""
+    from textual.widgets import DataTable, TabbedContent
+
+    app = create_app(project, fake_services(tmp_path / "data"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_step("train")
+        await settle(app, pilot)
+        for panel, table in (("checkpoints", "#checkpoint-table"), ("runs", "#run-table")):
+            app.screen.query_one(TabbedContent).active = panel
+            await settle(app, pilot)
+            assert app.focused is app.screen.query_one(table, DataTable), f"{panel}: focus is on {app.focused!r}"
