@@ -1,12 +1,19 @@
-"""Opening pickled PyTorch files (.pt, .bin, .ckpt) without letting them run code."""
+"""Opening pickled PyTorch files (.pt, .bin, .ckpt) without letting them run code, and reading or writing
+tensors without bringing torch into a process that has none."""
 
+import importlib
+import json
 import pickle
 import struct
+import subprocess
+import sys
 import warnings
 import zipfile
+from dataclasses import asdict
 from pathlib import Path
 
 from ti_tui.errors import UserError
+from ti_tui.findings import Fix
 
 # What reading damaged or foreign bytes as a pickle raises, besides an UnpicklingError: the unpickler's
 # stack and memo run out (IndexError, KeyError), opcodes meet the wrong values (TypeError, struct.error).
@@ -79,3 +86,45 @@ def _check_sums(path: Path) -> None:
         damaged = archive.testzip()
     if damaged is not None:
         raise UserError(f"{path} is damaged: its part {damaged} no longer matches the checksum it was saved with")
+
+
+def run_with_torch(function, *arguments):
+    """`function(*arguments)` where torch may be imported: here when this process has torch already (the
+    trainer, the renderer, a command), else in a helper process, so that looking into a tensor file never
+    brings torch's seconds of importing into a process that has kept free of it (the wizard).
+
+    `function` is a module-level function of ti_tui; the arguments and its answer are JSON data. The
+    helper takes the call as a JSON line on its stdin and answers with one on its stdout; a UserError
+    raised there is raised here, with its message and fix.
+    """
+    if "torch" in sys.modules:
+        return function(*arguments)
+    call = {"module": function.__module__, "function": function.__name__, "arguments": arguments}
+    helper = subprocess.run(
+        [sys.executable, "-m", "ti_tui.torch_files"], input=json.dumps(call) + "\n", capture_output=True, text=True, errors="replace"
+    )
+    try:
+        answer = json.loads(helper.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        said = next((line.strip() for line in reversed(helper.stderr.splitlines()) if line.strip()), f"exit code {helper.returncode}")
+        raise UserError(f"the helper process that reads tensors for {function.__name__} stopped without an answer ({said})") from None
+    if "error" in answer:
+        raise UserError(answer["error"], Fix(**answer["fix"]) if answer["fix"] else None)
+    return answer["answer"]
+
+
+def _answer(line: str) -> dict:
+    call = json.loads(line)
+    if not call["module"].startswith("ti_tui."):
+        raise ValueError(f"{call['module']} is not a module of ti_tui")
+    import torch  # noqa: F401  (loaded first, so that the call's own run_with_torch works here, not in another helper)
+
+    function = getattr(importlib.import_module(call["module"]), call["function"])
+    try:
+        return {"answer": function(*call["arguments"])}
+    except UserError as error:
+        return {"error": str(error), "fix": asdict(error.fix) if error.fix else None}
+
+
+if __name__ == "__main__":
+    print(json.dumps(_answer(sys.stdin.readline())), flush=True)

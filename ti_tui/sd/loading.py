@@ -6,6 +6,7 @@ downloaded here: a missing piece is an error that says what to fetch and how.
 """
 
 import json
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ from ti_tui.sd.source import ModelSource, classify_model_source
 from ti_tui.sd.tokenizer import find_tokenizer, load_tokenizer, missing_tokenizer_advice
 from ti_tui.sd.weights import read_weights
 from ti_tui.settings import ModelSettings
-from ti_tui.torch_files import load_plain_torch_file
+from ti_tui.torch_files import load_plain_torch_file, run_with_torch
 
 # The SD 2.0 512-px base model was released at this step; it predicts noise, the 768-px ones velocity.
 SD2_EPSILON_BASE_STEP = 875000
@@ -258,15 +259,21 @@ def checkpoint_contents(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[st
     if path.suffix.lower() == ".safetensors":
         shapes, metadata = read_safetensors_header(path)
         return shapes, metadata, None
+    shapes, step = run_with_torch(pickled_checkpoint_contents, os.fspath(path))
+    return {key: tuple(shape) for key, shape in shapes.items()}, {}, step
+
+
+def pickled_checkpoint_contents(path: str) -> tuple[dict[str, list[int]], int | None]:
+    """(tensor shapes, training step) of a pickled checkpoint, which only torch can unpickle."""
     import torch
 
-    content = load_plain_torch_file(path, "a model checkpoint")
+    content = load_plain_torch_file(Path(path), "a model checkpoint")
     step = content.get("global_step") if isinstance(content, dict) else None
     weights = content.get("state_dict", content) if isinstance(content, dict) else None
     if not isinstance(weights, dict):
         raise UserError(f"{path} holds no named weights, so it is not a model checkpoint")
-    shapes = {str(key): tuple(value.shape) for key, value in weights.items() if isinstance(value, torch.Tensor)}
-    return shapes, {}, step if isinstance(step, int) else None
+    shapes = {str(key): list(value.shape) for key, value in weights.items() if isinstance(value, torch.Tensor)}
+    return shapes, step if isinstance(step, int) else None
 
 
 def prediction_from_file(family: ModelFamily, metadata: dict[str, str], shapes: dict, step: int | None) -> Prediction | None:

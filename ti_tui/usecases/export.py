@@ -30,6 +30,7 @@ from ti_tui.project import Project
 from ti_tui.runs import RunDirectory, run_status
 from ti_tui.runs.directory import Checkpoint
 from ti_tui.sd.family import label_for_width, read_safetensors_header
+from ti_tui.torch_files import run_with_torch
 from ti_tui.usecases.checkpoints import chosen_checkpoint
 
 TargetKind = Literal["webui", "comfyui", "invokeai", "folder"]
@@ -264,20 +265,42 @@ def export_checkpoint(
     that already holds this checkpoint in its format is kept, so an export cut short completes when run again.
     """
     plan = plan_export(project, step, run_name, formats, to)
-    embedding = read_embedding(plan.checkpoint.embedding).embedding
-    if not embedding.is_finite:
-        raise UserError(
-            f"the checkpoint at step {plan.checkpoint.step} of run {plan.run.id} holds NaN or infinite values, so no UI "
-            "can use it (training diverged); export an earlier step"
-        )
-    # Every layout then names the word as the file does: the .pt's name, diffusers' token.
-    named = replace(embedding, trigger=plan.name)
-    kept = [path for path, layout in zip(plan.paths, plan.formats) if path in plan.existing and holds_embedding(path, named, layout)]
-    replaced = [path for path in plan.existing if path not in kept]
-    if replaced and not force:
-        raise ExportExistsError(replaced)
-    export_embedding(named, plan.target.embeddings_dir, list(plan.formats), name=plan.name, overwrite=force)
+    # The tensors are read and written where torch is (see `run_with_torch`).
+    files = run_with_torch(
+        write_export_files,
+        os.fspath(plan.checkpoint.embedding),
+        f"the checkpoint at step {plan.checkpoint.step} of run {plan.run.id}",
+        plan.name,
+        os.fspath(plan.target.embeddings_dir),
+        list(plan.formats),
+        [os.fspath(path) for path in plan.existing],
+        force,
+    )
+    if files["replaced"] and not force:
+        raise ExportExistsError([Path(path) for path in files["replaced"]])
+    kept = [Path(path) for path in files["kept"]]
     return ExportResult(list(plan.paths), plan.target, plan.run, plan.checkpoint, list(plan.warnings), plan.name, kept)
+
+
+def write_export_files(
+    checkpoint: str, described: str, name: str, folder: str, formats: list[str], existing: list[str], force: bool
+) -> dict:
+    """The export's work on tensors: the checkpoint file (`described` in words) read, written into `folder` as
+    `name` in each format. Of the `existing` files, those that hold it already are kept as they are; the
+    others are replaced only with `force`, and without it nothing is written. Returns those kept and those
+    to replace."""
+    embedding = read_embedding(Path(checkpoint)).embedding
+    if not embedding.is_finite:
+        raise UserError(f"{described} holds NaN or infinite values, so no UI can use it (training diverged); export an earlier step")
+    # Every layout then names the word as the file does: the .pt's name, diffusers' token.
+    named = replace(embedding, trigger=name)
+    paths = [Path(folder) / f"{name}{FILE_SUFFIXES[layout]}" for layout in formats]
+    there = {Path(path) for path in existing}
+    kept = [path for path, layout in zip(paths, formats, strict=True) if path in there and holds_embedding(path, named, layout)]
+    replaced = [path for path in paths if path in there and path not in kept]
+    if force or not replaced:
+        export_embedding(named, Path(folder), formats, name=name, overwrite=force)
+    return {"kept": [os.fspath(path) for path in kept], "replaced": [os.fspath(path) for path in replaced]}
 
 
 def prompt_usage(name: str, target: ExportTarget | None = None) -> list[tuple[str, str]]:

@@ -22,6 +22,7 @@ from ti_tui.runs import RunDirectory, RunFacts, RunImage, run_status
 from ti_tui.runs.directory import Launch, ParentCheckpoint
 from ti_tui.runs.status import STARTUP_GRACE_SECONDS, run_is_active
 from ti_tui.sd.tokens import suggest_vector_count
+from ti_tui.torch_files import run_with_torch
 from ti_tui.usecases.images import originals
 from ti_tui.usecases.summary import summarize_project
 
@@ -152,12 +153,19 @@ def _vectors_to_start_from(project: Project, checkpoint: Path) -> int:
 
     Checked before a run folder is made: the trainer would find out only after loading the model,
     leaving a failed run behind, and vectors that are not numbers would not fail at all, only
-    diverge step after step. The model's width is read from its token table alone.
+    diverge step after step. The files' tensors are read where torch is (see `run_with_torch`).
     """
+    return run_with_torch(vectors_in_file_to_start_from, os.fspath(checkpoint), project.settings.model.base, os.fspath(project.root))
+
+
+def vectors_in_file_to_start_from(checkpoint: str, model: str, base_dir: str) -> int:
+    """`_vectors_to_start_from` for the model `model` (as model.base is written, relative to `base_dir`),
+    whose width is read from its token table alone."""
     from ti_tui.embedding.files import check_fits, read_embedding
     from ti_tui.embedding.inspect import PROMPT_TOKENS
     from ti_tui.sd.loading import read_token_table
 
+    checkpoint = Path(checkpoint)
     embedding_file = read_embedding(checkpoint)
     if not embedding_file.embedding.is_finite:
         raise UserError(
@@ -165,7 +173,7 @@ def _vectors_to_start_from(project: Project, checkpoint: Path) -> int:
             "training from them can only diverge. Start from an earlier checkpoint, or from the init text",
             Fix("train"),
         )
-    token_table = read_token_table(project.settings.model.base, project.root)
+    token_table = read_token_table(model, Path(base_dir))
     check_fits(embedding_file, token_table.family.label, token_table.weight.shape[1])
     vectors = embedding_file.embedding.vector_count
     if vectors > PROMPT_TOKENS:
