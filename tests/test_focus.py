@@ -86,3 +86,17 @@ async def test_a_panel_with_a_table_gives_it_the_arrows_as_soon_as_it_is_shown(p
             app.screen.query_one(TabbedContent).active = panel
             await settle(app, pilot)
             assert app.focused is app.screen.query_one(table, DataTable), f"{panel}: focus is on {app.focused!r}"
+
+
+async def test_apply_formats_show_their_mark_only_when_ticked(project, tmp_path):
+    """Ticked or not, the boxes drew ▐X▌, told apart by colour alone."""
+    from textual.widgets import Checkbox
+
+    app = create_app(project, fake_services(tmp_path / "data"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_step("apply")
+        await settle(app, pilot)
+        boxes = list(app.screen.query("#formats Checkbox").results(Checkbox))
+        assert any(box.value for box in boxes) and not all(box.value for box in boxes)
+        for box in boxes:
+            assert ("X" in str(box.render())) == box.value, f"{box.label}: {box.render()!s}"

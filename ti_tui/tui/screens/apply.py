@@ -24,6 +24,7 @@ from ti_tui.sd.tiny import NOISE_NOTICE
 from ti_tui.tui.screens.step import StepScreen
 from ti_tui.tui.widgets.path_input import PathInput
 from ti_tui.tui.widgets.picture import Picture
+from ti_tui.tui.widgets.tick_box import TickBox
 
 GUIDANCE = (
     "Export writes the chosen checkpoint as a file named after the word, into your UI's installation folder or any "
@@ -114,13 +115,13 @@ class ApplyScreen(StepScreen):
                     yield Label("Into", classes="row-title", markup=False)
                     placeholder = "a folder, or your UI's installation folder"
                     yield PathInput(_shown_path(project.exports_dir), id="target", placeholder=placeholder, compact=True)
+                with Horizontal(id="formats"):  # first in sight: focus arrives here
+                    for layout, use in FORMATS.items():
+                        ticked = layout in project.settings.export.formats
+                        yield TickBox(layout, ticked, id=f"format-{layout}", tooltip=use, compact=True)
                 yield Static("", id="target-words", markup=False)
                 yield Static("", id="target-files", markup=False)
                 yield Vertical(id="usage")
-                with Horizontal(id="formats"):
-                    for layout, use in FORMATS.items():
-                        ticked = layout in project.settings.export.formats
-                        yield Checkbox(layout, ticked, id=f"format-{layout}", tooltip=use, compact=True)
             with Vertical(id="try-side"):
                 with Horizontal(classes="field-row"):
                     yield Label("Model", classes="row-title", markup=False)

@@ -133,18 +133,18 @@ class TrainScreen(StepScreen):
     CSS_PATH = "train.tcss"
     AUTO_FOCUS = "#panels Tabs"  # the arrows then move between the panels; a panel with a table gives it focus
     BINDINGS = [
-        Binding("t", "start", "Train", tooltip="Start a run with the project's settings"),
-        Binding("p", "pause", "Pause/go on"),
-        Binding("x", "stop", "Stop", tooltip="Save a checkpoint, then stop"),
-        Binding("s", "save", "Save now", tooltip="A checkpoint now, besides the scheduled ones"),
-        Binding("v", "preview", "Preview now"),
+        Binding("t", "start", "Train", tooltip="Start a run with the project's settings", id="train.start"),
+        Binding("p", "pause", "Pause", tooltip="Pause the run, or go on with it", id="train.pause"),
+        Binding("x", "stop", "Stop", tooltip="Save a checkpoint, then stop", id="train.stop"),
+        Binding("s", "save", "Save", tooltip="A checkpoint now, besides the scheduled ones", id="train.save"),
+        Binding("v", "preview", "Preview", tooltip="Render previews now", id="train.preview"),
         Binding("u", "resume", "Resume", tooltip="Carry the run on exactly where its last checkpoint left it"),
         Binding("c", "continue_from", "Continue from here", tooltip="A new run from the chosen checkpoint, with a new schedule"),
         Binding("o", "overlay", "Overlay", tooltip="Lay the chosen run's validation loss over this run's"),
         Binding("comma", "previews(1)", "Earlier previews", key_display=","),
         Binding("full_stop", "previews(-1)", "Later previews", key_display=".", show=False),
         Binding("less_than_sign", "panel(-1)", "Previous panel", key_display="<", show=False),
-        Binding("greater_than_sign", "panel(1)", "Next panel", key_display=">"),
+        Binding("greater_than_sign", "panel(1)", "Next panel", key_display=">", show=False),  # the tabs show the panels
     ]
 
     class Seen(Message):
@@ -451,6 +451,8 @@ class TrainScreen(StepScreen):
         panel = self.query_one(TabbedContent).active if self.is_mounted else ""
         if action in ("pause", "stop", "save", "preview"):
             return active
+        if action == "start":
+            return not active  # one run at a time: the footer keeps its room for the running one's keys
         if action == "resume":
             return status is not None and status.resumable
         if action == "continue_from":
