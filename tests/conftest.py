@@ -166,6 +166,25 @@ def tiny_checkpoint(tiny_model_dir, tmp_path_factory) -> Path:
 
 
 @pytest.fixture
+def sample(tmp_path, monkeypatch):
+    """A copy of the sample project for a wizard test, its pictures not drawn."""
+    from wizard_support import copy_of_sample
+
+    from ti_tui.project import Project
+
+    monkeypatch.setenv("TI_TUI_IMAGES", "off")
+    return Project.open(copy_of_sample(tmp_path / "sample"))
+
+
+@pytest.fixture
+def services(tmp_path):
+    """The wizard's services with stand-ins for its slow helpers (tests/wizard_support.py)."""
+    from wizard_support import fake_services
+
+    return fake_services(tmp_path / "data")
+
+
+@pytest.fixture
 def no_network(monkeypatch):
     """Any attempt to open a network connection fails the test."""
     import socket

@@ -84,11 +84,6 @@ def trained(tmp_path, monkeypatch):
     return project, run
 
 
-@pytest.fixture
-def services(tmp_path):
-    return fake_services(tmp_path / "data")
-
-
 async def test_the_checkpoint_and_the_default_folder_are_explained_before_anything_is_written(trained, services):
     project, run = trained
     app = create_app(project, services)

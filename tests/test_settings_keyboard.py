@@ -1,12 +1,11 @@
 """The Settings step at the keyboard: focus on arrival and from field to field, typing that goes only into the
 field, and nothing shown that project.toml does not hold unless its field says it is not saved, and why."""
 
-import pytest
 from textual import events
 from textual.binding import Binding
 from textual.keys import key_to_character
 from textual.widgets import Input, Select, Static
-from wizard_support import copy_of_sample, fake_services, settle, until
+from wizard_support import settle, until
 
 from ti_tui.project import Project
 from ti_tui.schedule import LearningRateSchedule
@@ -54,17 +53,6 @@ EDITS = {
     "preview.cfg_scale": ["5", "31", "7.5"],
 }
 SETTINGS_KEYS = [f"{section}.{name}" for section, names in GROUPS.values() for name in names]
-
-
-@pytest.fixture
-def sample(tmp_path, monkeypatch):
-    monkeypatch.setenv("TI_TUI_IMAGES", "off")
-    return Project.open(copy_of_sample(tmp_path / "sample"))
-
-
-@pytest.fixture
-def services(tmp_path):
-    return fake_services(tmp_path / "data")
 
 
 def on_disk(project: Project, key: str):

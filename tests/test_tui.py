@@ -10,7 +10,7 @@ import pytest
 from conftest import SAMPLE_PROJECT
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
-from wizard_support import copy_of_sample, fake_services, settle
+from wizard_support import fake_services, settle
 
 from ti_tui.dataset.checks import DatasetReport
 from ti_tui.findings import Finding, Fix
@@ -39,17 +39,6 @@ def screen_text(app) -> str:
     """Everything the screen shows in its text widgets, as the user reads it."""
     shown = (widget.render() for widget in app.screen.query(Static) if widget.display)
     return "\n".join(getattr(rendered, "plain", str(rendered)) for rendered in shown)
-
-
-@pytest.fixture
-def sample(tmp_path, monkeypatch):
-    monkeypatch.setenv("TI_TUI_IMAGES", "off")
-    return Project.open(copy_of_sample(tmp_path / "sample"))
-
-
-@pytest.fixture
-def services(tmp_path):
-    return fake_services(tmp_path / "data")
 
 
 @pytest.mark.slow
