@@ -39,3 +39,29 @@ async def test_quitting_ends_the_helpers_in_flight_and_leaves_a_detached_trainer
     finally:
         trainer.kill()
         trainer.wait()
+
+
+async def test_two_workers_asking_for_the_device_at_once_start_one_probe(tmp_path):
+    """app.device_for checked, then probed, then stored: two screens' workers asking at once each started a helper."""
+    import threading
+
+    project = Project.open(copy_of_sample(tmp_path / "project"))
+    probes, both_asked = [], threading.Barrier(2)
+
+    def probe(device: str, precision: str):
+        probes.append(device)
+        return CPU
+
+    app = create_app(project, replace(fake_services(tmp_path / "data"), probe_device=probe))
+    answers = []
+
+    def ask() -> None:
+        both_asked.wait()
+        answers.append(app.device_for(project, before_probing=lambda: threading.Event().wait(0.2)))
+
+    workers = [threading.Thread(target=ask) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert answers == [CPU, CPU] and len(probes) == 1

@@ -7,6 +7,7 @@ in any screen or widget, is survived where it can be: the user's typing saved, a
 screen opened afresh.
 """
 
+import threading
 import traceback
 from dataclasses import dataclass, field
 
@@ -64,6 +65,7 @@ class WizardApp(App):
         self.settings_reloaded: Signal[Project] = Signal(self, "settings-reloaded")
         self.file_changed_elsewhere = False
         self.device_probes: dict = {}  # by (device, precision) setting: what a run would train on here
+        self.probing = threading.Lock()  # workers of two screens asking at once wait for one probe
         self.trainers: list = []  # trainers this wizard started: reaped when they end, left running when it quits
         self.screens_to_reopen: list[Screen] = []  # stopped by an error, to be put back as new
         self.fresh_after_error: Screen | None = None  # opened afresh after an error, and no key pressed since
@@ -156,11 +158,12 @@ class WizardApp(App):
         precision setting in a helper process; call it from a worker. `before_probing` runs first when it must wait."""
         model = project.settings.model
         key = (model.device, model.precision)
-        if key not in self.device_probes:
-            if before_probing is not None:
-                before_probing()
-            self.device_probes[key] = self.services.probe_device(*key)
-        return self.device_probes[key]
+        with self.probing:
+            if key not in self.device_probes:
+                if before_probing is not None:
+                    before_probing()
+                self.device_probes[key] = self.services.probe_device(*key)
+            return self.device_probes[key]
 
     def keep_trainer(self, process) -> None:
         self.trainers.append(process)
