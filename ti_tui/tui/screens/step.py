@@ -24,7 +24,7 @@ class StepScreen(Screen):
             for number, step in enumerate(STEPS, start=1)
         ),
         Binding("left_square_bracket", "neighbour(-1)", "Previous step", key_display="[", show=False, id="step.previous"),
-        Binding("right_square_bracket", "neighbour(1)", "Next step", key_display="]", id="step.next"),
+        Binding("right_square_bracket", "neighbour(1)", "Next", key_display="]", tooltip="The next step", id="step.next"),
         Binding("g", "fold_guidance", "Guidance", show=False, id="step.guidance"),
         Binding("r", "app.reload", "Reload project.toml", show=False, id="step.reload"),
         Binding("escape", "leave_field", "Leave the field", show=False, id="step.leave-field"),

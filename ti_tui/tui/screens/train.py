@@ -451,8 +451,6 @@ class TrainScreen(StepScreen):
         panel = self.query_one(TabbedContent).active if self.is_mounted else ""
         if action in ("pause", "stop", "save", "preview"):
             return active
-        if action == "start":
-            return not active  # one run at a time: the footer keeps its room for the running one's keys
         if action == "resume":
             return status is not None and status.resumable
         if action == "continue_from":
