@@ -41,7 +41,7 @@ class SettingsScreen(StepScreen):
             self.text = text
 
     BINDINGS = [
-        Binding("f", "fetch", "Fetch what is missing"),
+        Binding("f,f5", "fetch", "Fetch what is missing", id="settings.fetch"),  # f5 in a field, where f is typing
         # Taken before the field sees them: as ordinary bindings they act only once the key has come back up
         # from the field, and keys typed right after them (a busy machine queues them) went into the field
         # that focus was leaving.
