@@ -51,6 +51,10 @@ def pytest_configure(config):
 
     textual._wait.SLEEP_GRANULARITY = 1 / 200
     textual._wait.SLEEP_IDLE = textual._wait.SLEEP_GRANULARITY / 20
+    # A text field's cursor blinks every half second: a screenshot would catch it on or off by chance.
+    from textual.widgets import Input
+
+    Input._toggle_cursor = lambda field: None
 
 
 FAULT_SUITE = REPOSITORY / "tests" / "faults"
