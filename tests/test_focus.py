@@ -51,6 +51,7 @@ async def test_arriving_on_a_step_focuses_the_widget_its_keys_act_on(project, tm
         assert app.focused is wanted or wanted in app.focused.ancestors_with_self, f"{step}: focus is on {app.focused!r}"
 
 
+@pytest.mark.slow  # a sweep: every field, every key
 @pytest.mark.parametrize("step", list(ARRIVAL))
 async def test_every_key_typed_into_a_field_is_typing(project, tmp_path, step):
     app = create_app(project, fake_services(tmp_path / "data"))

@@ -241,6 +241,7 @@ def project_with_a_run(folder: Path, **settings):
     return project, run
 
 
+@pytest.mark.slow  # a fresh interpreter and a torch helper process
 def test_classifying_a_pickled_model_file_on_compare_n_loads_no_model_library(tmp_path):
     import torch
 
@@ -252,6 +253,7 @@ def test_classifying_a_pickled_model_file_on_compare_n_loads_no_model_library(tm
     assert seen["loaded"] == []
 
 
+@pytest.mark.slow  # a fresh interpreter and a torch helper process
 def test_a_pickled_model_file_is_classified_in_a_process_without_model_libraries(tiny_checkpoint, tmp_path):
     import torch
     from safetensors.torch import load_file
@@ -293,6 +295,7 @@ def test_continuing_from_a_checkpoint_on_train_t_loads_no_model_library(tmp_path
     assert seen["loaded"] == []
 
 
+@pytest.mark.slow  # a fresh interpreter and a torch helper process
 def test_exporting_on_apply_e_loads_no_model_library(tmp_path):
     import torch
 

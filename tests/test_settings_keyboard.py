@@ -1,6 +1,7 @@
 """The Settings step at the keyboard: focus on arrival and from field to field, typing that goes only into the
 field, and nothing shown that project.toml does not hold unless its field says it is not saved, and why."""
 
+import pytest
 from textual import events
 from textual.binding import Binding
 from textual.keys import key_to_character
@@ -142,6 +143,7 @@ async def test_a_preset_chosen_while_the_rate_does_not_suit_it_is_marked_unsaved
         assert mismatches(app, sample) == []
 
 
+@pytest.mark.slow  # a sweep: every field, every key
 async def test_every_field_edited_valid_invalid_and_valid_again_shows_what_project_toml_holds(sample, services):
     assert sorted(EDITS) == sorted(SETTINGS_KEYS)  # every field of the screen, and no other
     services.memory.remember(sample.root, "settings")
@@ -210,6 +212,7 @@ def printable_keys(screen) -> list[str]:
     return sorted(key for key in keys if (key_to_character(key) or "\t").isprintable())
 
 
+@pytest.mark.slow  # a sweep: every field, every key
 async def test_every_step_and_action_key_typed_into_each_text_field_tabbed_to_goes_into_that_field_only(sample, services):
     services.memory.remember(sample.root, "settings")
     before_all = sample.store.path.read_text()
