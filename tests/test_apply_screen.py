@@ -349,7 +349,7 @@ asyncio.run(main())
 
 # Paths on screen would differ from run to run: the snapshots are taken in this folder, made afresh.
 FIXED = Path("/tmp/ti-tui-apply-snapshots")
-SNAPSHOT_SIZES = [(80, 24), (120, 36)]
+SNAPSHOT_SIZES = [(80, 24), pytest.param((120, 36), marks=pytest.mark.slow)]  # the quick tier looks at 80x24
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from ti_tui.usecases.summary import summarize_project
 # Paths on screen would differ from run to run: the snapshots are taken in this folder, made afresh.
 FIXED = Path("/tmp/ti-tui-snapshots")
 SCREENS = ["start", "images", "captions", "token", "settings", "train"]
-SIZES = [(100, 32), (80, 24)]
+SIZES = [pytest.param((100, 32), marks=pytest.mark.slow), (80, 24)]  # the quick tier looks at 80x24, the smallest
 
 
 def steady_summary(project):
