@@ -49,6 +49,8 @@ REPOSITORY = BENCH.parent
 sys.path.insert(0, str(REPOSITORY))
 sys.path.insert(0, str(BENCH))
 
+from train_step import read_into_file_cache  # noqa: E402
+
 CHECKPOINT_STEPS = (100, 200, 300)
 X_AXIS, Y_AXIS = "step=all", "cfg=3,7,11"
 QUIET = 0.1  # a measurement starts once the CPUs were at most this busy for 2 s (or after a minute of waiting)
@@ -322,14 +324,6 @@ def wait_for_quiet(most_s: float = 60) -> bool:
         if busy_fraction(2) < QUIET:
             return True
     return False
-
-
-def read_into_file_cache(folder: Path) -> None:
-    for path in folder.rglob("*"):
-        if path.is_file():
-            with open(path, "rb") as handle:
-                while handle.read(1 << 24):
-                    pass
 
 
 def machine() -> str:
