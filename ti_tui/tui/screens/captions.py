@@ -72,7 +72,7 @@ class CaptionsScreen(StepScreen):
         Binding(
             "escape", "leave_field", "Image list", tooltip="Leave the caption for the image list and the step's keys", id="step.leave-field"
         ),
-        Binding("a", "auto_caption(False)", "Caption the rest", id="captions.caption-the-rest"),
+        Binding("a", "auto_caption(False)", "Caption rest", tooltip="Caption the images without one", id="captions.caption-the-rest"),
         Binding("A", "auto_caption(True)", "Caption all", key_display="A", id="captions.caption-all"),
         Binding("b", "bulk", "Bulk edit", id="captions.bulk-edit"),
         Binding("c", "stop_captioning", "Stop captioning", id="captions.stop-captioning"),
