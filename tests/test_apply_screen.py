@@ -297,6 +297,7 @@ async def test_rendering_can_be_stopped_and_stops_when_the_step_is_left(trained,
         await until(pilot, stopped.is_set, "the render stopped with the screen")
 
 
+@pytest.mark.slow  # starts a trainer or helper process
 def test_the_helper_says_the_commands_own_words_for_a_missing_model(trained, tmp_path):
     project, _ = trained
     with pytest.raises(UserError, match=r"^the model .*missing\.safetensors does not exist"):

@@ -234,6 +234,16 @@ def test_a_folder_that_is_not_a_model_is_refused_when_the_grid_is_planned(traine
     assert "\n" not in message
 
 
+def test_an_empty_file_or_an_embedding_on_the_model_axis_is_refused_when_the_grid_is_planned(trained_project, tmp_path):
+    empty = tmp_path / "download.safetensors"
+    empty.write_bytes(b"")
+    with pytest.raises(UserError, match=f"the model file {empty} is empty"):
+        plan_grid(trained_project, x=f"model={empty}")
+    embedding = sorted(trained_project.root.glob("runs/*/checkpoints/*.safetensors"))[0]
+    with pytest.raises(UserError, match="not a Stable Diffusion model checkpoint"):
+        plan_grid(trained_project, x=f"model={embedding}")
+
+
 def test_a_symbolic_link_loop_on_the_model_axis_is_named_in_one_sentence(trained_project, tmp_path):
     loop = tmp_path / "LOOP"
     loop.symlink_to(loop)

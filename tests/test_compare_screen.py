@@ -3,6 +3,7 @@ checkpoint chosen and kept in project.toml, a model file put on the grid. The te
 screen draws (its `changed` signal), never for a fixed time."""
 
 import asyncio
+import shutil
 
 import pytest
 from textual.widgets import DataTable, Static
@@ -72,19 +73,22 @@ async def test_a_2x2_grid_is_rendered_zoomed_and_its_best_checkpoint_chosen(tmp_
 async def test_a_model_file_is_put_on_the_grid_from_the_path_field(tmp_path, tiny_checkpoint, monkeypatch):
     monkeypatch.setenv("TI_TUI_IMAGES", "off")
     project = project_with_checkpoints(tmp_path / "project", **{"xy.z": ""})
+    shutil.copyfile(tiny_checkpoint, tmp_path / "m.safetensors")
+    monkeypatch.chdir(tmp_path)  # where the wizard was started: a path typed is read from there, as in a shell
     app = create_app(project, fake_services(tmp_path / "data"))
     async with app.run_test(size=SIZE) as pilot:
         app.open_step("compare")
         await settle(app, pilot)
         await pilot.press("m")
-        await pilot.press(*str(tiny_checkpoint), "enter")
+        await pilot.press(*"m.safetensors", "enter")
         await settle(app, pilot)
-        assert Project.open(project.root).settings.xy.z == f"model=base,{tiny_checkpoint}"
-        assert app.screen.query_one("#axis-z").value == f"model=base,{tiny_checkpoint}"
+        added = f"model=base,{tmp_path / 'm.safetensors'}"
+        assert Project.open(project.root).settings.xy.z == added
+        assert app.screen.query_one("#axis-z").value == added
         await pilot.press("m")
-        await pilot.press(*str(tmp_path / "missing.safetensors"), "enter")
+        await pilot.press(*"missing.safetensors", "enter")
         await settle(app, pilot)
-        assert Project.open(project.root).settings.xy.z == f"model=base,{tiny_checkpoint}"
+        assert Project.open(project.root).settings.xy.z == added
 
 
 async def test_a_symbolic_link_loop_given_as_a_model_is_said_at_the_field(tmp_path, monkeypatch):
@@ -92,12 +96,13 @@ async def test_a_symbolic_link_loop_given_as_a_model_is_said_at_the_field(tmp_pa
     project = project_with_checkpoints(tmp_path / "project", **{"xy.z": ""})
     loop = tmp_path / "loop"
     loop.symlink_to("loop")
+    monkeypatch.chdir(tmp_path)
     app = create_app(project, fake_services(tmp_path / "data"))
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         app.open_step("compare")
         await settle(app, pilot)
         await pilot.press("m")
-        await pilot.press(*str(loop), "enter")
+        await pilot.press(*"loop", "enter")
         await settle(app, pilot)
         note = app.screen.query_one("#add-model-note", Static)
         assert f"{loop} is a symbolic-link loop" in note.render().plain and note.display

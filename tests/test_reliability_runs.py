@@ -66,6 +66,7 @@ def run_folders(project) -> list[str]:
 # 1. One run at a time, also when starts race ---------------------------------------------------
 
 
+@pytest.mark.slow  # starts a trainer or helper process
 def test_a_start_returns_only_once_the_trainer_holds_its_lock(trainable_project, monkeypatch):
     """Reproduces the window in which two runs could start: a trainer launched but not yet holding its
     lock is alive only by its process number and start time, and a start-time read that moves (the
@@ -87,6 +88,7 @@ def test_a_start_returns_only_once_the_trainer_holds_its_lock(trainable_project,
     assert run_folders(project) == [run.id]
 
 
+@pytest.mark.slow  # starts a trainer or helper process
 def test_the_trainer_holds_its_lock_before_it_loads_torch(trainable_project, tmp_path):
     """Quitting the wizard just after `t` took some 20 s on a busy machine: the start waits for the
     trainer's lock, which it took only after importing torch. A stand-in torch that never finishes
@@ -148,6 +150,7 @@ def test_three_train_commands_at_once_start_exactly_one_trainer(trainable_projec
 # 2. A resume is a start too -----------------------------------------------------------------------
 
 
+@pytest.mark.slow  # starts a trainer or helper process
 def test_resuming_a_stopped_run_is_refused_while_another_run_trains(trainable_project):
     """Reproduces `ti-tui train P --resume <stopped run B>` starting a second trainer while run A trains."""
     project = trainable_project()
@@ -519,6 +522,7 @@ def test_a_file_in_place_of_the_runs_folder_is_named_by_train_and_runs(trainable
     assert project.runs_dir.read_text() == "not a folder"
 
 
+@pytest.mark.slow  # starts a trainer or helper process
 def test_a_stopped_trainer_is_shown_as_stalled_with_its_process_and_what_to_do(trainable_project, capsys):
     """Reproduces a SIGSTOPped trainer shown as "running, step 8 … 0m47s left" for ever."""
     project = trainable_project()

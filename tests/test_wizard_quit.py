@@ -4,6 +4,7 @@ import subprocess
 import sys
 from dataclasses import replace
 
+import pytest
 from conftest import wait_for
 from wizard_support import CPU, copy_of_sample, fake_services, until
 
@@ -14,6 +15,7 @@ from ti_tui.tui.app import create_app
 HELPER_SECONDS = 120  # far longer than a quit may take: a quit that waits for the helper fails below
 
 
+@pytest.mark.slow  # starts a trainer or helper process
 async def test_quitting_ends_the_helpers_in_flight_and_leaves_a_detached_trainer(tmp_path):
     """Quitting on Train while the device was being examined blanked the screen until the helper
     process, importing torch, had answered: some 20 s on a busy machine."""

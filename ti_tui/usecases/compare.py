@@ -21,7 +21,7 @@ from ti_tui.infer.grid import ROLES, Cell, CellSettings, GridAxis, GridDirectory
 from ti_tui.project import Project
 from ti_tui.runs import RunDirectory
 from ti_tui.runs.events import FINAL_EVENT, RunWatcher
-from ti_tui.sd.family import family_of_diffusers_folder
+from ti_tui.sd.family import family_from_shapes, family_of_diffusers_folder, read_safetensors_header
 from ti_tui.sd.source import classify_model_source
 from ti_tui.usecases.checkpoints import find_checkpoint, run_of_choice
 from ti_tui.usecases.generate import tokenizer_of_the_base
@@ -160,6 +160,12 @@ def _existing_model(project: Project, text: str) -> str:
                 "beside its unet, vae, text_encoder, tokenizer and scheduler folders; name such a folder, or a .safetensors or .ckpt file"
             )
         family_of_diffusers_folder(source.path)  # its configs read now: a folder missing a part is refused before a process starts
+    if source.kind == "file":
+        if source.path.stat().st_size == 0:
+            raise UserError(f"the model file {source.path} is empty: name a .safetensors or .ckpt model checkpoint")
+        if source.path.suffix.lower() == ".safetensors":
+            # Its header, a few kilobytes, tells a model from an embedding or a LoRA; a pickle waits for the renderer.
+            family_from_shapes(read_safetensors_header(source.path)[0], os.fspath(source.path))
     return text
 
 
