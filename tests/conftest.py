@@ -170,14 +170,29 @@ def tiny_checkpoint(tiny_model_dir, tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def sample(tmp_path, monkeypatch):
+def sample(tmp_path, no_pictures):
     """A copy of the sample project for a wizard test, its pictures not drawn."""
     from wizard_support import copy_of_sample
 
     from ti_tui.project import Project
 
-    monkeypatch.setenv("TI_TUI_IMAGES", "off")
     return Project.open(copy_of_sample(tmp_path / "sample"))
+
+
+@pytest.fixture
+def half_blocks(monkeypatch):
+    """Pictures in the wizard drawn in half-block characters, the same on every terminal and in every snapshot."""
+    monkeypatch.setenv("TI_TUI_IMAGES", "halfcell")
+
+
+@pytest.fixture
+def no_pictures(monkeypatch):
+    """The wizard's pictures not drawn, for tests of everything else on its screens."""
+    monkeypatch.setenv("TI_TUI_IMAGES", "off")
+
+
+def events_of(run, kind: str) -> list[dict]:
+    return [event for event in run.events() if event["type"] == kind]
 
 
 @pytest.fixture

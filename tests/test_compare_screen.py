@@ -2,12 +2,11 @@
 checkpoint chosen and kept in project.toml, a model file put on the grid. The tests wait for what the
 screen draws (its `changed` signal), never for a fixed time."""
 
-import asyncio
 import shutil
 
 import pytest
 from textual.widgets import DataTable, Static
-from wizard_support import copy_of_sample, fake_services, settle, write_checkpoints
+from wizard_support import copy_of_sample, fake_services, record_notices, settle, until_seen, write_checkpoints
 
 from ti_tui.project import Project
 from ti_tui.tui.app import create_app
@@ -24,19 +23,6 @@ def project_with_checkpoints(folder, **settings) -> Project:
     project.update({"preview.every": 0, **settings})
     write_checkpoints(create_run(project, steps=4))
     return project
-
-
-async def until_seen(screen: CompareScreen, condition, what: str, timeout: float = 300):
-    arrived = asyncio.Event()
-    screen.changed.subscribe(screen, lambda view: arrived.set() if condition(view) else None)
-    if screen.view is not None and condition(screen.view):
-        return screen.view
-    try:
-        await asyncio.wait_for(arrived.wait(), timeout)
-    except TimeoutError:
-        shown = f"{screen.view.status.state}, {screen.view.status.message}" if screen.view else "nothing"
-        raise AssertionError(f"never came: {what} (the screen shows: {shown})") from None
-    return screen.view
 
 
 @pytest.mark.slow
@@ -98,6 +84,7 @@ async def test_a_symbolic_link_loop_given_as_a_model_is_said_at_the_field(tmp_pa
     loop.symlink_to("loop")
     monkeypatch.chdir(tmp_path)
     app = create_app(project, fake_services(tmp_path / "data"))
+    said = record_notices(app)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         app.open_step("compare")
         await settle(app, pilot)
@@ -107,5 +94,5 @@ async def test_a_symbolic_link_loop_given_as_a_model_is_said_at_the_field(tmp_pa
         note = app.screen.query_one("#add-model-note", Static)
         assert f"{loop} is a symbolic-link loop" in note.render().plain and note.display
         assert app.screen.query_one("#add-model").display
-        assert not any("Something went wrong" in str(notice.message) for notice in app._notifications)
+        assert not any("Something went wrong" in notice for notice in said)
     assert Project.open(project.root).settings.xy.z == ""

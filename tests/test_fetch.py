@@ -53,7 +53,7 @@ def test_a_hub_model_is_fetched_without_the_files_training_never_reads(tmp_path,
 
 
 async def test_the_wizard_offers_to_fetch_only_when_something_is_missing(tmp_path, tiny_checkpoint, monkeypatch):
-    from wizard_support import fake_services, settle
+    from wizard_support import fake_services, record_notices, settle
 
     monkeypatch.setenv("TI_TUI_IMAGES", "off")
     fetches = []
@@ -66,13 +66,14 @@ async def test_the_wizard_offers_to_fetch_only_when_something_is_missing(tmp_pat
         services = fake_services(tmp_path / "data", fetch=pretend_fetch)
         services.memory.remember(project.root, "settings")  # where the model is shown, and fetched
         app = create_app(project, services)
+        said = record_notices(app)
         async with app.run_test(size=(120, 40), notifications=True) as pilot:
             await settle(app, pilot)
             shown = {binding.description for _, binding, enabled, _ in app.active_bindings.values() if enabled}
             if "Fetch what is missing" in shown:
                 await pilot.press("f5")  # the cursor is in a setting, where f is a letter
                 await settle(app, pilot)
-                assert any("the network is down" in str(note.message) for note in app._notifications)
+                assert any("the network is down" in notice for notice in said)
             return "Fetch what is missing" in shown
 
     assert not await offered(Project.open(SAMPLE_PROJECT))

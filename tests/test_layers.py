@@ -137,7 +137,7 @@ import asyncio, json, pkgutil, sys
 from pathlib import Path
 
 import ti_tui.tui
-from wizard_support import fake_services, settle, until
+from wizard_support import fake_services, record_notices, settle, until
 
 project_root, key, data_dir = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 for module in pkgutil.walk_packages(ti_tui.tui.__path__, "ti_tui.tui."):
@@ -150,12 +150,9 @@ from ti_tui.tui.app import create_app
 MODEL_LIBRARIES = ("torch", "diffusers", "transformers")
 
 
-def said(app) -> list[str]:
-    return [str(notification.message) for notification in app._notifications]
-
-
 async def main() -> dict:
     app = create_app(Project.open(project_root), fake_services(data_dir))
+    notices = record_notices(app)
     async with app.run_test(size=(100, 32), notifications=True) as pilot:
         if key == "n":
             app.open_step("compare")
@@ -178,22 +175,22 @@ async def main() -> dict:
                 await until(pilot, lambda: app.screen is not screen and app.screen.is_mounted and app.screen.STEP == "train", "back on Train")
                 screen = app.screen
                 await settle(app, pilot)
-                before = len(said(app))
+                before = len(notices)
                 await pilot.press("t")
-                await until(pilot, lambda: any(" started" in text or "not numbers" in text for text in said(app)[before:]), "t answered")
-            shown = said(app)
+                await until(pilot, lambda: any(" started" in text or "not numbers" in text for text in notices[before:]), "t answered")
+            shown = list(notices)
         elif key == "e":
             app.open_step("apply")
             await settle(app, pilot)
             await pilot.press("escape", "e")
-            await until(pilot, lambda: any(text.startswith("Wrote") for text in said(app)), "the export told")
+            await until(pilot, lambda: any(text.startswith("Wrote") for text in notices), "the export told")
             await settle(app, pilot)
             (project_root / "exports" / "zorbot.pt").write_bytes(b"not an embedding")
             await pilot.press("e")
             await until(pilot, lambda: type(app.screen).__name__ == "Confirm", "asked before replacing a file")
             await pilot.press("y")
-            await until(pilot, lambda: sum(text.startswith("Wrote") for text in said(app)) == 2, "the export told again")
-            shown = said(app)
+            await until(pilot, lambda: sum(text.startswith("Wrote") for text in notices) == 2, "the export told again")
+            shown = list(notices)
     return {"loaded": [name for name in MODEL_LIBRARIES if name in sys.modules], "shown": shown}
 
 

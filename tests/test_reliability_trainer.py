@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 import torch
-from conftest import SAMPLE_PROJECT, run_ti_tui
+from conftest import SAMPLE_PROJECT, events_of, run_ti_tui
 from safetensors.torch import load_file
 
 from ti_tui.project import Project
@@ -23,10 +23,6 @@ from ti_tui.usecases.training import create_run, start_trainer
 # The tester's settings; the tests that train in this process save every 2 steps instead, without validation, to be quick.
 EVERY_TEN_STEPS = {"training.save_every": 10, "training.validation_every": 10, "preview.every": 0}
 EVERY_TWO_STEPS = {"training.save_every": 2, "training.validation_every": 0, "preview.every": 0}
-
-
-def events_of(run: RunDirectory, kind: str) -> list[dict]:
-    return [event for event in run.events() if event["type"] == kind]
 
 
 def train(run: RunDirectory, stop_at: int) -> str:

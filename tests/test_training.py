@@ -4,6 +4,7 @@ import random
 
 import pytest
 import torch
+from conftest import events_of
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -18,10 +19,6 @@ from ti_tui.train.data import DataOrder
 from ti_tui.train.engine import Trainer
 from ti_tui.train.faults import Faults
 from ti_tui.usecases.training import create_run
-
-
-def events_of(run, kind):
-    return [event for event in run.events() if event["type"] == kind]
 
 
 @pytest.mark.slow

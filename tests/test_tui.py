@@ -10,7 +10,7 @@ import pytest
 from conftest import SAMPLE_PROJECT
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
-from wizard_support import fake_services, settle
+from wizard_support import fake_services, record_notices, screen_text, settle
 
 from ti_tui.dataset.checks import DatasetReport
 from ti_tui.findings import Finding, Fix
@@ -33,12 +33,6 @@ from ti_tui.usecases.recent import Memory
 from ti_tui.usecases.summary import summarize_project
 
 SIZE = (100, 32)
-
-
-def screen_text(app) -> str:
-    """Everything the screen shows in its text widgets, as the user reads it."""
-    shown = (widget.render() for widget in app.screen.query(Static) if widget.display)
-    return "\n".join(getattr(rendered, "plain", str(rendered)) for rendered in shown)
 
 
 @pytest.mark.slow
@@ -198,6 +192,7 @@ async def test_an_error_nobody_foresaw_leaves_the_edits_saved_and_the_wizard_goi
     monkeypatch.setattr(setting_field, "SAVE_AFTER_SECONDS", 3600)  # only the wizard's own saving writes the typing
     services.memory.remember(sample.root, "settings")
     app = create_app(sample, services)
+    said = record_notices(app)
     seen = {}
     with pytest.raises(RuntimeError, match="a widget made to raise"):  # handed on at the end, so no test passes over one
         async with app.run_test(size=SIZE, notifications=True) as pilot:
@@ -207,7 +202,7 @@ async def test_an_error_nobody_foresaw_leaves_the_edits_saved_and_the_wizard_goi
             await settle(app, pilot)
             seen["running"] = app.is_running and app.return_code is None
             seen["seed saved"] = Project.open(sample.root).settings.training.seed
-            seen["notices"] = [str(note.message) for note in app._notifications]
+            seen["notices"] = list(said)
             seen["screen"] = type(app.screen).__name__
             await pilot.press("escape", "3")
             await settle(app, pilot)
@@ -257,6 +252,7 @@ async def test_a_symbolic_link_loop_typed_as_the_new_projects_folder_is_said_at_
 async def test_an_edit_made_in_another_program_is_noticed_and_never_overwritten(sample, services):
     services.memory.remember(sample.root, "settings")
     app = create_app(sample, services)
+    said = record_notices(app)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(app, pilot)
         path = sample.store.path
@@ -273,7 +269,7 @@ async def test_an_edit_made_in_another_program_is_noticed_and_never_overwritten(
         path.write_text(path.read_text().replace("steps = 750 ", "steps = -1 "))
         await pilot.press("r")
         await settle(app, pilot)
-        assert any("training.steps = -1: should be at least 1" in str(note.message) for note in app._notifications)
+        assert any("training.steps = -1: should be at least 1" in notice for notice in said)
         assert app.project.settings.training.steps == 750  # the last good settings stay
 
 
@@ -341,9 +337,10 @@ async def test_work_that_fails_is_said_on_the_screen_and_the_wizard_goes_on(samp
 
     services.check_images = broken_checks
     app = create_app(sample, services)
+    said = record_notices(app)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(app, pilot)
-        assert any("RuntimeError: the checks fell over" in str(note.message) for note in app._notifications)
+        assert any("RuntimeError: the checks fell over" in notice for notice in said)
         await pilot.press("3")
         await settle(app, pilot)
         assert app.screen.STEP == "token"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from textual.widgets import DataTable, Input, Static
-from wizard_support import copy_of_sample, fake_services, settle, until
+from wizard_support import copy_of_sample, fake_services, settle, shown, until
 
 from ti_tui.dataset.captions import read_caption_file
 from ti_tui.dataset.files import list_image_files
@@ -29,26 +29,16 @@ def settings_on_disk(folder: Path) -> dict:
     return tomllib.loads((folder / "project.toml").read_text())
 
 
-def shown(app, selector: str) -> str:
-    return app.screen.query_one(selector, Static).render().plain
-
-
 async def type_into(pilot, field: Input, text: str) -> None:
     field.focus()
     field.value = ""
     await pilot.press(*text)
 
 
-@pytest.fixture
-def workspace(tmp_path, monkeypatch):
-    monkeypatch.setenv("TI_TUI_IMAGES", "off")
-    return tmp_path
-
-
 @pytest.mark.slow
-async def test_the_journey_from_the_start_screen_to_the_settings(workspace):
-    sample = copy_of_sample(workspace / "sample")
-    services = fake_services(workspace / "data")
+async def test_the_journey_from_the_start_screen_to_the_settings(tmp_path, no_pictures):
+    sample = copy_of_sample(tmp_path / "sample")
+    services = fake_services(tmp_path / "data")
     services.memory.remember(sample, "captions")
     app = create_app(None, services)
     async with app.run_test(size=SIZE) as pilot:
@@ -65,21 +55,21 @@ async def test_the_journey_from_the_start_screen_to_the_settings(workspace):
         await pilot.press("n")
         await until(pilot, lambda: app.screen.query("#trigger"), "the new-project form")
         form = app.screen
-        form.query_one("#folder", Input).value = str(workspace / "zorbot")
+        form.query_one("#folder", Input).value = str(tmp_path / "zorbot")
         form.query_one("#model", Input).value = "builtin:tiny"
         form.query_one("#images", Input).value = str(sample / "images")
         await type_into(pilot, form.query_one("#trigger", Input), "wdnsdy")
         assert "10 image(s) in it" in form.query_one("#images-note", Static).render().plain
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ImagesScreen), "the new project on Images")
-        new = workspace / "zorbot"
+        new = tmp_path / "zorbot"
         on_disk = settings_on_disk(new)
         assert on_disk["token"]["trigger"] == "wdnsdy" and on_disk["model"]["base"] == "builtin:tiny"
         assert Path(on_disk["dataset"]["images"]) == sample / "images" and on_disk["dataset"]["kind"] == "face"
 
         # Images: add one, take one out, prepare.
         await settle(app, pilot)
-        extra = workspace / "extra.png"
+        extra = tmp_path / "extra.png"
         Image.effect_noise((640, 640), 60).convert("RGB").save(extra)
         await pilot.press("a")
         await until(pilot, lambda: app.screen.query("#path"), "the path question")
@@ -97,7 +87,7 @@ async def test_the_journey_from_the_start_screen_to_the_settings(workspace):
         await settle(app, pilot)
         prepared = sorted(path.name for path in list_image_files(new / "prepared"))
         assert len(prepared) == 10 and "01-hill.png" not in prepared and "extra.png" in prepared
-        assert "All prepared." in shown(app, "#verdict")
+        assert "All prepared." in shown(app.screen, "#verdict")
 
         # Captions: write one, then a bulk replacement.
         await pilot.press("2")
@@ -105,7 +95,7 @@ async def test_the_journey_from_the_start_screen_to_the_settings(workspace):
         await settle(app, pilot)
         first = list_image_files(new / "prepared")[0]
         await type_into(pilot, app.screen.query_one("#caption", Input), "robot on a hill at dawn")
-        assert "robot on a hill at dawn" in shown(app, "#prompts")
+        assert "robot on a hill at dawn" in shown(app.screen, "#prompts")
         await pilot.press("enter")
         assert read_caption_file(first) == "robot on a hill at dawn"
         await pilot.press("escape", "b")
@@ -113,7 +103,7 @@ async def test_the_journey_from_the_start_screen_to_the_settings(workspace):
         await type_into(pilot, app.screen.query_one("#words", Input), "robot")
         app.screen.query_one("#replacement", Input).value = "droid"
         await pilot.pause()
-        assert "captions change" in shown(app, "#preview")
+        assert "captions change" in shown(app.screen, "#preview")
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, CaptionsScreen), "back on Captions")
         assert read_caption_file(first) == "droid on a hill at dawn"
@@ -123,12 +113,12 @@ async def test_the_journey_from_the_start_screen_to_the_settings(workspace):
         await pilot.press("3")
         await until(pilot, lambda: isinstance(app.screen, TokenScreen), "the Token step")
         await settle(app, pilot)
-        assert "'wdnsdy' is read as 2 piece(s): wdn · sdy" in shown(app, "#pieces")
+        assert "'wdnsdy' is read as 2 piece(s): wdn · sdy" in shown(app.screen, "#pieces")
         trigger = app.screen.query_one("#trigger", SettingField).query_one(Input)
         await type_into(pilot, trigger, "zorbotix")
         await pilot.press("enter")
         await settle(app, pilot)
-        assert "'zorbotix' is read as 3 piece(s): zor · bot · ix" in shown(app, "#pieces")
+        assert "'zorbotix' is read as 3 piece(s): zor · bot · ix" in shown(app.screen, "#pieces")
         assert settings_on_disk(new)["token"]["trigger"] == "zorbotix"
 
         # Settings: a schedule typed is drawn; a bad one is said in place and not saved.

@@ -43,11 +43,6 @@ def sample():
     shutil.rmtree(FIXED, ignore_errors=True)
 
 
-@pytest.fixture
-def half_blocks(monkeypatch):
-    monkeypatch.setenv("TI_TUI_IMAGES", "halfcell")
-
-
 @pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
 @pytest.mark.parametrize("screen", SCREENS)
 def test_each_screen_looks_as_it_did(snap_compare, sample, half_blocks, screen, size):

@@ -1,11 +1,12 @@
 """For the wizard's tests: stand-ins for its slow helpers (so that screen tests never import torch), and waiting."""
 
+import asyncio
 import shutil
 import time
 from pathlib import Path
 
 from conftest import SAMPLE_PROJECT
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 from textual.worker import WorkerCancelled, WorkerState
 
 from ti_tui.dataset.captioner import CaptionProgress
@@ -121,3 +122,55 @@ async def until(pilot, condition, what: str, timeout: float = 300) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"never came: {what}")
         await pilot.pause()
+
+
+async def until_screen(app, pilot, screen_type, what: str):
+    await until(pilot, lambda: isinstance(app.screen, screen_type) and app.screen.is_mounted, what)
+    return app.screen
+
+
+async def until_seen(screen, condition, what: str, timeout: float = 300):
+    """Until a screen that posts each look at its run or grid on `screen.changed` has drawn a `view` for which
+    `condition(view)` holds. The time limit is a safety net for a broken test, not a measure."""
+    arrived = asyncio.Event()
+    screen.changed.subscribe(screen, lambda view: arrived.set() if condition(view) else None)
+    if screen.view is not None and condition(screen.view):
+        return screen.view
+    try:
+        await asyncio.wait_for(arrived.wait(), timeout)
+    except TimeoutError:
+        shown = screen.view.status if screen.view else "nothing"
+        raise AssertionError(f"never came: {what} (the screen shows: {shown})") from None
+    return screen.view
+
+
+def record_notices(app) -> list[str]:
+    """What the wizard says in notices from now on, in order: recorded at `app.notify`, where every screen's
+    and widget's notices go."""
+    said = []
+    notify = app.notify
+
+    def recording(message, *arguments, **keywords):
+        said.append(str(message))
+        return notify(message, *arguments, **keywords)
+
+    app.notify = recording
+    return said
+
+
+async def until_notice(pilot, said: list[str], words: str) -> str:
+    await until(pilot, lambda: any(words in notice for notice in said), f"a notice saying {words!r}")
+    return [notice for notice in said if words in notice][-1]
+
+
+def screen_text(app) -> str:
+    """Everything the screen shows in its text widgets, as the user reads it."""
+    shown = (widget.render() for widget in app.screen.query(Static) if widget.display)
+    return "\n".join(getattr(rendered, "plain", str(rendered)) for rendered in shown)
+
+
+def shown(screen, selector: str) -> str:
+    """A line's text, or the lines of a part made of several."""
+    widget = screen.query_one(selector)
+    lines = [widget] if isinstance(widget, Static) else list(widget.query(Static))
+    return "\n".join(line.render().plain for line in lines)
