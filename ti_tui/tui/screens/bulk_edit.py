@@ -5,20 +5,27 @@ from pathlib import Path
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Input, Select, Static
 
 from ti_tui.dataset import captions
 from ti_tui.dataset.captions import read_caption_file
 from ti_tui.errors import UserError
 
+WORDS_TITLES = {
+    "replace": "Words to look for (whole words)",
+    "remove": "The word to remove",
+    "prepend": "Words to put first",
+    "append": "Words to put last",
+}
 OPERATIONS = [("replace words", "replace"), ("remove a word", "remove"), ("put words first", "prepend"), ("put words last", "append")]
 
 
 class BulkEditScreen(ModalScreen[list[str] | None]):
     """Returns the images whose caption changed, or None when cancelled."""
 
+    CSS_PATH = "dialogs.tcss"
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def __init__(self, folder: Path, images: list[Path]):
@@ -26,15 +33,19 @@ class BulkEditScreen(ModalScreen[list[str] | None]):
         self.folder, self.images = folder, images
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog", id="bulk-edit"):
-            yield Label("Edit every caption", classes="section-title")
-            yield Select(OPERATIONS, value="replace", allow_blank=False, id="operation", compact=True)
-            yield Input("", id="words", placeholder="the words to look for (whole words)", compact=True)
-            yield Input("", id="replacement", placeholder="what to put in their place (empty: nothing)", compact=True)
-            yield Static("", id="preview", markup=False)
+        with Vertical(classes="dialog", id="bulk-edit") as dialog:
+            dialog.border_title = "Edit every caption"
+            with VerticalScroll(classes="dialog-body", can_focus=False):
+                with _field("What to do"):
+                    yield Select(OPERATIONS, value="replace", allow_blank=False, id="operation", compact=True)
+                with _field(WORDS_TITLES["replace"], id="words-field"):
+                    yield Input("", id="words", select_on_focus=False, compact=True)
+                with _field("Put in their place (empty: nothing)", id="replacement-field"):
+                    yield Input("", id="replacement", select_on_focus=False, compact=True)
+                yield Static("", id="preview", markup=False)
             with Horizontal(classes="buttons"):
-                yield Button("Apply", id="apply", variant="primary")
-                yield Button("Cancel", id="cancel")
+                yield Button("Apply", id="apply", variant="primary", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#words", Input).focus()
@@ -55,7 +66,9 @@ class BulkEditScreen(ModalScreen[list[str] | None]):
     @on(Select.Changed)
     @on(Input.Changed)
     def preview(self) -> None:
-        self.query_one("#replacement", Input).display = self.query_one("#operation", Select).value == "replace"
+        operation = self.query_one("#operation", Select).value
+        self.query_one("#words-field").border_title = WORDS_TITLES[operation]
+        self.query_one("#replacement-field").display = operation == "replace"
         preview = self.query_one("#preview", Static)
         try:
             edit = self.edit()
@@ -87,3 +100,10 @@ class BulkEditScreen(ModalScreen[list[str] | None]):
     @on(Button.Pressed, "#cancel")
     def cancel(self) -> None:
         self.dismiss(None)
+
+
+def _field(title: str, id: str | None = None) -> Vertical:
+    """A framed field named in its frame; the frame turns heavy while the cursor is in it (dialogs.tcss)."""
+    field = Vertical(classes="field", id=id)
+    field.border_title = title
+    return field

@@ -268,7 +268,12 @@ class CaptionsScreen(StepScreen):
         def ask_model() -> None:
             remembered = self.app.services.memory.value("captioner") or ""
             self.app.push_screen(
-                AskPath("The captioning model's folder (a BLIP model, such as blip-image-captioning-large):", remembered), model_chosen
+                AskPath(
+                    "The captioning model's folder (a BLIP model, such as blip-image-captioning-large):",
+                    remembered,
+                    title="Captioning model",
+                ),
+                model_chosen,
             )
 
         if everything:

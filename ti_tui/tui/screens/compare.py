@@ -134,6 +134,7 @@ class CompareScreen(StepScreen):
         self.view = view
         if first_look:
             self.z, self.zoomed = 0, False
+            self.remove_class("-zoomed")
             self.build_table(view.plan)
         self.draw(view)
         if was_active and not view.status.active:
@@ -286,6 +287,7 @@ class CompareScreen(StepScreen):
 
     def action_zoom(self) -> None:
         self.zoomed = not self.zoomed
+        self.set_class(self.zoomed, "-zoomed")  # compare.tcss gives the picture every row but the keys'
         self.draw_picture()
 
     def action_next_z(self) -> None:

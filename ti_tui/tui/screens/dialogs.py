@@ -5,9 +5,9 @@ from pathlib import Path
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Input, Static
 
 from ti_tui.errors import UserError
 from ti_tui.paths import user_path
@@ -17,23 +17,26 @@ from ti_tui.tui.widgets.path_input import PathInput, browse_start
 class AskPath(ModalScreen[Path | None]):
     """A file or folder, typed with completion or picked from a browser (f2)."""
 
+    CSS_PATH = "dialogs.tcss"
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Cancel"),
         Binding("f2", "browse", "Browse"),
     ]
 
-    def __init__(self, question: str, start: str = "", folders: bool = True, files: bool = False):
+    def __init__(self, question: str, start: str = "", folders: bool = True, files: bool = False, title: str = ""):
         super().__init__()
         self.question, self.start, self.folders, self.files = question, start, folders, files
+        self.heading = title or ("A file or folder" if folders and files else "A folder" if folders else "A file")
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Label(self.question, markup=False)
+        with Vertical(classes="dialog") as dialog:
+            dialog.border_title = self.heading
+            yield Static(self.question, markup=False)
             yield PathInput(self.start, id="path", placeholder="a path; right arrow completes, f2 browses", compact=True)
             yield Static("", id="path-problem", classes="problem", markup=False)
             with Horizontal(classes="buttons"):
-                yield Button("OK", id="ok", variant="primary")
-                yield Button("Cancel", id="cancel")
+                yield Button("OK", id="ok", variant="primary", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#ok")
@@ -74,18 +77,21 @@ class AskPath(ModalScreen[Path | None]):
 
 
 class Confirm(ModalScreen[bool]):
+    CSS_PATH = "dialogs.tcss"
     BINDINGS = [Binding("escape", "dismiss(False)", "No"), Binding("y", "dismiss(True)", "Yes")]
 
-    def __init__(self, question: str):
+    def __init__(self, question: str, title: str = "Are you sure?"):
         super().__init__()
-        self.question = question
+        self.question, self.heading = question, title
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Static(self.question, markup=False)
+        with Vertical(classes="dialog") as dialog:
+            dialog.border_title = self.heading
+            with VerticalScroll(classes="dialog-body", can_focus=False):  # a long list of files scrolls, the buttons stay
+                yield Static(self.question, markup=False)
             with Horizontal(classes="buttons"):
-                yield Button("Yes (y)", id="yes", variant="primary")
-                yield Button("No (esc)", id="no")
+                yield Button("Yes (y)", id="yes", variant="primary", compact=True)
+                yield Button("No (esc)", id="no", compact=True)
 
     @on(Button.Pressed)
     def answer(self, event: Button.Pressed) -> None:

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, ProgressBar, Static
 
@@ -38,12 +38,14 @@ class ImageRow:
 
     @property
     def checks(self) -> str:
+        """Short enough for the table at 80 columns: ✗ where a finding is an error, ! where the worst is a warning;
+        the findings themselves are in words beside the table."""
         if not self.used:
             return "left out"
         if not self.findings:
             return "ok"
-        worst = "error" if any(finding.severity == "error" for finding in self.findings) else "warning"
-        return f"{worst}: {self.findings[0].check}" + (f" +{len(self.findings) - 1}" if len(self.findings) > 1 else "")
+        mark = "✗" if any(finding.severity == "error" for finding in self.findings) else "!"
+        return f"{mark} {self.findings[0].check}" + (f" +{len(self.findings) - 1}" if len(self.findings) > 1 else "")
 
 
 class ImagesScreen(StepScreen):
@@ -90,14 +92,16 @@ class ImagesScreen(StepScreen):
         with Horizontal(id="images-and-pictures"):
             yield DataTable(id="images", cursor_type="row", zebra_stripes=True)
             with Vertical(id="pictures"):
+                # First: with no rows left, Textual still gives each picture one, which falls off the bottom here.
+                with FindingsPane(id="findings-pane"):
+                    yield Static("", id="image-findings", markup=False)
                 yield Picture("the original", id="original")
                 yield Picture("prepared for training", id="prepared")
-                yield Static("", id="image-findings", markup=False)
 
     def on_mount(self) -> None:
         super().on_mount()
         table = self.query_one("#images", DataTable)
-        table.add_columns("Image", "Size", "Prepared", "Checks")
+        table.add_columns("Image", "Prepared", "Checks")  # the size is beside it, with the findings
         self.query_one("#progress", ProgressBar).display = False
         self.call_after_refresh(self.look)
 
@@ -143,7 +147,7 @@ class ImagesScreen(StepScreen):
         table.clear()
         for row in self.rows:
             # File names are the user's text: Text keeps a name such as "[x].jpg" from being read as markup.
-            table.add_row(Text(row.name), row.size, "yes" if row.prepared else "no", Text(row.checks), key=row.name)
+            table.add_row(Text(row.name), "yes" if row.prepared else "no", Text(row.checks), key=row.name)
         if self.rows:
             table.move_cursor(row=min(cursor, len(self.rows) - 1))
             self.show_selected(min(cursor, len(self.rows) - 1))
@@ -161,7 +165,8 @@ class ImagesScreen(StepScreen):
         lines = [str(finding) for finding in row.findings] or ["No problems found."]
         if not row.used:
             lines.insert(0, "Left out of training (x puts it back); the file stays where it is.")
-        self.query_one("#image-findings", Static).update(f"{row.name}\n" + "\n".join(lines))
+        self.query_one("#image-findings", Static).update(f"{row.name}, {row.size}\n" + "\n".join(lines))
+        self.query_one("#findings-pane", FindingsPane).scroll_home(animate=False)
 
     def selected(self) -> ImageRow | None:
         index = self.query_one("#images", DataTable).cursor_row
@@ -176,7 +181,9 @@ class ImagesScreen(StepScreen):
             if path is not None:
                 self.add(path)
 
-        self.app.push_screen(AskPath("Add the images in this folder, or this one image (they are copied in):", files=True), chosen)
+        self.app.push_screen(
+            AskPath("Add the images in this folder, or this one image (they are copied in):", files=True, title="Add images"), chosen
+        )
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="add")
     def add(self, source: Path) -> None:
@@ -271,6 +278,14 @@ class ImagesScreen(StepScreen):
         self.notify(message.text, severity=message.severity, markup=False, timeout=8)
         self.app.refresh_state()
         self.look()
+
+
+class FindingsPane(VerticalScroll):
+    """What the checks say of the image, whole: it takes the pictures' rows when it needs them, and scrolls, with
+    the keyboard too, when even that is not enough."""
+
+    def allow_focus(self) -> bool:
+        return self.max_scroll_y > 0  # a Tab stop only when there is more to read
 
 
 def _verdict(rows: list[ImageRow], report) -> str:

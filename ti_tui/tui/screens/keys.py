@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 
 class KeysScreen(ModalScreen[None]):
+    CSS_PATH = "dialogs.tcss"
     BINDINGS = [Binding("escape,question_mark,f1,q", "dismiss", "Close", id="keys.close")]
 
     def __init__(self, target: Screen):
@@ -20,8 +21,8 @@ class KeysScreen(ModalScreen[None]):
         self.target = target
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(classes="dialog", id="keys"):
-            yield Static(Content("Keys on this screen (Escape closes)"), classes="section-title")
+        with VerticalScroll(classes="dialog", id="keys") as dialog:
+            dialog.border_title = "Keys on this screen (Escape closes)"
             yield Static(Content("\n".join(self.key_lines())), id="key-lines")
 
     def key_lines(self) -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
@@ -18,34 +18,39 @@ from ti_tui.tui.widgets.path_input import PathInput, browse_start
 
 KINDS = [("a face (a person)", "face"), ("a subject (an object, a pet, a character)", "subject"), ("a style", "style")]
 FIELDS = ("folder", "model", "images", "trigger")
+TINY_MODEL = "builtin:tiny"  # random weights: it makes noise, not pictures, but trains in a minute on a laptop
 
 
 class NewProjectScreen(ModalScreen[Path | None]):
+    CSS_PATH = "dialogs.tcss"
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Cancel"),
         Binding("f2", "browse", "Browse"),
     ]
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(classes="dialog", id="new-project"):
-            yield Label("A new project", classes="section-title")
-            yield Label("Folder for the project (made if missing)")
-            yield PathInput(str(Path.cwd()) + os.sep, id="folder", compact=True)
-            yield Static("", id="folder-note", classes="note", markup=False)
-            yield Label("Model: a .safetensors/.ckpt file, a diffusers folder, a Hugging Face id, or builtin:tiny")
-            yield PathInput("", id="model", placeholder="empty: stable-diffusion-v1-5 from the Hugging Face cache", compact=True)
-            yield Static("", id="model-note", classes="note", markup=False)
-            yield Label("Folder of your photos (empty: put them into the project's images/ later)")
-            yield PathInput("", id="images", compact=True)
-            yield Static("", id="images-note", classes="note", markup=False)
-            yield Label("What the images show")
-            yield Select(KINDS, value="face", allow_blank=False, id="kind", compact=True)
-            yield Label("Trigger: the made-up word you will type in prompts")
-            yield Input("", id="trigger", placeholder="such as zorbot; empty: from the folder name", compact=True)
-            yield Static("", id="trigger-note", classes="note", markup=False)
+        with Vertical(classes="dialog", id="new-project") as dialog:
+            dialog.border_title = "A new project"
+            with VerticalScroll(classes="dialog-body", can_focus=False):  # the fields scroll, the buttons stay in sight
+                yield Label("Folder for the project (made if missing)")
+                yield PathInput(str(Path.cwd()) + os.sep, id="folder", compact=True)
+                yield Static("", id="folder-note", classes="note", markup=False)
+                yield Label(
+                    f"Model: {TINY_MODEL} to try things in a minute, or a .safetensors/.ckpt file, a diffusers folder, a Hugging Face id"
+                )
+                yield PathInput("", id="model", placeholder="empty: stable-diffusion-v1-5 from the Hugging Face cache", compact=True)
+                yield Static("", id="model-note", classes="note", markup=False)
+                yield Label("Folder of your photos (empty: put them into the project's images/ later)")
+                yield PathInput("", id="images", placeholder="empty: the project's own images/ folder", compact=True)
+                yield Static("", id="images-note", classes="note", markup=False)
+                yield Label("What the images show")
+                yield Select(KINDS, value="face", allow_blank=False, id="kind", compact=True)
+                yield Label("Trigger: the made-up word you will type in prompts")
+                yield Input("", id="trigger", placeholder="such as zorbot; empty: from the folder name", compact=True)
+                yield Static("", id="trigger-note", classes="note", markup=False)
             with Horizontal(classes="buttons"):
-                yield Button("Create", id="create", variant="primary")
-                yield Button("Cancel", id="cancel")
+                yield Button("Create", id="create", variant="primary", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         for name in FIELDS:

@@ -112,7 +112,9 @@ class StartScreen(Screen):
             if folder is not None:
                 self.open(folder)
 
-        self.app.push_screen(AskPath("The project folder (the one holding project.toml):", str(Path.cwd()) + "/"), chosen)
+        self.app.push_screen(
+            AskPath("The project folder (the one holding project.toml):", str(Path.cwd()) + "/", title="Open a project"), chosen
+        )
 
     def action_open_sample(self) -> None:
         from ti_tui.usecases.recent import copy_of_sample
