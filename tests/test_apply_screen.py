@@ -9,13 +9,13 @@ import threading
 from pathlib import Path
 
 import pytest
-import torch
+from installations import comfyui
 from PIL import Image
 from run_recording import recorded_run
-from textual.widgets import Checkbox, Input, Static
-from wizard_support import copy_of_sample, fake_services, settle, until
+from textual.widgets import Checkbox, Input
+from wizard_support import copy_of_sample, fake_services, record_notices, settle, shown, until, write_checkpoints
 
-from ti_tui.embedding.files import Embedding, read_embedding, write_embedding
+from ti_tui.embedding.files import read_embedding
 from ti_tui.errors import UserError
 from ti_tui.project import Project
 from ti_tui.tui.app import create_app
@@ -26,34 +26,7 @@ from ti_tui.tui.widgets.picture import Picture
 from ti_tui.usecases.training import create_run
 
 SIZE = (100, 32)
-STEPS = (2, 4)
-TEXT_WIDTH = 768  # builtin:tiny's text encoder, as SD 1.x's
 OTHER_FAMILY = "zorbot-4.safetensors has vectors of width 768 (SD 1.x), but this SD 2.x model needs width 1024: it was trained for another model family"
-
-
-def write_checkpoints(run) -> None:
-    run.checkpoints_dir.mkdir(parents=True, exist_ok=True)
-    for step in STEPS:
-        vectors = torch.randn((2, TEXT_WIDTH), generator=torch.Generator().manual_seed(step))
-        write_embedding(Embedding(vectors, trigger="zorbot", step=step), run.checkpoints_dir / f"zorbot-{step}.safetensors", "safetensors")
-
-
-def comfyui(root: Path) -> Path:
-    """The files that mark a ComfyUI installation (as tests/test_export.py lays them out)."""
-    for folder in ("comfy", "models/checkpoints", "models/embeddings"):
-        (root / folder).mkdir(parents=True, exist_ok=True)
-    for name in ("main.py", "folder_paths.py", "nodes.py"):
-        (root / name).write_text("")
-    return root
-
-
-def screen_text(app) -> str:
-    shown = (widget.render() for widget in app.screen.query(Static) if widget.display)
-    return "\n".join(getattr(rendered, "plain", str(rendered)) for rendered in shown)
-
-
-def notices(app) -> list[str]:
-    return [str(notification.message) for notification in app._notifications]
 
 
 async def open_apply(app, pilot) -> ApplyScreen:
@@ -64,13 +37,6 @@ async def open_apply(app, pilot) -> ApplyScreen:
     assert isinstance(screen, ApplyScreen)
     await until(pilot, lambda: screen.has_checkpoint is not None, "the checkpoint looked for")
     return screen
-
-
-def shown(screen, selector: str) -> str:
-    """A line's text, or the lines of a part made of several."""
-    widget = screen.query_one(selector)
-    lines = [widget] if isinstance(widget, Static) else list(widget.query(Static))
-    return "\n".join(line.render().plain for line in lines)
 
 
 @pytest.fixture
@@ -107,6 +73,7 @@ async def test_a_comfyui_installation_typed_is_recognised_and_the_export_lands_i
     installation = comfyui(tmp_path / "ComfyUI")
     landed = installation / "models/embeddings/zorbot.safetensors"
     app = create_app(project, services)
+    said = record_notices(app)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         screen = await open_apply(app, pilot)
         target = screen.query_one("#target", Input)
@@ -121,8 +88,8 @@ async def test_a_comfyui_installation_typed_is_recognised_and_the_export_lands_i
 
         await pilot.press("escape", "e")
         await until(pilot, landed.exists, "the export written")
-        await until(pilot, lambda: any(f"Wrote {landed}" in notice for notice in notices(app)), "the export told")
-        assert "In ComfyUI, type embedding:zorbot" in notices(app)[-1]
+        await until(pilot, lambda: any(f"Wrote {landed}" in notice for notice in said), "the export told")
+        assert "In ComfyUI, type embedding:zorbot" in said[-1]
         exported = read_embedding(landed).embedding
         assert exported.trigger == "zorbot" and exported.step == 4
         # The folder is kept for the next time, and for `ti-tui export`: recognised again from its embeddings folder.
@@ -135,7 +102,7 @@ async def test_a_comfyui_installation_typed_is_recognised_and_the_export_lands_i
         await until(pilot, lambda: isinstance(app.screen, Confirm), "the question")
         assert str(landed) in app.screen.question and f"step 4 of run {run.id}" in app.screen.question
         await pilot.press("escape")
-        await until(pilot, lambda: any("Nothing was written" in notice for notice in notices(app)), "no written")
+        await until(pilot, lambda: any("Nothing was written" in notice for notice in said), "no written")
         assert landed.read_bytes() == b"not an embedding"
         await pilot.press("e")
         await until(pilot, lambda: isinstance(app.screen, Confirm), "the question again")
@@ -149,6 +116,7 @@ async def test_a_file_typed_as_the_target_is_explained_and_nothing_is_written(tr
     project, _ = trained
     (tmp_path / "notes.txt").write_text("mine")
     app = create_app(project, services)
+    said = record_notices(app)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         screen = await open_apply(app, pilot)
         screen.query_one("#target", Input).value = str(tmp_path / "notes.txt")
@@ -156,7 +124,7 @@ async def test_a_file_typed_as_the_target_is_explained_and_nothing_is_written(tr
         assert screen.query_one("#target-words").has_class("-problem")
         assert shown(screen, "#target-files") == ""
         await pilot.press("e")
-        await until(pilot, lambda: any("is a file" in notice for notice in notices(app)), "the export refused")
+        await until(pilot, lambda: any("is a file" in notice for notice in said), "the export refused")
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
@@ -165,18 +133,20 @@ async def test_a_symbolic_link_loop_typed_as_the_target_is_said_at_the_field(tra
     loop = tmp_path / "loop"
     loop.symlink_to("loop")
     app = create_app(project, services)
+    said = record_notices(app)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         screen = await open_apply(app, pilot)
         screen.query_one("#target", Input).value = str(loop)
         await until(pilot, lambda: "symbolic-link loop" in shown(screen, "#target-words"), "the loop in words")
         assert f"{loop} is a symbolic-link loop" in shown(screen, "#target-words")
         assert screen.query_one("#target-words").has_class("-problem")
-        assert not any("Something went wrong" in notice for notice in notices(app))
+        assert not any("Something went wrong" in notice for notice in said)
 
 
 async def test_formats_ticked_are_saved_and_planned_and_one_is_always_kept(trained, services):
     project, _ = trained
     app = create_app(project, services)
+    said = record_notices(app)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         screen = await open_apply(app, pilot)
         screen.query_one("#format-pt", Checkbox).value = True
@@ -188,7 +158,7 @@ async def test_formats_ticked_are_saved_and_planned_and_one_is_always_kept(train
         screen.query_one("#format-pt", Checkbox).value = False
         await settle(app, pilot)
         assert screen.query_one("#format-pt", Checkbox).value  # ticked again: something must be written
-        assert any("One format at least" in notice for notice in notices(app))
+        assert any("One format at least" in notice for notice in said)
     assert Project.open(project.root).settings.export.formats == ["pt"]
 
 
@@ -234,7 +204,7 @@ async def test_trying_the_word_shows_the_image_and_its_path_and_a_failure_in_wor
     Image.new("RGB", (16, 16), (200, 60, 60)).save(image)
     calls = []
 
-    def generate(project_root, prompt, model="", cancel=None):
+    def generate(project_root, prompt, model="", cancel=None, on_progress=None):
         calls.append((project_root, prompt, model))
         if model.endswith("sd2.safetensors"):
             raise UserError(OTHER_FAMILY)
@@ -270,7 +240,7 @@ async def test_rendering_can_be_stopped_and_stops_when_the_step_is_left(trained,
     project, _ = trained
     started, stopped = threading.Event(), threading.Event()
 
-    def generate(project_root, prompt, model="", cancel=None):
+    def generate(project_root, prompt, model="", cancel=None, on_progress=None):
         started.set()
         cancel.wait(20)
         stopped.set()
@@ -311,7 +281,7 @@ async def test_an_image_is_rendered_by_the_real_command_and_its_path_shown(train
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_apply(app, pilot)
         await pilot.press("t")
-        await until(pilot, lambda: shown(screen, "#image-path") or screen.rendering is None, "the render ended")
+        await until(pilot, lambda: shown(screen, "#image-path") or screen.query_one("#try-side").rendering is None, "the render ended")
         assert not screen.query_one("#render-state").has_class("-problem"), shown(screen, "#render-state")
         path = Path(shown(screen, "#image-path").splitlines()[0])
         assert path.parent == project.root / "generated" and path.name.endswith("-zorbot-s1.png")
@@ -366,11 +336,6 @@ def fixed_project():
     image.save(FIXED / "rendered.png")
     yield project
     shutil.rmtree(FIXED, ignore_errors=True)
-
-
-@pytest.fixture
-def half_blocks(monkeypatch):
-    monkeypatch.setenv("TI_TUI_IMAGES", "halfcell")
 
 
 @pytest.mark.parametrize("size", SNAPSHOT_SIZES, ids=lambda size: f"{size[0]}x{size[1]}")

@@ -1,6 +1,6 @@
 """Trying the word: images from a prompt with an embedding, on the project's model or any other of its family.
 
-Used by `ti-tui generate`; the wizard runs that command in a process of its own, so that torch
+Used by `ti-tui generate`, and by the wizard's helper process (`usecases.generate_helper`), so that torch
 never loads into the wizard.
 """
 
@@ -19,6 +19,7 @@ from ti_tui.project import Project
 from ti_tui.samplers import sampler_named
 from ti_tui.sd.source import classify_model_source
 from ti_tui.usecases.checkpoints import chosen_checkpoint
+from ti_tui.usecases.generate_helper import GenerationProgress
 
 LARGEST_SEED = 2**32 - 1  # as in the settings and the grid's seed axis
 FILE_WORD_BYTES = 64  # of a word in an image's file name, in UTF-8; the prompt gets the whole word
@@ -58,8 +59,14 @@ def generated_dir(project: Project) -> Path:
     return project.root / "generated"
 
 
-def generate_images(project: Project, request: GenerationRequest, on_image: Callable[[Path], None] = lambda path: None) -> list[Path]:
-    """Render `request.count` images at consecutive seeds; each PNG records how it was made."""
+def generate_images(
+    project: Project,
+    request: GenerationRequest,
+    on_image: Callable[[Path], None] = lambda path: None,
+    on_progress: Callable[[GenerationProgress], None] = lambda progress: None,
+) -> list[Path]:
+    """Render `request.count` images at consecutive seeds; each PNG records how it was made. `on_progress` is
+    told when the model starts loading and when each image starts, `on_image` when each is written."""
     from ti_tui.infer.generator import Generator
 
     settings = project.settings
@@ -81,6 +88,7 @@ def generate_images(project: Project, request: GenerationRequest, on_image: Call
             raise UserError(f"the model {request.model} does not exist (looked for {source.path})")
         update = {"base": str(source.path or request.model), "prediction": "auto", "tokenizer": tokenizer_of_the_base(project)}
         model_settings = model_settings.model_copy(update=update)
+    on_progress(GenerationProgress("loading", 0, request.count))
     generator = Generator.load(model_settings, project.root)
     generator.use_embedding(embedding_path, word, request.strength)
     side = request.size or generator.size
@@ -90,6 +98,7 @@ def generate_images(project: Project, request: GenerationRequest, on_image: Call
     name_word = file_word(word, embedding_path.stem)
     written = []
     for number in range(request.count):
+        on_progress(GenerationProgress("rendering", number + 1, request.count))
         render_request = RenderRequest(
             request.prompt.replace("[name]", word),
             seed + number,
