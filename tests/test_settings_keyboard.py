@@ -251,3 +251,26 @@ async def test_the_learning_rate_is_drawn_at_least_six_rows_tall_at_80x24_with_n
         curve_rows = plot.query_one("#plot").size.height - 2  # inside the axes drawn around the curve
         assert curve_rows >= 6
         assert not plot.query_one("#legend").display
+
+
+async def test_a_setting_found_with_the_palette_stays_in_view_when_the_facts_above_it_arrive(sample, services):
+    """The forecast above the settings comes from a worker: when it arrives after the palette has scrolled to a
+    setting, the lines it adds must not push the field the cursor is in out of sight (seen in tmux at 80x24)."""
+    services.memory.remember(sample.root, "settings")
+    app = create_app(sample, services)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+p")
+        await settle(app, pilot)
+        await pilot.press(*"learning_rate")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        field = app.screen.query_one("#schedule-learning_rate", SettingField)
+        assert app.focused in field.query(Input)
+        view = app.screen.query_one("#settings-scroll").scrollable_content_region
+        assert view.contains_region(app.focused.region), f"the field at {app.focused.region}, the view {view}"
+        await pilot.press("escape", "g")  # the guidance folded: the page grows, the setting stays in view
+        await settle(app, pilot)
+        view = app.screen.query_one("#settings-scroll").scrollable_content_region
+        assert view.contains_region(field.query_one(Input).region)

@@ -29,6 +29,20 @@ NUMBERS_DRAWN = ("warmup_steps", "min_learning_rate")  # the schedule's numbers 
 SHAPING_THE_RUN = {"training.steps", "training.batch_size", "training.gradient_accumulation", "training.processes"}
 
 
+class SettingsPage(VerticalScroll, can_focus=False):  # focus goes from field to field
+    """The facts, then the settings one below another. The setting being edited stays in view when the page
+    changes size (the guidance folded) and when the facts above it grow (they come from a worker)."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.keep_the_edited_setting_in_view()
+
+    def keep_the_edited_setting_in_view(self) -> None:
+        focused = self.screen.focused
+        setting = next((node for node in focused.ancestors if node.has_class("setting")), None) if focused else None
+        if setting is not None and self in setting.ancestors:
+            self.call_after_refresh(self.scroll_to_widget, setting, animate=False)
+
+
 class SettingsScreen(StepScreen):
     STEP = "settings"
     GUIDANCE = GUIDANCE
@@ -56,7 +70,7 @@ class SettingsScreen(StepScreen):
             self.text = text
 
     def compose_body(self) -> ComposeResult:
-        with VerticalScroll(id="settings-scroll", can_focus=False):  # focus goes from field to field
+        with SettingsPage(id="settings-scroll"):
             yield Static("", id="facts", markup=False)
             for title, (section, names) in GROUPS.items():
                 yield Label(title, classes="section-title")
@@ -80,6 +94,7 @@ class SettingsScreen(StepScreen):
         # Focus now, before the screen is shown: keys typed while it is built then go into the field, where
         # focus given at its resume would come after them, and they would reach no widget.
         self.focus_the_field()
+
         if self.focus_on:
             field = self.query_one(f"#{self.focus_on}", SettingField)
             self.call_after_refresh(field.scroll_visible, animate=False, top=True)
@@ -150,6 +165,7 @@ class SettingsScreen(StepScreen):
     @on(Facts)
     def facts(self, message: Facts) -> None:
         self.query_one("#facts", Static).update(message.text)
+        self.query_one(SettingsPage).keep_the_edited_setting_in_view()
 
     @on(Input.Changed)
     @on(Select.Changed)
