@@ -101,3 +101,21 @@ async def test_apply_formats_show_their_mark_only_when_ticked(project, tmp_path)
         assert any(box.value for box in boxes) and not all(box.value for box in boxes)
         for box in boxes:
             assert ("X" in str(box.render())) == box.value, f"{box.label}: {box.render()!s}"
+
+
+async def test_home_and_end_in_the_images_list_choose_the_first_and_last_image_that_x_then_takes_out(project, tmp_path):
+    """End scrolled the list sideways and left the cursor, out of sight, on the first image: x then took out
+    an image the user never saw chosen (seen in tmux at 80x24)."""
+    app = create_app(project, fake_services(tmp_path / "data"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_step("images")
+        await settle(app, pilot)
+        await pilot.press("end")
+        await settle(app, pilot)
+        assert app.screen.query_one("#image-findings").render().plain.startswith("10-portrait.jpg")
+        await pilot.press("x")
+        await settle(app, pilot)
+        assert Project.open(project.root).settings.dataset.exclude == ["10-portrait.jpg"]
+        await pilot.press("home", "x")
+        await settle(app, pilot)
+        assert Project.open(project.root).settings.dataset.exclude == ["01-hill.jpg", "10-portrait.jpg"]

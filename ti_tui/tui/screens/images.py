@@ -19,6 +19,7 @@ from ti_tui.errors import UserError
 from ti_tui.findings import Finding
 from ti_tui.tui.screens.step import StepScreen
 from ti_tui.tui.widgets.picture import Picture
+from ti_tui.tui.widgets.row_table import RowTable
 
 GUIDANCE = (
     "10-50 varied photos (places, light, clothes, angles), each 512 px or more on its short side. Take out (x) any "
@@ -90,7 +91,7 @@ class ImagesScreen(StepScreen):
         yield Static("Looking at the images...", id="verdict", markup=False)
         yield ProgressBar(id="progress", show_eta=False)
         with Horizontal(id="images-and-pictures"):
-            yield DataTable(id="images", cursor_type="row", zebra_stripes=True)
+            yield RowTable(id="images")
             with Vertical(id="pictures"):
                 # First: with no rows left, Textual still gives each picture one, which falls off the bottom here.
                 with FindingsPane(id="findings-pane"):
