@@ -26,7 +26,7 @@ class BulkEditScreen(ModalScreen[list[str] | None]):
     """Returns the images whose caption changed, or None when cancelled."""
 
     CSS_PATH = "dialogs.tcss"
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="dialog.cancel")]
 
     def __init__(self, folder: Path, images: list[Path]):
         super().__init__()

@@ -2,6 +2,7 @@
 warnings as it is typed; captions written by a model for the images without one; bulk edits."""
 
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 from textual import events, on, work
@@ -78,15 +79,17 @@ class CaptionsScreen(StepScreen):
         Binding("c", "stop_captioning", "Stop captioning", id="captions.stop-captioning"),
     ]
 
+    @dataclass
     class Captioned(Message):
-        def __init__(self, done: int, total: int, image: str, caption: str | None):
-            super().__init__()
-            self.done, self.total, self.image, self.caption = done, total, image, caption
+        done: int
+        total: int
+        image: str
+        caption: str | None
 
+    @dataclass
     class CaptioningEnded(Message):
-        def __init__(self, text: str, severity: str = "information"):
-            super().__init__()
-            self.text, self.severity = text, severity
+        text: str
+        severity: str = "information"
 
     def __init__(self):
         super().__init__()

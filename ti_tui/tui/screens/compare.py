@@ -51,23 +51,27 @@ class CompareScreen(StepScreen):
     CSS_PATH = "compare.tcss"
     AUTO_FOCUS = "#cells"
     BINDINGS = [
-        Binding("n", "render", "Render grid", tooltip="Render the grid the axes describe (cells already rendered are reused)"),
-        Binding("x", "stop", "Stop"),
-        Binding("z", "zoom", "Zoom cell", tooltip="The chosen cell alone, large; again for the whole grid"),
-        Binding("c", "choose", "Choose step", tooltip="Keep this cell's checkpoint: Apply and ti-tui export use it"),
-        Binding("m", "add_model", "Add model", tooltip="Put another model file on the grid"),
-        Binding("w", "next_z", "Next Z", show=False),
+        Binding(
+            "n",
+            "render",
+            "Render",
+            tooltip="Render the grid the axes describe (cells already rendered are reused)",
+            id="compare.render",
+        ),
+        Binding("x", "stop", "Stop", id="compare.stop"),
+        Binding("z", "zoom", "Zoom", tooltip="The chosen cell alone, large; again for the whole grid", id="compare.zoom"),
+        Binding("c", "choose", "Choose", tooltip="Keep this cell's checkpoint: Apply and ti-tui export use it", id="compare.choose"),
+        Binding("m", "add_model", "Add model", tooltip="Put another model file on the grid", id="compare.add-model"),
+        Binding("w", "next_z", "Next Z", show=False, id="compare.next-z"),
     ]
 
+    @dataclass
     class Seen(Message):
-        def __init__(self, view: GridView):
-            super().__init__()
-            self.view = view
+        view: GridView
 
+    @dataclass
     class Refused(Message):
-        def __init__(self, text: str):
-            super().__init__()
-            self.text = text
+        text: str
 
     def __init__(self):
         super().__init__()

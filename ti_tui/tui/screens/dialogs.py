@@ -19,8 +19,8 @@ class AskPath(ModalScreen[Path | None]):
 
     CSS_PATH = "dialogs.tcss"
     BINDINGS = [
-        Binding("escape", "dismiss(None)", "Cancel"),
-        Binding("f2", "browse", "Browse"),
+        Binding("escape", "dismiss(None)", "Cancel", id="dialog.cancel"),
+        Binding("f2", "browse", "Browse", id="dialog.browse"),
     ]
 
     def __init__(self, question: str, start: str = "", folders: bool = True, files: bool = False, title: str = ""):
@@ -78,7 +78,7 @@ class AskPath(ModalScreen[Path | None]):
 
 class Confirm(ModalScreen[bool]):
     CSS_PATH = "dialogs.tcss"
-    BINDINGS = [Binding("escape", "dismiss(False)", "No"), Binding("y", "dismiss(True)", "Yes")]
+    BINDINGS = [Binding("escape", "dismiss(False)", "No", id="dialog.no"), Binding("y", "dismiss(True)", "Yes", id="dialog.yes")]
 
     def __init__(self, question: str, title: str = "Are you sure?"):
         super().__init__()

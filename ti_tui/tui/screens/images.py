@@ -55,31 +55,32 @@ class ImagesScreen(StepScreen):
     CSS_PATH = "images.tcss"
     AUTO_FOCUS = "#images"
     BINDINGS = [
-        Binding("a", "add", "Add images"),
+        Binding("a", "add", "Add images", id="images.add"),
         Binding("x", "take_out", "Take out", tooltip="Take the image out of training, or put it back", id="images.take-out"),
-        Binding("p", "prepare", "Prepare"),
-        Binding("c", "stop_preparing", "Stop preparing"),
+        Binding("p", "prepare", "Prepare", id="images.prepare"),
+        Binding("c", "stop_preparing", "Stop preparing", id="images.stop-preparing"),
     ]
 
+    @dataclass
     class Looked(Message):
-        def __init__(self, rows: list[ImageRow], verdict: str):
-            super().__init__()
-            self.rows, self.verdict = rows, verdict
+        rows: list[ImageRow]
+        verdict: str
 
+    @dataclass
     class Preparing(Message):
-        def __init__(self, done: int, total: int, name: str):
-            super().__init__()
-            self.done, self.total, self.name = done, total, name
+        done: int
+        total: int
+        name: str
 
+    @dataclass
     class Prepared(Message):
-        def __init__(self, text: str, severity: str = "information"):
-            super().__init__()
-            self.text, self.severity = text, severity
+        text: str
+        severity: str = "information"
 
+    @dataclass
     class Added(Message):
-        def __init__(self, text: str, severity: str = "information"):
-            super().__init__()
-            self.text, self.severity = text, severity
+        text: str
+        severity: str = "information"
 
     def __init__(self):
         super().__init__()

@@ -24,8 +24,8 @@ TINY_MODEL = "builtin:tiny"  # random weights: it makes noise, not pictures, but
 class NewProjectScreen(ModalScreen[Path | None]):
     CSS_PATH = "dialogs.tcss"
     BINDINGS = [
-        Binding("escape", "dismiss(None)", "Cancel"),
-        Binding("f2", "browse", "Browse"),
+        Binding("escape", "dismiss(None)", "Cancel", id="dialog.cancel"),
+        Binding("f2", "browse", "Browse", id="dialog.browse"),
     ]
 
     def compose(self) -> ComposeResult:

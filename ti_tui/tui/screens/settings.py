@@ -1,6 +1,8 @@
 """The Settings step: every training, schedule and preview setting with its one-line description; the
 learning rate drawn as its text is typed; what the run will be, in words."""
 
+from dataclasses import dataclass
+
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -49,25 +51,23 @@ class SettingsScreen(StepScreen):
     CSS_PATH = "settings.tcss"
     AUTO_FOCUS = ""  # focus_the_field picks it: the first setting, or the one another step sent the user to
 
+    @dataclass
     class Facts(Message):
-        def __init__(self, text: str):
-            super().__init__()
-            self.text = text
+        text: str
 
     BINDINGS = [
         Binding("f,f5", "fetch", "Fetch what is missing", id="settings.fetch"),  # f5 in a field, where f is typing
         # Taken before the field sees them: as ordinary bindings they act only once the key has come back up
         # from the field, and keys typed right after them (a busy machine queues them) went into the field
         # that focus was leaving.
-        Binding("tab", "app.focus_next", "Next field", show=False, priority=True, system=True),
-        Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True, system=True),
-        Binding("escape", "leave_field", "Leave the field", show=False, priority=True, system=True),
+        Binding("tab", "app.focus_next", "Next field", show=False, priority=True, system=True, id="settings.next-field"),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True, system=True, id="settings.previous-field"),
+        Binding("escape", "leave_field", "Leave the field", show=False, priority=True, system=True, id="settings.leave-field"),
     ]
 
+    @dataclass
     class Fetched(Message):
-        def __init__(self, text: str):
-            super().__init__()
-            self.text = text
+        text: str
 
     def compose_body(self) -> ComposeResult:
         with SettingsPage(id="settings-scroll"):

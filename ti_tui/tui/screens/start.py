@@ -35,17 +35,16 @@ class StartScreen(Screen):
     CSS_PATH = "start.tcss"
     COMMANDS = {StepCommands}
     BINDINGS = [
-        Binding("enter", "open_selected", "Open", show=False),
-        Binding("n", "new_project", "New project"),
-        Binding("o", "open_folder", "Open a folder"),
-        Binding("s", "open_sample", "Sample project"),
-        Binding("x", "forget", "Forget"),
+        Binding("enter", "open_selected", "Open", show=False, id="start.open"),
+        Binding("n", "new_project", "New project", id="start.new-project"),
+        Binding("o", "open_folder", "Open a folder", id="start.open-folder"),
+        Binding("s", "open_sample", "Sample project", id="start.sample"),
+        Binding("x", "forget", "Forget", id="start.forget"),
     ]
 
+    @dataclass
     class RecentFound(Message):
-        def __init__(self, lines: list[RecentLine]):
-            super().__init__()
-            self.lines = lines
+        lines: list[RecentLine]
 
     def compose(self) -> ComposeResult:
         yield Header()

@@ -1,6 +1,8 @@
 """The Token step: the trigger as the model's tokenizer reads it, the core's verdict and better words;
 the init text the vectors start from, and how many vectors to train."""
 
+from dataclasses import dataclass
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -28,12 +30,12 @@ class TokenScreen(StepScreen):
     GUIDANCE = GUIDANCE
     CSS_PATH = "token.tcss"
     AUTO_FOCUS = ""  # on_mount puts the cursor in the trigger, or in the field another step sent the user to
-    BINDINGS = [Binding("u", "use_suggestion", "Use the suggestion", show=False)]
+    BINDINGS = [Binding("u", "use_suggestion", "Use the suggestion", show=False, id="token.use-suggestion")]
 
+    @dataclass
     class Answered(Message):
-        def __init__(self, question: TokenQuestion, report: TokenReport):
-            super().__init__()
-            self.question, self.report = question, report
+        question: TokenQuestion
+        report: TokenReport
 
     def __init__(self, focus: str | None = None):
         super().__init__()

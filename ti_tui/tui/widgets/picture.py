@@ -5,6 +5,7 @@ and shrunk in a worker; a file that cannot be read is shown as a line saying so,
 """
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from textual import work
@@ -53,10 +54,12 @@ class Picture(Container):
     }
     """
 
+    @dataclass
     class Loaded(Message):
-        def __init__(self, picture: "Picture", path: Path | None, image, problem: str):
-            super().__init__()
-            self.picture, self.path, self.image, self.problem = picture, path, image, problem
+        picture: "Picture"
+        path: Path | None
+        image: object  # the decoded picture, None when it could not be read
+        problem: str
 
     def __init__(self, caption: str = "", **kwargs):
         super().__init__(**kwargs)

@@ -2,6 +2,7 @@
 a moment after the last change, and the problem shown under it in the words `ti-tui doctor` uses."""
 
 import typing
+from dataclasses import dataclass
 from typing import Literal
 
 from textual import on
@@ -37,12 +38,11 @@ def _item_type(annotation):
 class SettingField(Vertical):
     """A setting's field and the line under it; `value` is what is typed, saved when it makes sense."""
 
+    @dataclass
     class Saved(Message):
         """The setting's new value is in project.toml."""
 
-        def __init__(self, key: str):
-            super().__init__()
-            self.key = key
+        key: str
 
     DEFAULT_CSS = """
     SettingField {

@@ -1,5 +1,7 @@
 """The steps of the journey in one line, each marked done, needs attention, or not yet; click one to go there."""
 
+from dataclasses import dataclass
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
@@ -48,10 +50,9 @@ class StepBar(Horizontal):
     }
     """
 
+    @dataclass
     class Chosen(Message):
-        def __init__(self, step: Step):
-            super().__init__()
-            self.step = step
+        step: Step
 
     def __init__(self, current: Step, **kwargs):
         super().__init__(**kwargs)
