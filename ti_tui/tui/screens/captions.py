@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
+from textual.reactive import reactive
 from textual.widgets import Input, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
@@ -78,6 +79,7 @@ class CaptionsScreen(StepScreen):
         Binding("b", "bulk", "Bulk edit", id="captions.bulk-edit"),
         Binding("c", "stop_captioning", "Stop captioning", id="captions.stop-captioning"),
     ]
+    captioning = reactive(None, bindings=True)  # the running captioner, while one runs: a and b wait, c stops it
 
     @dataclass
     class Captioned(Message):
@@ -95,7 +97,6 @@ class CaptionsScreen(StepScreen):
         super().__init__()
         self.images: list[Path] = []
         self.save_timer = None
-        self.captioning = None  # the running captioner's progress generator, while one runs
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="verdict", markup=False)
@@ -286,7 +287,6 @@ class CaptionsScreen(StepScreen):
 
     def start_captioning(self, model: Path, targets: list[Path], overwrite: bool) -> None:
         self.captioning = _Captioning()
-        self.refresh_bindings()
         progress = self.query_one("#progress", ProgressBar)
         progress.update(total=len(targets), progress=0)
         progress.display = True
@@ -330,7 +330,6 @@ class CaptionsScreen(StepScreen):
     def captioning_ended(self, message: CaptioningEnded) -> None:
         self.save_now()  # what was typed while the model wrote
         self.captioning = None
-        self.refresh_bindings()
         self.query_one("#progress", ProgressBar).display = False
         self.notify(message.text, severity=message.severity, markup=False, timeout=8)
         self.load_images()

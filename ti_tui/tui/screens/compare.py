@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.reactive import reactive
 from textual.signal import Signal
 from textual.widgets import DataTable, ProgressBar, Static
 from textual.worker import get_current_worker
@@ -64,6 +65,7 @@ class CompareScreen(StepScreen):
         Binding("m", "add_model", "Add model", tooltip="Put another model file on the grid", id="compare.add-model"),
         Binding("w", "next_z", "Next Z", show=False, id="compare.next-z"),
     ]
+    view: reactive[GridView | None] = reactive(None, bindings=True, always_update=True)  # the last look at the grid: n or x
 
     @dataclass
     class Seen(Message):
@@ -75,7 +77,6 @@ class CompareScreen(StepScreen):
 
     def __init__(self):
         super().__init__()
-        self.view: GridView | None = None
         self.z = 0
         self.zoomed = False
         self.changed: Signal[GridView] = Signal(self, "grid-seen")  # for tests: a look at the grid was drawn
@@ -144,7 +145,6 @@ class CompareScreen(StepScreen):
         if was_active and not view.status.active:
             self.app.refresh_state()
             self.notify(f"Grid {view.grid.id} {view.status.state}: {view.status.message}", markup=False, timeout=8)
-        self.refresh_bindings()
         self.changed.publish(view)
 
     @on(Refused)

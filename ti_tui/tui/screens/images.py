@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
+from textual.reactive import reactive
 from textual.widgets import DataTable, ProgressBar, Static
 
 from ti_tui.dataset.files import display_name, list_image_files
@@ -60,6 +61,7 @@ class ImagesScreen(StepScreen):
         Binding("p", "prepare", "Prepare", id="images.prepare"),
         Binding("c", "stop_preparing", "Stop preparing", id="images.stop-preparing"),
     ]
+    preparing = reactive(False, bindings=True)  # p, a and x wait; c stops
 
     @dataclass
     class Looked(Message):
@@ -86,7 +88,6 @@ class ImagesScreen(StepScreen):
         super().__init__()
         self.rows: list[ImageRow] = []
         self.stop_preparing = threading.Event()
-        self.preparing = False
 
     def compose_body(self) -> ComposeResult:
         yield Static("Looking at the images...", id="verdict", markup=False)
@@ -228,7 +229,6 @@ class ImagesScreen(StepScreen):
     def action_prepare(self) -> None:
         self.preparing = True
         self.stop_preparing.clear()
-        self.refresh_bindings()
         progress = self.query_one("#progress", ProgressBar)
         progress.update(total=None, progress=0)
         progress.display = True
@@ -275,7 +275,6 @@ class ImagesScreen(StepScreen):
     @on(Prepared)
     def prepared(self, message: Prepared) -> None:
         self.preparing = False
-        self.refresh_bindings()
         self.query_one("#progress", ProgressBar).display = False
         self.notify(message.text, severity=message.severity, markup=False, timeout=8)
         self.app.refresh_state()
