@@ -4,6 +4,7 @@ tensors without bringing torch into a process that has none."""
 import importlib
 import json
 import pickle
+import signal
 import struct
 import subprocess
 import sys
@@ -106,8 +107,12 @@ def run_with_torch(function, *arguments):
     try:
         answer = json.loads(helper.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
+        work = function.__name__.replace("_", " ")
+        if helper.returncode < 0:  # killed: by the user, the system's memory killer, a shutdown
+            ending = signal.Signals(-helper.returncode).name
+            raise UserError(f"the helper process for {work} was ended by {ending} before it answered; try again") from None
         said = next((line.strip() for line in reversed(helper.stderr.splitlines()) if line.strip()), f"exit code {helper.returncode}")
-        raise UserError(f"the helper process that reads tensors for {function.__name__} stopped without an answer ({said})") from None
+        raise UserError(f"the helper process for {work} stopped without an answer ({said})") from None
     if "error" in answer:
         raise UserError(answer["error"], Fix(**answer["fix"]) if answer["fix"] else None)
     return answer["answer"]
