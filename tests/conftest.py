@@ -26,14 +26,27 @@ def pytest_addoption(parser):
     )
 
 
-# Each spins until pytest ends; it also stops by itself once pytest is gone, killed or not.
+# Each spins until it is killed; it also stops by itself once pytest is gone, killed or not.
 _SPIN = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    sum(range(100_000))\n"
 _spinners: list[subprocess.Popen] = []
 
 
+def spinning(count: int) -> list[subprocess.Popen]:
+    return [subprocess.Popen([sys.executable, "-c", _SPIN]) for _ in range(count)]
+
+
+@pytest.fixture
+def busy_cores():
+    """Two processes spinning for the whole test, as another job on a two-core machine would."""
+    spinners = spinning(2)
+    yield
+    for spinner in spinners:
+        spinner.kill()
+        spinner.wait()
+
+
 def pytest_configure(config):
-    for _ in range(config.getoption("busy_cores")):
-        _spinners.append(subprocess.Popen([sys.executable, "-c", _SPIN]))
+    _spinners.extend(spinning(config.getoption("busy_cores")))
     # Before anything imports huggingface_hub: the tests own their caches and never go online.
     os.environ["TI_TUI_CACHE_DIR"] = str(_scratch / "ti-tui-cache")
     os.environ["TI_TUI_DATA_DIR"] = str(_scratch / "ti-tui-data")
@@ -193,6 +206,18 @@ def no_pictures(monkeypatch):
 
 def events_of(run, kind: str) -> list[dict]:
     return [event for event in run.events() if event["type"] == kind]
+
+
+@pytest.fixture
+def trained_sample(sample):
+    """The sample copy with one 4-step run whose checkpoints at steps 2 and 4 are written, not trained."""
+    from wizard_support import write_checkpoints
+
+    from ti_tui.usecases.training import create_run
+
+    sample.update({"preview.every": 0})
+    write_checkpoints(create_run(sample, steps=4))
+    return sample
 
 
 @pytest.fixture

@@ -11,31 +11,19 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from textual.widgets import Static
-from wizard_support import copy_of_sample, settle, until, write_checkpoints
+from wizard_support import settle, until
 
 from ti_tui.errors import UserError
 from ti_tui.findings import Fix
-from ti_tui.project import Project
 from ti_tui.tui.app import create_app
 from ti_tui.tui.widgets.apply.try_it import TryPanel
 from ti_tui.tui.widgets.picture import Picture
 from ti_tui.usecases.generate_helper import GenerationProgress, generate_in_a_helper, read_line
-from ti_tui.usecases.training import create_run
 
 SIZE = (100, 32)
 HELPER = [sys.executable, "-m", "ti_tui.usecases.generate_helper"]
 OTHER_FAMILY = "zorbot-4.safetensors has vectors of width 768 (SD 1.x), but this SD 2.x model needs width 1024: it was trained for another model family"
 WAIT = 60  # seconds a stand-in helper waits for the test to let it go on: a safety net, not a measure
-
-
-@pytest.fixture
-def trained(tmp_path, monkeypatch):
-    """A copy of the sample with one run of 4 steps that saved checkpoints at steps 2 and 4, without training."""
-    monkeypatch.setenv("TI_TUI_IMAGES", "off")
-    project = Project.open(copy_of_sample(tmp_path / "project"))
-    project.update({"preview.every": 0})
-    write_checkpoints(create_run(project, steps=4))
-    return project
 
 
 def ask_helper(request: dict) -> tuple[list[dict], int]:
@@ -48,8 +36,8 @@ def ask_helper(request: dict) -> tuple[list[dict], int]:
 
 
 @pytest.mark.slow  # starts a helper process that renders on builtin:tiny
-def test_the_helper_says_what_it_does_and_each_image_it_wrote_a_json_line_each(trained, tiny_model_dir):
-    lines, code = ask_helper({"project": str(trained.root), "prompt": "a photo of [name]", "model": "", "count": 2})
+def test_the_helper_says_what_it_does_and_each_image_it_wrote_a_json_line_each(trained_sample, tiny_model_dir):
+    lines, code = ask_helper({"project": str(trained_sample.root), "prompt": "a photo of [name]", "model": "", "count": 2})
     assert code == 0, lines
     wrote = [line["wrote"] for line in lines if "wrote" in line]
     assert lines == [
@@ -60,31 +48,31 @@ def test_the_helper_says_what_it_does_and_each_image_it_wrote_a_json_line_each(t
         {"wrote": wrote[1]},
     ]
     for number, path in enumerate(map(Path, wrote), start=1):
-        assert path.parent == trained.root / "generated" and path.name.endswith(f"-zorbot-s{number}.png")
+        assert path.parent == trained_sample.root / "generated" and path.name.endswith(f"-zorbot-s{number}.png")
         assert Image.open(path).size == (128, 128)
 
 
 @pytest.mark.slow  # starts a helper process
-def test_the_helper_says_a_missing_model_in_the_cores_words_as_its_only_line(trained, tmp_path):
+def test_the_helper_says_a_missing_model_in_the_cores_words_as_its_only_line(trained_sample, tmp_path):
     missing = tmp_path / "missing.safetensors"
-    lines, code = ask_helper({"project": str(trained.root), "prompt": "a photo of [name]", "model": str(missing), "count": 1})
+    lines, code = ask_helper({"project": str(trained_sample.root), "prompt": "a photo of [name]", "model": str(missing), "count": 1})
     assert code == 1
     [said] = lines
     assert said["fix"] is None and said["error"].startswith(f"the model {missing} does not exist")
-    assert not (trained.root / "generated").exists()
+    assert not (trained_sample.root / "generated").exists()
 
 
 @pytest.mark.slow  # starts a helper process that renders on builtin:tiny
-def test_the_wizard_side_hands_on_what_the_helper_is_doing_and_returns_the_image_it_wrote(trained, tiny_model_dir):
+def test_the_wizard_side_hands_on_what_the_helper_is_doing_and_returns_the_image_it_wrote(trained_sample, tiny_model_dir):
     seen = []
-    paths = generate_in_a_helper(trained.root, "a photo of [name]", "", on_progress=seen.append)
+    paths = generate_in_a_helper(trained_sample.root, "a photo of [name]", "", on_progress=seen.append)
     assert seen == [GenerationProgress("loading", 0, 1), GenerationProgress("rendering", 1, 1)]
     [path] = paths
-    assert path.parent == trained.root / "generated" and Image.open(path).size == (128, 128)
+    assert path.parent == trained_sample.root / "generated" and Image.open(path).size == (128, 128)
 
 
 @pytest.mark.slow  # starts a helper process
-def test_a_render_stopped_while_the_model_loads_returns_no_image(trained, tiny_model_dir):
+def test_a_render_stopped_while_the_model_loads_returns_no_image(trained_sample, tiny_model_dir):
     stop = threading.Event()
     seen = []
 
@@ -92,7 +80,7 @@ def test_a_render_stopped_while_the_model_loads_returns_no_image(trained, tiny_m
         seen.append(progress)
         stop.set()
 
-    assert generate_in_a_helper(trained.root, "a photo of [name]", "", cancel=stop, on_progress=said) == []
+    assert generate_in_a_helper(trained_sample.root, "a photo of [name]", "", cancel=stop, on_progress=said) == []
     assert seen[0] == GenerationProgress("loading", 0, 1)
 
 
@@ -126,7 +114,7 @@ def image_path(screen) -> str:
     return screen.query_one("#image-path", Static).render().plain
 
 
-async def test_the_try_panel_shows_what_the_helper_is_doing_then_the_image_it_wrote(trained, services, tmp_path):
+async def test_the_try_panel_shows_what_the_helper_is_doing_then_the_image_it_wrote(trained_sample, services, tmp_path):
     image = tmp_path / "rendered.png"
     Image.new("RGB", (16, 16), (200, 60, 60)).save(image)
     loaded, drawn = threading.Event(), threading.Event()
@@ -139,7 +127,7 @@ async def test_the_try_panel_shows_what_the_helper_is_doing_then_the_image_it_wr
         return [image]
 
     services.generate = generate
-    app = create_app(trained, services)
+    app = create_app(trained_sample, services)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_apply(app, pilot)
         panel = screen.query_one(TryPanel)
@@ -164,7 +152,7 @@ async def test_the_try_panel_shows_what_the_helper_is_doing_then_the_image_it_wr
         assert keys["t"].enabled and "x" not in keys
 
 
-async def test_the_try_panel_says_the_helpers_failure_in_its_words_in_place_of_its_progress(trained, services):
+async def test_the_try_panel_says_the_helpers_failure_in_its_words_in_place_of_its_progress(trained_sample, services):
     loaded = threading.Event()
 
     def generate(project_root, prompt, model="", cancel=None, on_progress=None):
@@ -173,7 +161,7 @@ async def test_the_try_panel_says_the_helpers_failure_in_its_words_in_place_of_i
         raise UserError(OTHER_FAMILY)
 
     services.generate = generate
-    app = create_app(trained, services)
+    app = create_app(trained_sample, services)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_apply(app, pilot)
         await pilot.press("t")
@@ -185,7 +173,7 @@ async def test_the_try_panel_says_the_helpers_failure_in_its_words_in_place_of_i
         assert screen.active_bindings["t"].enabled
 
 
-async def test_what_a_stopped_render_says_late_is_not_shown(trained, services):
+async def test_what_a_stopped_render_says_late_is_not_shown(trained_sample, services):
     started, said_late = threading.Event(), threading.Event()
 
     def generate(project_root, prompt, model="", cancel=None, on_progress=None):
@@ -196,7 +184,7 @@ async def test_what_a_stopped_render_says_late_is_not_shown(trained, services):
         return []
 
     services.generate = generate
-    app = create_app(trained, services)
+    app = create_app(trained_sample, services)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_apply(app, pilot)
         await pilot.press("t")

@@ -16,7 +16,7 @@ from PIL import Image
 from run_recording import recorded_run
 from textual.app import App
 from textual.widgets import Button, DataTable, Input, Static
-from wizard_support import copy_of_sample, fake_services, settle, settle_layout, until, write_checkpoints
+from wizard_support import copy_of_sample, fake_services, render_a_2x2_grid, settle, settle_layout, until, write_checkpoints
 
 from ti_tui.project import Project
 from ti_tui.tui.app import create_app
@@ -328,19 +328,8 @@ def test_the_captions_steps_dialogs_look_as_they_did(snap_compare, sample, half_
 @pytest.mark.slow
 def test_a_zoomed_cell_looks_as_it_did(snap_compare, sample, half_blocks):
     """A 2x2 grid (steps 2 and 4, CFG 3 and 7) rendered here, its first cell zoomed."""
-    from ti_tui.infer.grid import GridDirectory
-    from ti_tui.infer.xy import render_grid
-    from ti_tui.runs.events import EventWriter
-    from ti_tui.usecases.compare import plan_grid
-    from ti_tui.usecases.training import create_run
-
     project = Project.open(sample.root)
-    run = create_run(project, steps=4)
-    write_checkpoints(run)
-    grid = GridDirectory(project.root / "grids" / "20260101-000000")
-    grid.path.mkdir(parents=True)
-    grid.write_plan(plan_grid(project, x="step=all", y="cfg=3,7"))
-    render_grid(grid, EventWriter(grid.events_file))
+    run = render_a_2x2_grid(project)
     app = create_app(project, fake_services(FIXED / "data-zoom"))
 
     async def arrive(pilot) -> None:

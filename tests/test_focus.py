@@ -3,11 +3,10 @@
 import pytest
 from textual.keys import key_to_character
 from textual.widgets import Input, TextArea
-from wizard_support import copy_of_sample, fake_services, settle, write_checkpoints
+from wizard_support import fake_services, settle
 
 from ti_tui.project import Project
 from ti_tui.tui.app import create_app
-from ti_tui.usecases.training import create_run
 
 ARRIVAL = {  # the widget a step's keys and arrows act on first
     "images": "#images",
@@ -18,15 +17,6 @@ ARRIVAL = {  # the widget a step's keys and arrows act on first
     "compare": "#cells",
     "apply": "#formats Checkbox",
 }
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    monkeypatch.setenv("TI_TUI_IMAGES", "off")
-    project = Project.open(copy_of_sample(tmp_path / "project"))
-    project.update({"preview.every": 0})
-    write_checkpoints(create_run(project, steps=4))
-    return project
 
 
 def printable_keys(screen) -> list[str]:
@@ -41,8 +31,8 @@ def printable_keys(screen) -> list[str]:
 
 
 @pytest.mark.parametrize("step", list(ARRIVAL))
-async def test_arriving_on_a_step_focuses_the_widget_its_keys_act_on(project, tmp_path, step):
-    app = create_app(project, fake_services(tmp_path / "data"))
+async def test_arriving_on_a_step_focuses_the_widget_its_keys_act_on(trained_sample, tmp_path, step):
+    app = create_app(trained_sample, fake_services(tmp_path / "data"))
     async with app.run_test(size=(80, 24)) as pilot:
         app.open_step(step)
         await settle(app, pilot)
@@ -53,8 +43,8 @@ async def test_arriving_on_a_step_focuses_the_widget_its_keys_act_on(project, tm
 
 @pytest.mark.slow  # a sweep: every field, every key
 @pytest.mark.parametrize("step", list(ARRIVAL))
-async def test_every_key_typed_into_a_field_is_typing(project, tmp_path, step):
-    app = create_app(project, fake_services(tmp_path / "data"))
+async def test_every_key_typed_into_a_field_is_typing(trained_sample, tmp_path, step):
+    app = create_app(trained_sample, fake_services(tmp_path / "data"))
     async with app.run_test(size=(80, 24)) as pilot:
         app.open_step(step)
         await settle(app, pilot)
@@ -74,12 +64,12 @@ async def test_every_key_typed_into_a_field_is_typing(project, tmp_path, step):
             assert typed in after and len(after) == len(before) + len(typed), f"{step}: #{field.id} holds {after!r}"
 
 
-async def test_a_panel_with_a_table_gives_it_the_arrows_as_soon_as_it_is_shown(project, tmp_path):
+async def test_a_panel_with_a_table_gives_it_the_arrows_as_soon_as_it_is_shown(trained_sample, tmp_path):
     """Train's Checkpoints and Runs ignored the arrows until tabbed into: Down then `c` continued from
     another checkpoint than the one meant."""
     from textual.widgets import DataTable, TabbedContent
 
-    app = create_app(project, fake_services(tmp_path / "data"))
+    app = create_app(trained_sample, fake_services(tmp_path / "data"))
     async with app.run_test(size=(80, 24)) as pilot:
         app.open_step("train")
         await settle(app, pilot)
@@ -89,11 +79,11 @@ async def test_a_panel_with_a_table_gives_it_the_arrows_as_soon_as_it_is_shown(p
             assert app.focused is app.screen.query_one(table, DataTable), f"{panel}: focus is on {app.focused!r}"
 
 
-async def test_apply_formats_show_their_mark_only_when_ticked(project, tmp_path):
+async def test_apply_formats_show_their_mark_only_when_ticked(trained_sample, tmp_path):
     """Ticked or not, the boxes drew ▐X▌, told apart by colour alone."""
     from textual.widgets import Checkbox
 
-    app = create_app(project, fake_services(tmp_path / "data"))
+    app = create_app(trained_sample, fake_services(tmp_path / "data"))
     async with app.run_test(size=(80, 24)) as pilot:
         app.open_step("apply")
         await settle(app, pilot)
@@ -103,10 +93,10 @@ async def test_apply_formats_show_their_mark_only_when_ticked(project, tmp_path)
             assert ("X" in str(box.render())) == box.value, f"{box.label}: {box.render()!s}"
 
 
-async def test_home_and_end_in_the_images_list_choose_the_first_and_last_image_that_x_then_takes_out(project, tmp_path):
+async def test_home_and_end_in_the_images_list_choose_the_first_and_last_image_that_x_then_takes_out(trained_sample, tmp_path):
     """End scrolled the list sideways and left the cursor, out of sight, on the first image: x then took out
     an image the user never saw chosen (seen in tmux at 80x24)."""
-    app = create_app(project, fake_services(tmp_path / "data"))
+    app = create_app(trained_sample, fake_services(tmp_path / "data"))
     async with app.run_test(size=(80, 24)) as pilot:
         app.open_step("images")
         await settle(app, pilot)
@@ -115,7 +105,7 @@ async def test_home_and_end_in_the_images_list_choose_the_first_and_last_image_t
         assert app.screen.query_one("#image-findings").render().plain.startswith("10-portrait.jpg")
         await pilot.press("x")
         await settle(app, pilot)
-        assert Project.open(project.root).settings.dataset.exclude == ["10-portrait.jpg"]
+        assert Project.open(trained_sample.root).settings.dataset.exclude == ["10-portrait.jpg"]
         await pilot.press("home", "x")
         await settle(app, pilot)
-        assert Project.open(project.root).settings.dataset.exclude == ["01-hill.jpg", "10-portrait.jpg"]
+        assert Project.open(trained_sample.root).settings.dataset.exclude == ["01-hill.jpg", "10-portrait.jpg"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLE_PROJECT
 from run_recording import recorded_run
-from wizard_support import fake_services, settle, settle_layout, until, write_checkpoints
+from wizard_support import fake_services, render_a_2x2_grid, settle, settle_layout, until
 
 from ti_tui.project import Project
 from ti_tui.runs.directory import TrainerLock
@@ -92,19 +92,8 @@ def test_the_train_step_during_and_after_a_run_looks_as_it_did(snap_compare, sam
 @pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
 def test_the_compare_step_with_a_rendered_grid_looks_as_it_did(snap_compare, sample, half_blocks, size):
     """A 2x2 grid (steps 2 and 4, CFG 3 and 7) rendered here, shown with its cells and the first one described."""
-    from ti_tui.infer.grid import GridDirectory
-    from ti_tui.infer.xy import render_grid
-    from ti_tui.runs.events import EventWriter
-    from ti_tui.usecases.compare import plan_grid
-    from ti_tui.usecases.training import create_run
-
     project = Project.open(sample.root)
-    run = create_run(project, steps=4)
-    write_checkpoints(run)
-    grid = GridDirectory(project.root / "grids" / "20260101-000000")
-    grid.path.mkdir(parents=True)
-    grid.write_plan(plan_grid(project, x="step=all", y="cfg=3,7"))
-    render_grid(grid, EventWriter(grid.events_file))
+    run = render_a_2x2_grid(project)
     app = create_app(project, fake_services(FIXED / f"data-compare-{size[0]}", summarize=steady_summary))
 
     async def arrive(pilot) -> None:

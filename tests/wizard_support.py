@@ -69,6 +69,24 @@ def write_checkpoints(run, steps=(2, 4)) -> None:
         write_embedding(Embedding(vectors, trigger=trigger, step=step), run.checkpoint_paths(trigger, step).embedding, "safetensors")
 
 
+def render_a_2x2_grid(project):
+    """A run with checkpoints at steps 2 and 4, and its grid over those steps and CFG 3 and 7, rendered here (torch);
+    returns the run."""
+    from ti_tui.infer.grid import GridDirectory
+    from ti_tui.infer.xy import render_grid
+    from ti_tui.runs.events import EventWriter
+    from ti_tui.usecases.compare import plan_grid
+    from ti_tui.usecases.training import create_run
+
+    run = create_run(project, steps=4)
+    write_checkpoints(run)
+    grid = GridDirectory(project.root / "grids" / "20260101-000000")
+    grid.path.mkdir(parents=True)
+    grid.write_plan(plan_grid(project, x="step=all", y="cfg=3,7"))
+    render_grid(grid, EventWriter(grid.events_file))
+    return run
+
+
 def copy_of_sample(folder: Path) -> Path:
     shutil.copytree(SAMPLE_PROJECT, folder, ignore=shutil.ignore_patterns("runs", "prepared", "exports", "grids", "generated"))
     return folder
