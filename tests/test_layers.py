@@ -166,9 +166,9 @@ async def main() -> dict:
             await settle(app, pilot)
             screen = app.screen
             await until(pilot, lambda: screen.view is not None and len(screen.view.checkpoints) == 2, "the run's checkpoints")
-            screen.query_one("TabbedContent").active = "checkpoints"
-            await settle(app, pilot)
             for row in (1, 0):  # step 2, whose vectors are not numbers, then step 4
+                screen.query_one("TabbedContent").active = "checkpoints"  # c acts on the checkpoints in sight
+                await settle(app, pilot)
                 screen.query_one("#checkpoint-table", DataTable).move_cursor(row=row)
                 screen.action_continue_from()
                 await pilot.press("escape", "5")

@@ -1,12 +1,14 @@
 """The Train step: the plan before a run, the run live while it goes (from its events, never from the
 trainer's memory), what became of it after, and the project's earlier runs.
 
-A worker thread follows the shown run's events.jsonl and posts what a screen needs, thinned for
-drawing; the screen only draws. So the dashboard is the same whether this wizard started the run,
-another one did, or the wizard was closed and opened again while the trainer went on.
+A worker thread follows the shown run's events.jsonl and posts looks at it, thinned for drawing; the
+screen hands each look to its panels (ti_tui/tui/widgets/train_panels), which draw it. So the dashboard
+is the same whether this wizard started the run, another one did, or the wizard was closed and opened
+again while the trainer went on.
 """
 
 import os
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,22 +16,35 @@ from pathlib import Path
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal
 from textual.message import Message
+from textual.reactive import var
 from textual.signal import Signal
-from textual.widgets import DataTable, ProgressBar, Static, TabbedContent, TabPane
+from textual.widgets import ProgressBar, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
 from ti_tui.errors import UserError
 from ti_tui.runs import RunDirectory, run_status
-from ti_tui.runs.events import duration
-from ti_tui.runs.history import CheckpointRow, Preview, RunHistory
-from ti_tui.runs.status import RunStatus, read_history
+from ti_tui.runs.status import read_history
 from ti_tui.schedule import LearningRateSchedule, ScheduleError
 from ti_tui.tui.screens.step import StepScreen
-from ti_tui.tui.widgets.curve_plot import Curve, CurvePlot
-from ti_tui.tui.widgets.picture import Picture
-from ti_tui.usecases.journey import FIXED_AT, STEP_TITLES
+from ti_tui.tui.widgets.curve_plot import Curve
+from ti_tui.tui.widgets.train_panels import (
+    CURVE_POINTS,
+    CheckpointsPanel,
+    LogPanel,
+    LossPanel,
+    PlanPanel,
+    PreviewsPanel,
+    RatePanel,
+    RunPanel,
+    RunRow,
+    RunsPanel,
+    RunView,
+    VectorsPanel,
+    look_at,
+    run_row,
+)
 
 GUIDANCE = (
     "Training teaches the model your word and goes on if the wizard closes or SSH drops. The validation loss "
@@ -38,93 +53,7 @@ GUIDANCE = (
 )
 POLL_SECONDS = 0.25
 STATUS_EVERY_SECONDS = 1.0
-CURVE_POINTS = 400  # more than the braille dots across the widest terminal
 CONTINUE_FROM = "continue-from:"  # + the project's folder: the checkpoint the next run starts from
-PANELS = ("plan", "loss", "rate", "vectors", "previews", "checkpoints", "log", "runs")
-
-
-@dataclass(frozen=True)
-class RunView:
-    """One look at a run, made in the watching thread: everything the screen draws, and nothing live."""
-
-    run: RunDirectory
-    status: RunStatus
-    first_step: int
-    total_steps: int
-    step: int
-    speed: str
-    caching: tuple[int, int] | None
-    curves: dict[str, list[Curve]]
-    vector_verdict: str
-    checkpoints: list[CheckpointRow]
-    previews: list[Preview]
-    lines: list[str]
-    events_read: int
-    log_tail: str = ""
-
-
-@dataclass(frozen=True)
-class RunRow:
-    run: RunDirectory
-    state: str
-    steps: str
-    started: str
-    parent: str
-
-
-def look_at(run: RunDirectory, history: RunHistory, status: RunStatus) -> RunView:
-    """What the screen shows of `history`: curves thinned to CURVE_POINTS, the rest as it is."""
-
-    def curve(label, series, colour, dotted=False) -> Curve:
-        steps, values = series.points(CURVE_POINTS)
-        return Curve(label, steps.tolist(), values.tolist(), colour, dotted)
-
-    longest = [curve("longest vector", history.longest_vector, "primary")]
-    if history.typical_norm and len(history.longest_vector):
-        first, last = history.longest_vector.steps[0], history.longest_vector.steps[-1]
-        longest.append(Curve("typical token", [first, last], [history.typical_norm] * 2, "success"))
-    speed = ""
-    if history.steps_per_second and (not status.active or status.state == "stalled"):  # a stalled run has no time left to tell
-        speed = f"{history.steps_per_second:.2f} steps/s"
-    elif history.steps_per_second:
-        left = f", {duration(history.seconds_left)} left" if history.seconds_left is not None else ""
-        speed = f"{history.steps_per_second:.2f} steps/s{left}"
-    log_tail = ""
-    if status.state in ("failed", "lost"):
-        log_tail = _tail(run.log_file)
-    return RunView(
-        run=run,
-        status=status,
-        first_step=history.first_step,
-        total_steps=status.total_steps or history.total_steps,
-        step=history.step,
-        speed=speed,
-        caching=history.caching,
-        curves={
-            "loss": [
-                curve("loss", history.loss, "foreground-darken-2"),
-                curve("smoothed", history.smoothed_loss, "primary"),
-                curve("validation", history.validation, "warning", dotted=len(history.validation) < 20),
-            ],
-            "rate": [curve("learning rate", history.learning_rate, "success")],
-            "vectors": longest,
-        },
-        vector_verdict=history.vector_verdict(),
-        checkpoints=history.checkpoint_rows(),
-        previews=list(history.previews),
-        lines=list(history.lines)[-40:],
-        events_read=history.events_read,
-        log_tail=log_tail,
-    )
-
-
-def _tail(path: Path, size: int = 2000) -> str:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(max(0, os.fstat(handle.fileno()).st_size - size))
-            return handle.read().decode("utf-8", "replace").split("\n", 1)[-1].strip()
-    except OSError:
-        return ""
 
 
 class TrainScreen(StepScreen):
@@ -138,56 +67,71 @@ class TrainScreen(StepScreen):
         Binding("x", "stop", "Stop", tooltip="Save a checkpoint, then stop", id="train.stop"),
         Binding("s", "save", "Save", tooltip="A checkpoint now, besides the scheduled ones", id="train.save"),
         Binding("v", "preview", "Preview", tooltip="Render previews now", id="train.preview"),
-        Binding("u", "resume", "Resume", tooltip="Carry the run on exactly where its last checkpoint left it"),
-        Binding("c", "continue_from", "Continue from here", tooltip="A new run from the chosen checkpoint, with a new schedule"),
-        Binding("o", "overlay", "Overlay", tooltip="Lay the chosen run's validation loss over this run's"),
-        Binding("comma", "previews(1)", "Earlier previews", key_display=","),
-        Binding("full_stop", "previews(-1)", "Later previews", key_display=".", show=False),
-        Binding("less_than_sign", "panel(-1)", "Previous panel", key_display="<", show=False),
-        Binding("greater_than_sign", "panel(1)", "Next panel", key_display=">", show=False),  # the tabs show the panels
+        Binding("u", "resume", "Resume", tooltip="Carry the run on exactly where its last checkpoint left it", id="train.resume"),
+        Binding(
+            "c",
+            "continue_from",
+            "Continue from here",
+            tooltip="A new run from the chosen checkpoint, with a new schedule",
+            id="train.continue-from",
+        ),
+        Binding("o", "overlay", "Overlay", tooltip="Lay the chosen run's validation loss over this run's", id="train.overlay"),
+        Binding("comma", "previews(1)", "Earlier previews", key_display=",", id="train.earlier-previews"),
+        Binding("full_stop", "previews(-1)", "Later previews", key_display=".", show=False, id="train.later-previews"),
+        Binding("less_than_sign", "panel(-1)", "Previous panel", key_display="<", show=False, id="train.previous-panel"),
+        # The tabs show the panels.
+        Binding("greater_than_sign", "panel(1)", "Next panel", key_display=">", show=False, id="train.next-panel"),
     ]
 
+    running = var(False, bindings=True)  # the shown run is at work: pause, stop, save and preview act on it
+    resumable = var(False, bindings=True)
+    panel_in_sight = var("plan", bindings=True)  # the keys for what a panel shows act on that panel only
+
+    @dataclass
     class Seen(Message):
-        def __init__(self, view: RunView):
-            super().__init__()
-            self.view = view
+        """A look at the run followed."""
 
+        view: RunView
+
+    @dataclass
     class RunsListed(Message):
-        def __init__(self, rows: list[RunRow]):
-            super().__init__()
-            self.rows = rows
+        rows: list[RunRow]
 
+    @dataclass
     class Planned(Message):
-        def __init__(self, text: str):
-            super().__init__()
-            self.text = text
+        text: str
 
+    @dataclass
     class Started(Message):
-        def __init__(self, run: RunDirectory, process):
-            super().__init__()
-            self.run, self.process = run, process
+        run: RunDirectory
+        process: subprocess.Popen
 
+    @dataclass
     class Refused(Message):
-        def __init__(self, text: str):
-            super().__init__()
-            self.text = text
+        text: str
 
+    @dataclass
     class Overlaid(Message):
-        def __init__(self, run: RunDirectory, curve: Curve):
-            super().__init__()
-            self.run, self.curve = run, curve
+        """Another run's validation loss, read to lay over this run's."""
+
+        run: RunDirectory
+        curve: Curve
 
     def __init__(self):
         super().__init__()
         self.run: RunDirectory | None = None
-        self.view: RunView | None = None
-        self.runs: list[RunRow] = []
-        self.overlay: Curve | None = None
-        self.preview_index = 0  # into the steps with previews, newest first
-        self.shown_previews: tuple = ()
-        self.drawn: dict[str, int] = {}  # panel -> the events_read its drawing is from
-        self.plan_text = "Working out the plan..."
+        self.view: RunView | None = None  # the latest look at the run
         self.changed: Signal[RunView] = Signal(self, "run-seen")  # for tests: a look at the run was drawn
+        self.plan_panel = PlanPanel()
+        self.loss_panel = LossPanel()
+        self.previews_panel = PreviewsPanel()
+        self.checkpoints_panel = CheckpointsPanel()
+        self.runs_panel = RunsPanel()
+
+    @property
+    def plan_text(self) -> str:
+        """The plan as last worked out."""
+        return self.plan_panel.plan_text
 
     def compose_body(self) -> ComposeResult:
         yield Static("No run yet.", id="run-state", markup=False)
@@ -195,32 +139,18 @@ class TrainScreen(StepScreen):
             yield ProgressBar(id="progress", show_eta=False)
             yield Static("", id="speed", markup=False)
         with TabbedContent(id="panels", initial="plan"):
-            with TabPane("Plan", id="plan"), VerticalScroll():
-                yield Static("Working out the plan...", id="plan-text", markup=False)
-            with TabPane("Loss", id="loss"):
-                yield CurvePlot("loss", id="loss-plot")
-            with TabPane("Rate", id="rate"):
-                yield CurvePlot("learning rate", id="rate-plot")
-            with TabPane("Vectors", id="vectors"), Vertical():
-                yield Static("", id="vector-verdict", markup=False)
-                yield CurvePlot("length", id="vector-plot")
-            with TabPane("Previews", id="previews"), Vertical():
-                yield Static("No previews yet.", id="preview-caption", markup=False)
-                with Horizontal(id="preview-pictures"):
-                    yield Picture(id="preview-trigger")
-                    yield Picture(id="preview-init")
-            with TabPane("Checkpoints", id="checkpoints"):
-                yield DataTable(id="checkpoint-table", cursor_type="row", zebra_stripes=True)
-            with TabPane("Log", id="log"), VerticalScroll(id="log-scroll"):
-                yield Static("", id="log-text", markup=False)
-            with TabPane("Runs", id="runs"):
-                yield DataTable(id="run-table", cursor_type="row", zebra_stripes=True)
+            yield self.plan_panel
+            yield self.loss_panel
+            yield RatePanel()
+            yield VectorsPanel()
+            yield self.previews_panel
+            yield self.checkpoints_panel
+            yield LogPanel()
+            yield self.runs_panel
 
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#run-progress").display = False
-        self.query_one("#checkpoint-table", DataTable).add_columns("step", "validation loss", "longest vector", "file")
-        self.query_one("#run-table", DataTable).add_columns("", "run", "state", "steps", "started", "from")
         self.work_out_plan(self.app.project)
         self.list_runs(self.app.project, show_current=True)
 
@@ -228,9 +158,11 @@ class TrainScreen(StepScreen):
 
     def show_run(self, run: RunDirectory) -> None:
         """Follow `run` from the start of its log: its history replayed, then what comes."""
-        self.run, self.view, self.preview_index, self.shown_previews, self.drawn = run, None, 0, (), {}
+        self.run, self.view = run, None
+        self.running = self.resumable = False
         self.query_one("#run-state", Static).update(f"Run {run.id}: reading its history...")
-        self.draw_runs()
+        for panel in self.query(RunPanel):
+            panel.follow(run)
         self.follow(run)
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="follow")
@@ -260,13 +192,14 @@ class TrainScreen(StepScreen):
             return  # a run no longer shown
         was_active = self.view is not None and self.view.status.active
         self.view = view
+        self.running, self.resumable = view.status.active, view.status.resumable
         self.draw_head(view)
-        self.draw_panel(self.query_one(TabbedContent).active)
+        for panel in self.query(RunPanel):
+            panel.look(view)
         if was_active and not view.status.active:
             self.list_runs(self.app.project)
             self.app.refresh_state()
             self.notify(f"Run {view.run.id}: {view.status.describe()}", markup=False, timeout=10)
-        self.refresh_bindings()
         self.changed.publish(view)
 
     def draw_head(self, view: RunView) -> None:
@@ -281,74 +214,14 @@ class TrainScreen(StepScreen):
         progress.update(total=max(1, view.total_steps - view.first_step), progress=max(0, view.step - view.first_step))
         self.query_one("#speed", Static).update(view.speed)
 
-    def draw_panel(self, panel: str) -> None:
-        """Draw the panel in sight from the latest look; the hidden ones wait until they are shown."""
-        view = self.view
-        if view is None or self.drawn.get(panel) == view.events_read and panel != "previews":
-            return
-        self.drawn[panel] = view.events_read
-        steps = (view.first_step, max(view.total_steps, view.step, view.first_step + 1))
-        if panel == "loss":
-            overlay = [self.overlay] if self.overlay is not None else []
-            self.query_one("#loss-plot", CurvePlot).show(view.curves["loss"] + overlay, steps)
-        elif panel == "rate":
-            self.query_one("#rate-plot", CurvePlot).show(view.curves["rate"], steps, floor=0.0)
-        elif panel == "vectors":
-            self.query_one("#vector-verdict", Static).update(view.vector_verdict)
-            self.query_one("#vector-plot", CurvePlot).show(view.curves["vectors"], steps, floor=0.0)
-        elif panel == "previews":
-            self.draw_previews(view)
-        elif panel == "checkpoints":
-            self.draw_checkpoints(view)
-        elif panel == "runs":
-            self.draw_runs()
-        elif panel == "log":
-            text = "\n".join(view.lines)
-            if view.log_tail:
-                text += f"\n\nThe end of {view.run.log_file}:\n{view.log_tail}"
-            self.query_one("#log-text", Static).update(text)
-            self.call_after_refresh(self.query_one("#log-scroll", VerticalScroll).scroll_end, animate=False)
-
-    def draw_checkpoints(self, view: RunView) -> None:
-        table = self.query_one("#checkpoint-table", DataTable)
-        row = table.cursor_row
-        table.clear()
-        for checkpoint in view.checkpoints:
-            validation = f"{checkpoint.validation_loss:.4f}" if checkpoint.validation_loss is not None else ""
-            longest = f"{checkpoint.longest_vector:.3f}" if checkpoint.longest_vector is not None else ""
-            table.add_row(str(checkpoint.step), validation, longest, checkpoint.path.name, key=str(checkpoint.step))
-        if view.checkpoints:
-            table.move_cursor(row=min(row, len(view.checkpoints) - 1))
-
-    def draw_previews(self, view: RunView) -> None:
-        steps = sorted({preview.step for preview in view.previews}, reverse=True)
-        caption = self.query_one("#preview-caption", Static)
-        if not steps:
-            caption.update("No previews yet: they come every preview.every steps, or now with v while the run goes.")
-            return
-        self.preview_index = min(self.preview_index, len(steps) - 1)
-        step = steps[self.preview_index]
-        at_step = [preview for preview in view.previews if preview.step == step]
-        trigger = next((preview for preview in at_step if not preview.init), None)
-        init = next((preview for preview in at_step if preview.init and trigger and preview.seed == trigger.seed), None)
-        newer = "newest" if self.preview_index == 0 else f"{self.preview_index} newer step(s) with previews: ."
-        caption.update(
-            f"Step {step} ({newer}; earlier: ,), seed {trigger.seed if trigger else '-'}: "
-            f"{trigger.prompt if trigger else ''}\nLeft: the trigger. Right: the init words in its place."
-        )
-        shown = (trigger.path if trigger else None, init.path if init else None)
-        if shown != self.shown_previews:
-            self.shown_previews = shown
-            self.query_one("#preview-trigger", Picture).show(shown[0])
-            self.query_one("#preview-init", Picture).show(shown[1])
-
     @on(TabbedContent.TabActivated)
     def panel_shown(self, event: TabbedContent.TabActivated) -> None:
-        self.draw_panel(event.pane.id)
-        self.refresh_bindings()
-        tables = event.pane.query(DataTable)
-        if tables:  # its arrows pick a row at once, not after a Tab
-            self.set_focus(tables.first())
+        self.panel_in_sight = event.pane.id
+        if isinstance(event.pane, RunPanel):
+            event.pane.come_into_sight()
+
+    def show_panel(self, panel: str) -> None:
+        self.query_one(TabbedContent).active = panel
 
     # The plan and the runs --------------------------------------------------------------------
 
@@ -379,23 +252,7 @@ class TrainScreen(StepScreen):
 
     @on(Planned)
     def planned(self, message: Planned) -> None:
-        self.plan_text = message.text
-        self.draw_plan()
-
-    def draw_plan(self) -> None:
-        problems = [finding for finding in self.app.state.problems if finding.severity == "error"]
-        lines = [self.plan_text]
-        if problems:
-            lines.append("\nWhat stops a run now:")
-            lines += [f"! {finding.what} ({_where_to_fix(finding)})" for finding in problems]
-        else:
-            lines.append("\nPress t to start training.")
-        self.query_one("#plan-text", Static).update("\n".join(lines))
-
-    def show_state(self, state) -> None:
-        super().show_state(state)
-        if self.is_mounted:
-            self.draw_plan()
+        self.plan_panel.show_plan(message.text)
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="runs")
     def list_runs(self, project, show_current: bool = False) -> None:
@@ -410,65 +267,47 @@ class TrainScreen(StepScreen):
         if show_current and runs:
             followed = active_run(project) or runs[0]
             self.app.call_from_thread(self._show_current, followed)
-        self.post_message(self.RunsListed([_run_row(run, with_state=run != followed) for run in runs]))
+        self.post_message(self.RunsListed([run_row(run, with_state=run != followed) for run in runs]))
 
     def _show_current(self, run: RunDirectory) -> None:
         if self.run is None:
             self.show_run(run)
-            self.query_one(TabbedContent).active = "loss"
+            self.show_panel("loss")
 
     @on(RunsListed)
     def runs_listed(self, message: RunsListed) -> None:
-        self.runs = message.rows
-        self.draw_runs()
+        self.runs_panel.rows = message.rows
 
-    def draw_runs(self) -> None:
-        table = self.query_one("#run-table", DataTable)
-        row_at = table.cursor_row
-        table.clear()
-        for row in self.runs:
-            shown = ">" if row.run == self.run else ""
-            state = row.state
-            if row.run == self.run and self.view is not None:
-                state = _state_words(self.view.status)
-            table.add_row(shown, row.run.id, state, row.steps, row.started, row.parent, key=row.run.id)
-        if self.runs:
-            table.move_cursor(row=min(row_at, len(self.runs) - 1))
-        self.refresh_bindings()
-
-    @on(DataTable.RowSelected, "#run-table")
-    def run_chosen(self, event: DataTable.RowSelected) -> None:
-        row = self.runs[event.cursor_row]
-        self.show_run(row.run)
-        self.overlay = None
-        self.query_one(TabbedContent).active = "loss"
+    @on(RunsPanel.Chosen)
+    def run_chosen(self, message: RunsPanel.Chosen) -> None:
+        self.show_run(message.run)
+        self.loss_panel.lay_over(None, None)
+        self.show_panel("loss")
 
     # Keys --------------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        status = self.view.status if self.view is not None else None
-        active = status is not None and status.active
-        panel = self.query_one(TabbedContent).active if self.is_mounted else ""
         if action in ("pause", "stop", "save", "preview"):
-            return active
+            return self.running
+        if action == "start":  # one run at a time
+            return not self.running
         if action == "resume":
-            return status is not None and status.resumable
+            return self.resumable
         if action == "continue_from":
-            return panel == "checkpoints" and bool(self.view and self.view.checkpoints)
+            return self.panel_in_sight == "checkpoints" and self.checkpoints_panel.chosen is not None
         if action == "overlay":
-            return panel in ("runs", "loss") and len(self.runs) > 1
+            return self.panel_in_sight in ("runs", "loss") and len(self.runs_panel.rows) > 1
         if action == "previews":
-            return panel == "previews"
+            return self.panel_in_sight == "previews"
         return super().check_action(action, parameters)
 
     def action_panel(self, offset: int) -> None:
         tabs = self.query_one(TabbedContent)
-        tabs.active = PANELS[(PANELS.index(tabs.active) + offset) % len(PANELS)]
+        panels = [pane.id for pane in tabs.query(TabPane)]
+        tabs.active = panels[(panels.index(tabs.active) + offset) % len(panels)]
 
     def action_previews(self, offset: int) -> None:
-        self.preview_index = max(0, self.preview_index + offset)
-        if self.view is not None:
-            self.draw_previews(self.view)
+        self.previews_panel.turn(offset)
 
     def action_start(self) -> None:
         self.notify("Starting a run...")
@@ -504,7 +343,7 @@ class TrainScreen(StepScreen):
             self.forget_continue_from()
         self.notify(f"Run {message.run.id} started; it goes on if the wizard closes.", markup=False)
         self.show_run(message.run)
-        self.query_one(TabbedContent).active = "loss"
+        self.show_panel("loss")
         self.list_runs(self.app.project)
         self.app.refresh_state()
 
@@ -540,8 +379,9 @@ class TrainScreen(StepScreen):
     def action_continue_from(self) -> None:
         from ti_tui.usecases.training import checkpoint_to_start_from
 
-        table = self.query_one("#checkpoint-table", DataTable)
-        checkpoint = self.view.checkpoints[table.cursor_row]
+        checkpoint = self.checkpoints_panel.chosen
+        if checkpoint is None:
+            return
         try:
             checkpoint_to_start_from(checkpoint.path)
         except UserError as error:
@@ -565,18 +405,14 @@ class TrainScreen(StepScreen):
         self.work_out_plan(self.app.project)
 
     def action_overlay(self) -> None:
-        table = self.query_one("#run-table", DataTable)
-        row = self.runs[table.cursor_row] if self.runs else None
-        if row is None or row.run == self.run:
-            row = next((other for other in self.runs if other.run != self.run), None)
-        if self.overlay is not None and row is not None and self.overlay.label == f"run {row.run.id}":
-            self.overlay = None
-            self.drawn.pop("loss", None)
-            self.query_one(TabbedContent).active = "loss"
-            self.draw_panel("loss")
+        run = self.runs_panel.other_run()
+        if run is None:
             return
-        if row is not None:
-            self.read_validation(row.run)
+        if self.loss_panel.overlaid_run == run:
+            self.loss_panel.lay_over(None, None)
+            self.show_panel("loss")
+        else:
+            self.read_validation(run)
 
     @work(thread=True, exit_on_error=False, group="overlay")
     def read_validation(self, run: RunDirectory) -> None:
@@ -589,42 +425,6 @@ class TrainScreen(StepScreen):
         if not message.curve.steps:
             self.notify(f"Run {message.run.id} has no validation losses to compare.", markup=False)
             return
-        self.overlay = message.curve
-        self.drawn.pop("loss", None)
-        self.query_one(TabbedContent).active = "loss"
-        self.draw_panel("loss")
+        self.loss_panel.lay_over(message.run, message.curve)
+        self.show_panel("loss")
         self.notify(f"The validation loss of run {message.run.id} is drawn over this run's.", markup=False)
-
-
-_ENDED_RUN_ROWS: dict[tuple, RunRow] = {}  # by (folder, size and time of its log): an ended run's row does not change
-
-
-def _run_row(run: RunDirectory, with_state: bool) -> RunRow:
-    try:
-        log = run.events_file.stat()
-        key = (run.path, log.st_size, log.st_mtime_ns)
-    except OSError:
-        key = None
-    if with_state and key in _ENDED_RUN_ROWS:
-        return _ENDED_RUN_ROWS[key]
-    try:
-        facts = run.facts()
-        status = run_status(run) if with_state else None
-    except UserError as error:
-        return RunRow(run, "damaged", "", "", str(error))
-    steps = f"{facts.first_step + 1}-{facts.last_step}" if facts.first_step else str(facts.steps)
-    parent = f"{facts.parent.run} step {facts.parent.step}" if facts.parent else ""
-    started = time.strftime("%Y-%m-%d %H:%M", time.localtime(facts.created))
-    row = RunRow(run, _state_words(status) if status else "", steps, started, parent)
-    if status is not None and not status.active and status.state != "lost" and key is not None:
-        _ENDED_RUN_ROWS[key] = row
-    return row
-
-
-def _state_words(status: RunStatus) -> str:
-    return f"{status.state}, step {status.step} of {status.total_steps}"
-
-
-def _where_to_fix(finding) -> str:
-    step = FIXED_AT.get(finding.check)
-    return f"the {STEP_TITLES[step]} step mends it" if step else "doctor explains it"

@@ -1,0 +1,190 @@
+"""The Train step's panels as a user moves between them at 80x24: each keeps what it shows and its
+selection, the keys act on what the panel in sight shows, and the Footer offers only the keys that act.
+
+The runs are recordings (tests/run_recording.py): no trainer starts here. A run "at work" is one whose
+trainer lock this test holds, as the snapshot of the Train step during a run does.
+"""
+
+import pytest
+from run_recording import recorded_run
+from textual.widgets import DataTable, Static, TabbedContent
+from wizard_support import record_notices, settle, until, until_notice, until_seen
+
+from ti_tui.runs.directory import TrainerLock
+from ti_tui.runs.events import EventWriter
+from ti_tui.tui.app import create_app
+from ti_tui.tui.screens.settings import SettingsScreen
+from ti_tui.tui.widgets.curve_plot import CurvePlot
+
+SIZE = (80, 24)
+OLDEST, OLDER, NEWER = "20251231-000000-zorbot", "20260101-000000-zorbot", "20260102-000000-zorbot"
+RUN_KEYS = ["Pause", "Stop", "Save", "Preview"]
+PANEL_KEYS = ["Continue from here", "Overlay", "Earlier previews"]
+
+
+@pytest.fixture(autouse=True)
+def recorded_clock(monkeypatch):
+    """The recordings' clock is months behind ours: a run at work would otherwise seem silent that long, stalled."""
+    monkeypatch.setattr("ti_tui.runs.status.STALLED_AFTER_SECONDS", float("inf"))
+
+
+def offered(app) -> list[str]:
+    """What the Footer offers now, in its words."""
+    return [key.description for key in app.screen.query("FooterKey")]
+
+
+def panel_in_sight(screen) -> str:
+    return screen.query_one(TabbedContent).active
+
+
+async def open_train(app, pilot, condition, what: str):
+    app.open_step("train")
+    await until(pilot, lambda: app.screen.STEP == "train" and app.screen.is_mounted, "the Train step")
+    await until_seen(app.screen, condition, what)
+    return app.screen
+
+
+async def go_to(pilot, screen, panel: str) -> None:
+    """With `>` and `<`, as a user goes from panel to panel."""
+    order = [pane.id for pane in screen.query_one(TabbedContent).query("TabPane")]
+    steps = order.index(panel) - order.index(panel_in_sight(screen))
+    await pilot.press(*([">"] * steps if steps > 0 else ["<"] * -steps))
+    await until(pilot, lambda: panel_in_sight(screen) == panel, f"the {panel} panel in sight")
+    await pilot.pause()
+
+
+async def test_a_checkpoint_chosen_stays_chosen_over_a_visit_to_another_panel_and_c_starts_from_it(sample, services):
+    recorded_run(sample, NEWER, 300, 300)
+    app = create_app(sample, services)
+    said = record_notices(app)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_train(app, pilot, lambda view: view.status.state == "finished", "the recorded run")
+        await settle(app, pilot)
+        await go_to(pilot, screen, "checkpoints")
+        table = screen.query_one("#checkpoint-table", DataTable)
+        assert app.focused is table
+        await pilot.press("down")  # from step 300 to step 250
+        await go_to(pilot, screen, "loss")
+        await go_to(pilot, screen, "checkpoints")
+        assert table.cursor_row == 1, "the chosen checkpoint is forgotten"
+        await pilot.press("c")
+        assert "The next run starts from step 250" in await until_notice(pilot, said, "The next run starts from")
+        await until(pilot, lambda: isinstance(app.screen, SettingsScreen), "Settings, for the new schedule")
+
+
+async def test_a_new_checkpoint_from_the_run_at_work_leaves_the_cursor_on_the_checkpoint_chosen(sample, services):
+    """A new checkpoint comes in at the top of the table: the cursor stayed at its row number, on another checkpoint."""
+    run = recorded_run(sample, NEWER, 300, 250, finished=False)
+    lock = TrainerLock(run)
+    app = create_app(sample, services)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_train(app, pilot, lambda view: view.status.state == "running", "the run at work")
+            await go_to(pilot, screen, "checkpoints")
+            table = screen.query_one("#checkpoint-table", DataTable)
+            await pilot.press("down")  # from step 250 to step 200
+            checkpoint = run.checkpoint_paths(sample.settings.token.trigger, 260).embedding
+            checkpoint.write_bytes(b"")
+            EventWriter(run.events_file).write("checkpoint", step=260, path=str(checkpoint))
+            await until_seen(screen, lambda view: len(view.checkpoints) == 6, "the new checkpoint")
+            await pilot.pause()
+            assert table.get_row_at(0)[0] == "260"
+            assert table.get_row_at(table.cursor_row)[0] == "200"
+    finally:
+        lock.release()
+
+
+async def test_the_footer_offers_the_keys_for_a_run_only_while_it_is_at_work(sample, services):
+    app = create_app(sample, services)
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_step("train")
+        await settle(app, pilot)
+        assert "Train" in offered(app)
+        assert not set(offered(app)) & {*RUN_KEYS, "Resume", *PANEL_KEYS}, "keys offered with no run to act on"
+
+    run = recorded_run(sample, NEWER, 300, 120, finished=False)
+    lock = TrainerLock(run)
+    app = create_app(sample, services)
+    async with app.run_test(size=SIZE) as pilot:
+        try:
+            await open_train(app, pilot, lambda view: view.status.state == "running", "the run at work")
+            await until(pilot, lambda: set(RUN_KEYS) <= set(offered(app)), f"{RUN_KEYS} offered (it offers {offered(app)})")
+            assert "Resume" not in offered(app)
+            assert "Train" not in offered(app), "t offered while a run trains, which it would only refuse"
+            EventWriter(run.events_file).write("finished", reason="completed", message="trained 120 steps", step=120)
+        finally:
+            lock.release()  # the trainer ends
+        await until_seen(app.screen, lambda view: view.status.state == "finished", "the run finished")
+        await until(pilot, lambda: not set(RUN_KEYS) & set(offered(app)), f"{RUN_KEYS} no longer offered (it offers {offered(app)})")
+        assert "Train" in offered(app)
+
+
+async def test_the_keys_for_what_a_panel_shows_are_offered_on_that_panel_only(sample, services):
+    recorded_run(sample, OLDER, 300, 200)
+    recorded_run(sample, NEWER, 300, 300)
+    app = create_app(sample, services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_train(app, pilot, lambda view: view.status.state == "finished", "the newer run")
+        await settle(app, pilot)
+        for panel, wanted in (
+            ("plan", []),
+            ("loss", ["Overlay"]),
+            ("previews", ["Earlier previews"]),
+            ("checkpoints", ["Continue from here"]),
+            ("log", []),
+            ("runs", ["Overlay"]),
+        ):
+            await go_to(pilot, screen, panel)
+            await settle(app, pilot)
+            assert [key for key in offered(app) if key in PANEL_KEYS] == wanted, f"{panel}: {offered(app)}"
+            assert not set(offered(app)) & {*RUN_KEYS, "Resume"}, f"{panel}: keys for a run at work offered after it finished"
+
+
+async def test_o_lays_the_run_chosen_on_runs_over_the_loss_and_takes_it_off_again(sample, services):
+    oldest = recorded_run(sample, OLDEST, 300, 100)
+    recorded_run(sample, OLDER, 300, 200)
+    recorded_run(sample, NEWER, 300, 300)
+    app = create_app(sample, services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_train(app, pilot, lambda view: view.status.state == "finished", "the newest run")
+        await settle(app, pilot)
+        plot = screen.query_one("#loss-plot", CurvePlot)
+        await go_to(pilot, screen, "runs")
+        table = screen.query_one("#run-table", DataTable)
+        assert app.focused is table
+        await pilot.press("down", "down")  # past the run shown and the next, to the oldest
+        assert table.get_row_at(table.cursor_row)[1] == oldest.id
+        await pilot.press("o")
+        await settle(app, pilot)
+        assert panel_in_sight(screen) == "loss"
+        assert [curve.label for curve in plot.curves] == ["loss", "smoothed", "validation", f"run {oldest.id}"]
+        await pilot.press("o")
+        await settle(app, pilot)
+        assert [curve.label for curve in plot.curves] == ["loss", "smoothed", "validation"], "the overlay is still there"
+
+
+async def test_the_previews_keep_their_step_over_a_visit_to_another_panel_and_start_at_the_newest_for_another_run(sample, services):
+    recorded_run(sample, OLDER, 300, 200)
+    newer = recorded_run(sample, NEWER, 300, 300)
+    app = create_app(sample, services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_train(app, pilot, lambda view: view.run == newer and view.status.state == "finished", "the newer run")
+        await settle(app, pilot)
+
+        def caption() -> str:
+            return screen.query_one("#preview-caption", Static).render().plain
+
+        await go_to(pilot, screen, "previews")
+        assert caption().startswith("Step 300 (newest")
+        await pilot.press("comma")
+        assert caption().startswith("Step 250 ")
+        await go_to(pilot, screen, "vectors")
+        await go_to(pilot, screen, "previews")
+        assert caption().startswith("Step 250 "), "the step with previews chosen is forgotten"
+
+        await go_to(pilot, screen, "runs")
+        await pilot.press("down", "enter")  # the older run, which reached step 200
+        await until_seen(screen, lambda view: view.run != newer, "the older run shown")
+        assert panel_in_sight(screen) == "loss"
+        await go_to(pilot, screen, "previews")
+        assert caption().startswith("Step 200 (newest"), "the older run's previews start where the newer run's were left"

@@ -1,0 +1,42 @@
+"""The run's checkpoints, newest first, with the validation loss and the longest vector at each."""
+
+from textual.app import ComposeResult
+from textual.reactive import var
+from textual.widgets import DataTable
+
+from ti_tui.runs import RunDirectory
+from ti_tui.runs.history import CheckpointRow
+from ti_tui.tui.widgets.train_panels.panel import TablePanel
+from ti_tui.tui.widgets.train_panels.run_view import RunView
+
+
+class CheckpointsPanel(TablePanel):
+    rows: var[list[CheckpointRow]] = var(list, init=False, bindings=True)  # as drawn; "continue from here" needs one
+
+    def __init__(self):
+        super().__init__("Checkpoints", "checkpoints")
+
+    def compose(self) -> ComposeResult:
+        yield DataTable(id="checkpoint-table", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).add_columns("step", "validation loss", "longest vector", "file")
+
+    def follow(self, run: RunDirectory) -> None:
+        super().follow(run)
+        self.rows = []  # the rows drawn are another run's until its first look
+
+    def draw(self, view: RunView) -> None:
+        self.fill([(str(checkpoint.step), _cells(checkpoint)) for checkpoint in view.checkpoints])
+        self.rows = view.checkpoints
+
+    @property
+    def chosen(self) -> CheckpointRow | None:
+        """The checkpoint under the cursor."""
+        return self.rows[self.query_one(DataTable).cursor_row] if self.rows else None
+
+
+def _cells(checkpoint: CheckpointRow) -> tuple[str, ...]:
+    validation = f"{checkpoint.validation_loss:.4f}" if checkpoint.validation_loss is not None else ""
+    longest = f"{checkpoint.longest_vector:.3f}" if checkpoint.longest_vector is not None else ""
+    return str(checkpoint.step), validation, longest, checkpoint.path.name
