@@ -2,14 +2,13 @@
 by a second wizard, lost under a kill -9 and resumed. The tests wait for what the screen draws (its
 `changed` signal), never for a fixed time."""
 
-import asyncio
 import json
 import os
 import signal
 
 import pytest
 from textual.widgets import DataTable, Input, Static
-from wizard_support import fake_services, until, write_checkpoints
+from wizard_support import fake_services, record_notices, until, until_notice, until_screen, until_seen, write_checkpoints
 
 from ti_tui.runs import RunDirectory
 from ti_tui.tui.app import create_app
@@ -32,43 +31,9 @@ SHORT_RUN = {
 }
 
 
-async def until_screen(app, pilot, screen_type, what: str):
-    await until(pilot, lambda: isinstance(app.screen, screen_type) and app.screen.is_mounted, what)
-    return app.screen
-
-
-async def until_seen(screen: TrainScreen, condition, what: str, timeout: float = 300):
-    """Until the screen has drawn a look at a run for which `condition(view)` holds."""
-    arrived = asyncio.Event()
-
-    def check(view) -> None:
-        if condition(view):
-            arrived.set()
-
-    screen.changed.subscribe(screen, check)
-    if screen.view is not None and condition(screen.view):
-        return screen.view
-    try:
-        await asyncio.wait_for(arrived.wait(), timeout)
-    except TimeoutError:
-        state = screen.view.status.describe() if screen.view else "nothing shown"
-        raise AssertionError(f"never came: {what} (the screen shows: {state})") from None
-    return screen.view
-
-
-def notices(app) -> list[str]:
-    return [str(notification.message) for notification in app._notifications]
-
-
-@pytest.fixture
-def workspace(tmp_path, monkeypatch):
-    monkeypatch.setenv("TI_TUI_IMAGES", "halfcell")
-    return tmp_path
-
-
-async def test_a_run_started_on_the_train_step_is_watched_to_its_end_then_continued_with_a_new_rate(workspace, trainable_project):
+async def test_a_run_started_on_the_train_step_is_watched_to_its_end_then_continued_with_a_new_rate(tmp_path, half_blocks, trainable_project):
     project = trainable_project(**SHORT_RUN)
-    app = create_app(project, fake_services(workspace / "data"))
+    app = create_app(project, fake_services(tmp_path / "data"))
     async with app.run_test(size=SIZE) as pilot:
         screen, view = await start_a_run(app, pilot, "finished", "the first run finished")
         first = view.run
@@ -130,30 +95,31 @@ async def _plan_text(screen, pilot, words: str) -> str:
     return plan()
 
 
-async def test_a_second_wizard_shows_a_run_started_by_the_first_live_and_refuses_a_second_trainer(workspace, trainable_project):
+async def test_a_second_wizard_shows_a_run_started_by_the_first_live_and_refuses_a_second_trainer(tmp_path, half_blocks, trainable_project):
     # Long enough to be at work still when the second wizard's t is weighed, however busy the machine.
     project = trainable_project(**{"training.steps": 100000, "training.validation_every": 0, "training.save_every": 50, "preview.every": 0})
-    first_app = create_app(project, fake_services(workspace / "data"))
+    first_app = create_app(project, fake_services(tmp_path / "data"))
     async with first_app.run_test(size=SIZE) as pilot:
         _, view = await start_a_run(first_app, pilot, "running", "the run at work")
         run = view.run
     # The first wizard has quit; the trainer goes on, and a new wizard opens on it.
-    second_app = create_app(project, fake_services(workspace / "data"))
+    second_app = create_app(project, fake_services(tmp_path / "data"))
+    said = record_notices(second_app)
     async with second_app.run_test(size=SIZE) as pilot:
         screen = await until_screen(second_app, pilot, TrainScreen, "the project opened on Train")
         view = await until_seen(screen, lambda view: view.status.state == "running" and view.step > 0, "the run live")
         assert view.run == run
         await pilot.press("t")
-        assert f"run {run.id} is running" in await until_notice(second_app, pilot, "two runs at once")
+        assert f"run {run.id} is running" in await until_notice(pilot, said, "two runs at once")
         await pilot.press("x")
         view = await until_seen(screen, lambda view: view.status.state == "stopped", "the run stopped")
         assert view.step > 0 and view.run == run
     assert len(list_runs(project)) == 1
 
 
-async def test_a_trainer_killed_under_the_dashboard_shows_as_lost_and_resume_finishes_it(workspace, trainable_project):
+async def test_a_trainer_killed_under_the_dashboard_shows_as_lost_and_resume_finishes_it(tmp_path, half_blocks, trainable_project):
     project = trainable_project(**{"training.steps": 120, "training.validation_every": 0, "training.save_every": 5})
-    app = create_app(project, fake_services(workspace / "data"))
+    app = create_app(project, fake_services(tmp_path / "data"))
     async with app.run_test(size=SIZE) as pilot:
         screen, _ = await start_a_run(app, pilot, "running", "the run at work")
         view = await until_seen(screen, lambda view: bool(view.checkpoints) and view.status.state == "running", "a checkpoint")
@@ -169,12 +135,7 @@ async def test_a_trainer_killed_under_the_dashboard_shows_as_lost_and_resume_fin
     assert json.loads(run.run_file.read_text())["steps"] == 120
 
 
-async def until_notice(app, pilot, words: str) -> str:
-    await until(pilot, lambda: any(words in notice for notice in notices(app)), f"a notice saying {words!r}")
-    return [notice for notice in notices(app) if words in notice][-1]
-
-
-async def test_a_checkpoint_deleted_under_the_train_step_is_refused_as_gone_not_swapped_for_the_init_text(workspace, trainable_project):
+async def test_a_checkpoint_deleted_under_the_train_step_is_refused_as_gone_not_swapped_for_the_init_text(tmp_path, half_blocks, trainable_project):
     """Reproduces a checkpoint deleted while the Train step showed it: c said "the next run starts from step
     4", and t then started a run from the init text, saying nothing. No trainer starts here."""
     project = trainable_project()
@@ -187,7 +148,8 @@ async def test_a_checkpoint_deleted_under_the_train_step_is_refused_as_gone_not_
         "".join(json.dumps({"v": 1, "seq": number, "t": 0, **event}) + "\n" for number, event in enumerate(events, 1))
     )
 
-    app = create_app(project, fake_services(workspace / "data"))
+    app = create_app(project, fake_services(tmp_path / "data"))
+    notices = record_notices(app)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("5")
         screen = await until_screen(app, pilot, TrainScreen, "the Train step")
@@ -197,7 +159,7 @@ async def test_a_checkpoint_deleted_under_the_train_step_is_refused_as_gone_not_
         screen.query_one("#checkpoint-table", DataTable).move_cursor(row=0)  # step 4
         checkpoints[4].unlink()
         await pilot.press("c")
-        said = await until_notice(app, pilot, "is gone")
+        said = await until_notice(pilot, notices, "is gone")
         assert said.startswith(f"the checkpoint {checkpoints[4]} to start from is gone")
         assert app.screen is screen, "no schedule to set for a run that cannot start"
 
@@ -208,6 +170,6 @@ async def test_a_checkpoint_deleted_under_the_train_step_is_refused_as_gone_not_
         screen = await until_screen(app, pilot, TrainScreen, "back on Train")
         checkpoints[2].unlink()
         await pilot.press("t")
-        said = await until_notice(app, pilot, f"the checkpoint {checkpoints[2]} to start from is gone")
+        said = await until_notice(pilot, notices, f"the checkpoint {checkpoints[2]} to start from is gone")
         assert "choose another checkpoint, or start from the init text" in said
     assert list_runs(project) == [run]

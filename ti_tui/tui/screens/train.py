@@ -289,8 +289,6 @@ class TrainScreen(StepScreen):
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action in ("pause", "stop", "save", "preview"):
             return self.running
-        if action == "start":  # one run at a time
-            return not self.running
         if action == "resume":
             return self.resumable
         if action == "continue_from":
