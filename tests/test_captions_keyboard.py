@@ -1,14 +1,11 @@
 """The Captions step at the keyboard, at 80x24: focus lands on the caption editor, typing goes into the
 caption it was typed for and nowhere else, and no key typed there fires an action."""
 
-import unicodedata
-
 import pytest
-from textual import events
 from textual.binding import Binding
 from textual.keys import key_to_character
 from textual.widgets import Input, OptionList
-from wizard_support import copy_of_sample, fake_services, settle
+from wizard_support import copy_of_sample, fake_services, settle, type_ahead
 
 from ti_tui.dataset.captions import read_caption_file
 from ti_tui.dataset.files import caption_path
@@ -44,26 +41,6 @@ def caption(project: Project, stem: str) -> str | None:
 
 def editor(app) -> Input:
     return app.screen.query_one("#caption", Input)
-
-
-def key_of(character: str) -> events.Key:
-    """The key event a terminal's keystroke of `character` becomes."""
-    name = character if character.isalnum() else unicodedata.name(character).lower().replace("-", "_").replace(" ", "_")
-    return events.Key(name, character)
-
-
-NAMED_KEYS = {"enter", "backspace"}
-
-
-def type_ahead(app, *strokes: str) -> None:
-    """Keys as a terminal delivers them to a wizard on a busy machine: all read in before the first is handled.
-    A stroke is a key name (NAMED_KEYS) or text to type."""
-    for stroke in strokes:
-        if stroke in NAMED_KEYS:
-            app.post_message(events.Key(stroke, None))
-        else:
-            for character in stroke:
-                app.post_message(key_of(character))
 
 
 async def test_arriving_on_captions_focuses_the_caption_editor_with_its_cursor_at_the_end(app, project):

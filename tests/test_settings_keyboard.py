@@ -6,7 +6,7 @@ from textual import events
 from textual.binding import Binding
 from textual.keys import key_to_character
 from textual.widgets import Input, Select, Static
-from wizard_support import settle, until
+from wizard_support import settle, type_ahead, until
 
 from ti_tui.project import Project
 from ti_tui.schedule import LearningRateSchedule
@@ -274,3 +274,17 @@ async def test_a_setting_found_with_the_palette_stays_in_view_when_the_facts_abo
         await settle(app, pilot)
         view = app.screen.query_one("#settings-scroll").scrollable_content_region
         assert view.contains_region(field.query_one(Input).region)
+
+
+async def test_a_field_emptied_with_ctrl_u_and_typed_into_at_once_holds_what_was_typed(sample, services):
+    """On a busy machine the keys are all read in before the first is handled: ctrl+u, a binding, acted only
+    once it had bubbled up to the app, behind the digits, so "100000" typed after it left "000" (seen in tmux)."""
+    services.memory.remember(sample.root, "settings")
+    app = create_app(sample, services)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        type_ahead(app, "ctrl+u", "100000")
+        await settle(app, pilot)
+        assert app.screen.query_one("#training-steps", SettingField).value == "100000"
+        app.flush_edits()
+        assert Project.open(sample.root).settings.training.steps == 100000

@@ -3,9 +3,11 @@
 import asyncio
 import shutil
 import time
+import unicodedata
 from pathlib import Path
 
 from conftest import SAMPLE_PROJECT
+from textual import events
 from textual.widgets import DataTable, Static
 from textual.worker import WorkerCancelled, WorkerState
 
@@ -192,3 +194,23 @@ def shown(screen, selector: str) -> str:
     widget = screen.query_one(selector)
     lines = [widget] if isinstance(widget, Static) else list(widget.query(Static))
     return "\n".join(line.render().plain for line in lines)
+
+
+def key_of(character: str) -> events.Key:
+    """The key event a terminal's keystroke of `character` becomes."""
+    name = character if character.isalnum() else unicodedata.name(character).lower().replace("-", "_").replace(" ", "_")
+    return events.Key(name, character)
+
+
+NAMED_KEYS = {"enter", "backspace", "ctrl+u"}
+
+
+def type_ahead(app, *strokes: str) -> None:
+    """Keys as a terminal delivers them to a wizard on a busy machine: all read in before the first is handled.
+    A stroke is a key name (NAMED_KEYS) or text to type."""
+    for stroke in strokes:
+        if stroke in NAMED_KEYS:
+            app.post_message(events.Key(stroke, None))
+        else:
+            for character in stroke:
+                app.post_message(key_of(character))

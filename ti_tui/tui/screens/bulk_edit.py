@@ -12,6 +12,7 @@ from textual.widgets import Button, Input, Select, Static
 from ti_tui.dataset import captions
 from ti_tui.dataset.captions import read_caption_file
 from ti_tui.errors import UserError
+from ti_tui.tui.widgets.typing_input import TypingInput
 
 WORDS_TITLES = {
     "replace": "Words to look for (whole words)",
@@ -39,9 +40,9 @@ class BulkEditScreen(ModalScreen[list[str] | None]):
                 with _field("What to do"):
                     yield Select(OPERATIONS, value="replace", allow_blank=False, id="operation", compact=True)
                 with _field(WORDS_TITLES["replace"], id="words-field"):
-                    yield Input("", id="words", select_on_focus=False, compact=True)
+                    yield TypingInput("", id="words", compact=True)
                 with _field("Put in their place (empty: nothing)", id="replacement-field"):
-                    yield Input("", id="replacement", select_on_focus=False, compact=True)
+                    yield TypingInput("", id="replacement", compact=True)
                 yield Static("", id="preview", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Apply", id="apply", variant="primary", compact=True)

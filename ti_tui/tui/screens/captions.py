@@ -5,7 +5,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from textual import events, on, work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -21,6 +21,7 @@ from ti_tui.errors import UserError
 from ti_tui.prompts import TagOptions, build_prompt, load_templates
 from ti_tui.tui.screens.step import StepScreen
 from ti_tui.tui.widgets.picture import Picture
+from ti_tui.tui.widgets.typing_input import TypingInput
 
 GUIDANCE = (
     "Describe what varies: place, clothes, light, pose. Leave out what the word should learn (the face, the "
@@ -30,13 +31,10 @@ SAVE_AFTER_SECONDS = 0.6  # of no typing
 SHOWN_PROMPTS = 3
 
 
-class CaptionEditor(Input):
+class CaptionEditor(TypingInput):
     """One image's caption: `image` and the text typed for it change together, so a save always writes the
-    text to the image it was typed for.
-
-    Its keys (Enter and the arrows to another image, backspace and the other editing keys) act here, in the
-    order they were typed. As bindings they would act only once the key had bubbled up to the app: behind the
-    letters typed after them, which a busy machine has already put into the caption being left."""
+    text to the image it was typed for. Enter and the arrows go to another image, in typing order as every
+    editing key of a TypingInput."""
 
     BINDINGS = [
         Binding("enter,down", "screen.move(1)", "Next image", show=False, id="captions.next-image"),
@@ -44,7 +42,7 @@ class CaptionEditor(Input):
     ]
 
     def __init__(self, **options):
-        super().__init__(select_on_focus=False, **options)
+        super().__init__(**options)
         self.image: Path | None = None
         self.saved = ""  # the caption on disk, as last read or written
 
@@ -53,15 +51,6 @@ class CaptionEditor(Input):
         with self.prevent(Input.Changed):
             self.value = caption
         self.cursor_position = len(caption)  # at the end: a new value keeps the previous caption's column
-
-    async def on_key(self, event: events.Key) -> None:
-        if event.is_printable:
-            return
-        bound = self.screen.active_bindings.get(event.key)
-        if bound is not None and bound.node is self and bound.enabled:
-            event.stop()
-            event.prevent_default()
-            await self.run_action(bound.binding.action)
 
 
 class CaptionsScreen(StepScreen):

@@ -15,6 +15,7 @@ from ti_tui.errors import UserError
 from ti_tui.names import FILE_STEM
 from ti_tui.paths import user_path
 from ti_tui.tui.widgets.path_input import PathInput, browse_start
+from ti_tui.tui.widgets.typing_input import TypingInput
 
 KINDS = [("a face (a person)", "face"), ("a subject (an object, a pet, a character)", "subject"), ("a style", "style")]
 FIELDS = ("folder", "model", "images", "trigger")
@@ -46,7 +47,7 @@ class NewProjectScreen(ModalScreen[Path | None]):
                 yield Label("What the images show")
                 yield Select(KINDS, value="face", allow_blank=False, id="kind", compact=True)
                 yield Label("Trigger: the made-up word you will type in prompts")
-                yield Input("", id="trigger", placeholder="such as zorbot; empty: from the folder name", compact=True)
+                yield TypingInput("", id="trigger", placeholder="such as zorbot; empty: from the folder name", compact=True)
                 yield Static("", id="trigger-note", classes="note", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Create", id="create", variant="primary", compact=True)

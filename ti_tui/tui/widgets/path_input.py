@@ -4,7 +4,8 @@ import os
 from pathlib import Path
 
 from textual.suggester import Suggester
-from textual.widgets import Input
+
+from ti_tui.tui.widgets.typing_input import TypingInput
 
 
 class PathSuggester(Suggester):
@@ -28,10 +29,10 @@ class PathSuggester(Suggester):
         return value + names[0][len(start) :] + suffix
 
 
-class PathInput(Input):
+class PathInput(TypingInput):
     def __init__(self, value: str = "", **kwargs):
         # Typing goes on after what is there (a folder to go into), rather than replacing it.
-        super().__init__(value, suggester=PathSuggester(), select_on_focus=False, **kwargs)
+        super().__init__(value, suggester=PathSuggester(), **kwargs)
 
 
 def browse_start(text: str) -> Path:

@@ -12,6 +12,7 @@ from textual.message import Message
 from textual.widgets import Input, Select, Static, Switch
 
 from ti_tui.settings import SECTION_MODELS
+from ti_tui.tui.widgets.typing_input import TypingInput
 
 SAVE_AFTER_SECONDS = 0.5  # of no typing
 LIST_SEPARATOR = " | "  # prompts hold commas, so list items are set apart by a bar
@@ -76,7 +77,7 @@ class SettingField(Vertical):
             choices = [(str(choice), choice) for choice in typing.get_args(annotation)]
             yield Select(choices, value=self.saved(), allow_blank=False, compact=True, classes="setting-input")
         else:
-            yield Input(self.as_text(self.saved()), classes="setting-input", select_on_focus=False, compact=True)
+            yield TypingInput(self.as_text(self.saved()), classes="setting-input", compact=True)
         yield Static(self.resting_note, classes="setting-note", markup=False)
 
     # The value ---------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from ti_tui.sd.tiny import NOISE_NOTICE
 from ti_tui.tui.widgets.apply import sentence
 from ti_tui.tui.widgets.path_input import PathInput
 from ti_tui.tui.widgets.picture import Picture
+from ti_tui.tui.widgets.typing_input import TypingInput
 
 if TYPE_CHECKING:
     from ti_tui.runs.directory import Checkpoint
@@ -72,7 +73,7 @@ class TryPanel(Vertical):
             yield PathInput(remembered, id="model", placeholder=placeholder, compact=True)
         with Horizontal(classes="field-row"):
             yield Label("Prompt", classes="row-title", markup=False)
-            yield Input(project.settings.xy.prompt, id="prompt", select_on_focus=False, compact=True)
+            yield TypingInput(project.settings.xy.prompt, id="prompt", compact=True)
         yield Static("", id="render-state", markup=False)
         yield Picture(id="picture")
         yield Static("", id="image-path", markup=False)
