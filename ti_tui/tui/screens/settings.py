@@ -102,6 +102,7 @@ class SettingsScreen(StepScreen):
     def on_screen_resume(self) -> None:
         if self.focused is None:  # back with nothing focused (a blurred terminal, a field left with escape)
             self.focus_the_field()
+        self.query_one(SettingsPage).keep_the_edited_setting_in_view()  # laid out afresh once shown
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """The focused setting in view whole: its name above the field and its note below, not the field alone."""
