@@ -31,7 +31,9 @@ SHORT_RUN = {
 }
 
 
-async def test_a_run_started_on_the_train_step_is_watched_to_its_end_then_continued_with_a_new_rate(tmp_path, half_blocks, trainable_project):
+async def test_a_run_started_on_the_train_step_is_watched_to_its_end_then_continued_with_a_new_rate(
+    tmp_path, half_blocks, trainable_project
+):
     project = trainable_project(**SHORT_RUN)
     app = create_app(project, fake_services(tmp_path / "data"))
     async with app.run_test(size=SIZE) as pilot:
@@ -135,7 +137,9 @@ async def test_a_trainer_killed_under_the_dashboard_shows_as_lost_and_resume_fin
     assert json.loads(run.run_file.read_text())["steps"] == 120
 
 
-async def test_a_checkpoint_deleted_under_the_train_step_is_refused_as_gone_not_swapped_for_the_init_text(tmp_path, half_blocks, trainable_project):
+async def test_a_checkpoint_deleted_under_the_train_step_is_refused_as_gone_not_swapped_for_the_init_text(
+    tmp_path, half_blocks, trainable_project
+):
     """Reproduces a checkpoint deleted while the Train step showed it: c said "the next run starts from step
     4", and t then started a run from the init text, saying nothing. No trainer starts here."""
     project = trainable_project()
