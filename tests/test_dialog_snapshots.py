@@ -363,6 +363,7 @@ def test_the_export_confirmation_looks_as_it_did(snap_compare, sample, half_bloc
         await settle(app, pilot)
         await pilot.press("escape", "e")
         await until_dialog(app, pilot, Confirm)
+        await settle(app, pilot)
 
     try:
         assert snap_compare(app, terminal_size=SIZE, run_before=arrive)

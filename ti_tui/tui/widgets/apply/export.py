@@ -259,6 +259,7 @@ class ExportPanel(VerticalScroll, can_focus=False):  # the fields in it take foc
                 self.ask_plan()
                 self.notify("Nothing was written.")
 
+        self.ask_plan()  # nothing is written while the question is up: the plan, not "Exporting...", stays in view
         self.app.push_screen(Confirm(f"{there}\n{verb} there already. Replace with {which}?"), answered)
 
     @on(ExportRefused)
