@@ -72,11 +72,17 @@ def write_checkpoints(run, steps=(2, 4)) -> None:
 
 
 def render_a_2x2_grid(project):
-    """A run with checkpoints at steps 2 and 4, and its grid over those steps and CFG 3 and 7, rendered here (torch);
-    returns the run."""
+    """A run with checkpoints at steps 2 and 4, and its grid over those steps and CFG 3 and 7; returns the run.
+
+    Each cell's picture is painted here, a plain pattern of its own, before the renderer runs: the renderer finds
+    them all in its cache and only composes the grid. A model's pixels differ by a few levels from one CPU to
+    another, which a snapshot of the pictures would catch as a change."""
+    from PIL import Image
+
     from ti_tui.infer.grid import GridDirectory
     from ti_tui.infer.xy import render_grid
     from ti_tui.runs.events import EventWriter
+    from ti_tui.sd.tiny import IMAGE_SIZE
     from ti_tui.usecases.compare import plan_grid
     from ti_tui.usecases.training import create_run
 
@@ -84,7 +90,14 @@ def render_a_2x2_grid(project):
     write_checkpoints(run)
     grid = GridDirectory(project.root / "grids" / "20260101-000000")
     grid.path.mkdir(parents=True)
-    grid.write_plan(plan_grid(project, x="step=all", y="cfg=3,7"))
+    plan = plan_grid(project, x="step=all", y="cfg=3,7")
+    grid.write_plan(plan)
+    grid.cells_dir.mkdir()
+    for cell in plan.cells:
+        picture = Image.linear_gradient("L").resize((IMAGE_SIZE, IMAGE_SIZE)).rotate(90 * (2 * cell.y + cell.x))
+        Image.merge("RGB", (picture, Image.new("L", picture.size, 80 + 60 * cell.x), Image.new("L", picture.size, 80 + 60 * cell.y))).save(
+            grid.cell_file(cell)
+        )
     render_grid(grid, EventWriter(grid.events_file))
     return run
 
