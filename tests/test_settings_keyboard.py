@@ -276,6 +276,22 @@ async def test_a_setting_found_with_the_palette_stays_in_view_when_the_facts_abo
         assert view.contains_region(field.query_one(Input).region)
 
 
+async def test_the_setting_being_edited_stays_in_view_when_anything_above_it_grows(sample, services):
+    """The page's size on screen stays the same, so Textual sends it no Resize: the page follows the height of
+    what it holds. Waiting for the facts' own message lost the race to the layout on a busy machine."""
+    services.memory.remember(sample.root, "settings")
+    app = create_app(sample, services)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        field = app.screen.query_one("#schedule-learning_rate", SettingField)
+        field.query_one(Input).focus()
+        await settle(app, pilot)
+        app.screen.query_one("#facts", Static).update("\n".join(f"line {number} of a longer forecast" for number in range(12)))
+        await settle(app, pilot)
+        view = app.screen.query_one("#settings-scroll").scrollable_content_region
+        assert view.contains_region(field.query_one(Input).region), f"the field at {field.query_one(Input).region}, the view {view}"
+
+
 async def test_a_field_emptied_with_ctrl_u_and_typed_into_at_once_holds_what_was_typed(sample, services):
     """On a busy machine the keys are all read in before the first is handled: ctrl+u, a binding, acted only
     once it had bubbled up to the app, behind the digits, so "100000" typed after it left "000" (seen in tmux)."""

@@ -33,9 +33,13 @@ SHAPING_THE_RUN = {"training.steps", "training.batch_size", "training.gradient_a
 
 class SettingsPage(VerticalScroll, can_focus=False):  # focus goes from field to field
     """The facts, then the settings one below another. The setting being edited stays in view when the page
-    changes size (the guidance folded) and when the facts above it grow (they come from a worker)."""
+    changes size (the guidance folded) and when what it holds grows (the facts above come from a worker)."""
 
     def on_resize(self, event: events.Resize) -> None:
+        self.keep_the_edited_setting_in_view()
+
+    def watch_virtual_size(self) -> None:
+        """Set by the layout itself, which sends no Resize while the page's own size stays the same."""
         self.keep_the_edited_setting_in_view()
 
     def keep_the_edited_setting_in_view(self) -> None:
@@ -166,7 +170,6 @@ class SettingsScreen(StepScreen):
     @on(Facts)
     def facts(self, message: Facts) -> None:
         self.query_one("#facts", Static).update(message.text)
-        self.query_one(SettingsPage).keep_the_edited_setting_in_view()
 
     @on(Input.Changed)
     @on(Select.Changed)
