@@ -46,7 +46,12 @@ def busy_cores():
 
 
 def pytest_configure(config):
-    _spinners.extend(spinning(config.getoption("busy_cores")))
+    if not hasattr(config, "workerinput"):  # once, in the process that hands the tests to pytest-xdist's workers
+        _spinners.extend(spinning(config.getoption("busy_cores")))
+    elif config.workerinput["workercount"] > 1:
+        # One thread each for torch, and for the trainers and helpers a test starts: the workers share the
+        # cores, and torch's threads spin-waiting for a core that another worker holds cost ten times over.
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
     # Before anything imports huggingface_hub: the tests own their caches and never go online.
     os.environ["TI_TUI_CACHE_DIR"] = str(_scratch / "ti-tui-cache")
     os.environ["TI_TUI_DATA_DIR"] = str(_scratch / "ti-tui-data")
@@ -64,6 +69,13 @@ def pytest_configure(config):
 
     textual._wait.SLEEP_GRANULARITY = 1 / 200
     textual._wait.SLEEP_IDLE = textual._wait.SLEEP_GRANULARITY / 20
+    # Tabs switched and pages scrolled at once: while an animation runs the process is busy, and a pilot
+    # waits that out (up to a second) after each key. The variable reaches the wizards the tests start in a
+    # terminal; the constant, the apps built here (Textual read it when pytest's plugins imported Textual).
+    import textual.constants
+
+    os.environ["TEXTUAL_ANIMATIONS"] = "none"
+    textual.constants.TEXTUAL_ANIMATIONS = "none"
     # A text field's cursor blinks every half second: a screenshot would catch it on or off by chance.
     from textual.widgets import Input
 
@@ -82,12 +94,32 @@ def pytest_ignore_collect(collection_path, config):
     return not any(path == FAULT_SUITE or FAULT_SUITE in path.parents for path in named)
 
 
+FAULT_COUNTS = ("injected", "survived", "files_intact")
+_faults_in_workers = dict.fromkeys(FAULT_COUNTS, 0)
+
+
+def fault_counts() -> dict[str, int]:
+    """This process's ledger of tests/faults, and those that pytest-xdist's workers sent back."""
+    ledger = getattr(sys.modules.get("fault_support"), "LEDGER", None)
+    return {name: getattr(ledger, name, 0) + _faults_in_workers[name] for name in FAULT_COUNTS}
+
+
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["faults"] = fault_counts()
+
+
+def pytest_testnodedown(node, error):
+    for name, count in getattr(node, "workeroutput", {}).get("faults", {}).items():
+        _faults_in_workers[name] += count
+
+
 def pytest_terminal_summary(terminalreporter):
     """After tests/faults: one line counting the faults injected, the runs that survived them, the files found whole."""
-    ledger = getattr(sys.modules.get("fault_support"), "LEDGER", None)
-    if ledger is not None and ledger.injected:
+    counts = fault_counts()
+    if counts["injected"]:
         terminalreporter.write_line(
-            f"faults: {ledger.injected} injected, {ledger.survived} survived, {ledger.files_intact} files checked intact"
+            f"faults: {counts['injected']} injected, {counts['survived']} survived, {counts['files_intact']} files checked intact"
         )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from textual.widgets import Static
-from wizard_support import settle, until
+from wizard_support import open_apply, settle, until
 
 from ti_tui.errors import UserError
 from ti_tui.findings import Fix
@@ -95,15 +95,6 @@ def test_each_kind_of_line_is_read_as_what_it_says_and_anything_else_is_refused(
 
 
 # The try-it panel -------------------------------------------------------------------------------------
-
-
-async def open_apply(app, pilot):
-    await settle(app, pilot)
-    app.open_step("apply")
-    await settle(app, pilot)
-    screen = app.screen
-    await until(pilot, lambda: screen.has_checkpoint is not None, "the checkpoint looked for")
-    return screen
 
 
 def render_state(screen) -> str:

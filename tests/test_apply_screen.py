@@ -13,13 +13,12 @@ from installations import comfyui
 from PIL import Image
 from run_recording import recorded_run
 from textual.widgets import Checkbox, Input
-from wizard_support import copy_of_sample, fake_services, record_notices, settle, shown, until, write_checkpoints
+from wizard_support import copy_of_sample, fake_services, open_apply, record_notices, settle, shown, until, write_checkpoints
 
 from ti_tui.embedding.files import read_embedding
 from ti_tui.errors import UserError
 from ti_tui.project import Project
 from ti_tui.tui.app import create_app
-from ti_tui.tui.screens.apply import ApplyScreen
 from ti_tui.tui.screens.dialogs import Confirm
 from ti_tui.tui.services import generate_in_a_helper
 from ti_tui.tui.widgets.picture import Picture
@@ -27,16 +26,6 @@ from ti_tui.usecases.training import create_run
 
 SIZE = (100, 32)
 OTHER_FAMILY = "zorbot-4.safetensors has vectors of width 768 (SD 1.x), but this SD 2.x model needs width 1024: it was trained for another model family"
-
-
-async def open_apply(app, pilot) -> ApplyScreen:
-    await settle(app, pilot)
-    app.open_step("apply")
-    await settle(app, pilot)
-    screen = app.screen
-    assert isinstance(screen, ApplyScreen)
-    await until(pilot, lambda: screen.has_checkpoint is not None, "the checkpoint looked for")
-    return screen
 
 
 @pytest.fixture
@@ -320,6 +309,7 @@ asyncio.run(main())
 
 # Paths on screen would differ from run to run: the snapshots are taken in this folder, made afresh.
 FIXED = Path("/tmp/ti-tui-apply-snapshots")
+pytestmark = pytest.mark.xdist_group(FIXED.name)  # one worker at a time in the folder
 SNAPSHOT_SIZES = [(80, 24), pytest.param((120, 36), marks=pytest.mark.slow)]  # the quick tier looks at 80x24
 
 

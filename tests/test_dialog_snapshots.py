@@ -16,7 +16,7 @@ from PIL import Image
 from run_recording import recorded_run
 from textual.app import App
 from textual.widgets import Button, DataTable, Input, Static
-from wizard_support import copy_of_sample, fake_services, render_a_2x2_grid, settle, settle_layout, until, write_checkpoints
+from wizard_support import copy_of_sample, fake_services, open_compare, render_a_2x2_grid, settle, settle_layout, until, write_checkpoints
 
 from ti_tui.project import Project
 from ti_tui.tui.app import create_app
@@ -184,14 +184,6 @@ def planned_grid(tmp_path):
     return project
 
 
-async def open_compare(app, pilot):
-    await settle(app, pilot)
-    app.open_step("compare")
-    await until(pilot, lambda: getattr(app.screen, "view", None) is not None, "the grid")
-    await settle(app, pilot)
-    return app.screen
-
-
 @pytest.mark.slow
 async def test_the_grid_title_is_read_whole_at_80x24(planned_grid, tmp_path):
     app = create_app(planned_grid, fake_services(tmp_path / "data"))
@@ -259,6 +251,7 @@ async def test_the_key_of_the_curves_never_lies_over_the_axes_labels(size):
 
 # Paths on screen would differ from run to run: the snapshots are taken in this folder, made afresh.
 FIXED = Path("/tmp/ti-tui-dialog-snapshots")
+pytestmark = pytest.mark.xdist_group(FIXED.name)  # one worker at a time in the folder
 SIZE = (80, 24)
 
 
@@ -296,30 +289,24 @@ def test_the_new_project_dialog_looks_as_it_did(snap_compare, sample, half_block
     assert snap_compare(app, terminal_size=SIZE, run_before=arrive)
 
 
-@pytest.mark.parametrize("key, dialog_type", [("a", AskPath), ("question_mark", KeysScreen)], ids=["add-images", "keys"])
-def test_the_images_steps_dialogs_look_as_they_did(snap_compare, sample, half_blocks, key, dialog_type):
-    app = create_app(Project.open(sample.root), fake_services(FIXED / f"data-images-{key}"))
+@pytest.mark.parametrize(
+    "step, keys, dialog_type",
+    [
+        pytest.param("images", ("a",), AskPath, id="add-images"),
+        pytest.param("images", ("question_mark",), KeysScreen, id="keys"),
+        # escape first: out of the caption being typed, so that the letters act
+        pytest.param("captions", ("escape", "A", "y"), AskPath, id="captioning-model", marks=pytest.mark.slow),
+        pytest.param("captions", ("escape", "b"), BulkEditScreen, id="bulk-edit", marks=pytest.mark.slow),
+    ],
+)
+def test_the_dialogs_of_images_and_captions_look_as_they_did(snap_compare, sample, half_blocks, step, keys, dialog_type):
+    app = create_app(Project.open(sample.root), fake_services(FIXED / f"data-{step}-{keys[-1]}"))
 
     async def arrive(pilot) -> None:
         await settle(app, pilot)
-        app.open_step("images")
+        app.open_step(step)
         await settle(app, pilot)
-        await pilot.press(key)
-        await until_dialog(app, pilot, dialog_type)
-
-    assert snap_compare(app, terminal_size=SIZE, run_before=arrive)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("keys, dialog_type", [(("A", "y"), AskPath), (("b",), BulkEditScreen)], ids=["captioning-model", "bulk-edit"])
-def test_the_captions_steps_dialogs_look_as_they_did(snap_compare, sample, half_blocks, keys, dialog_type):
-    app = create_app(Project.open(sample.root), fake_services(FIXED / f"data-captions-{keys[0]}"))
-
-    async def arrive(pilot) -> None:
-        await settle(app, pilot)
-        app.open_step("captions")
-        await settle(app, pilot)
-        await pilot.press("escape", *keys)  # out of the caption being typed: the letters act
+        await pilot.press(*keys)
         await until_dialog(app, pilot, dialog_type)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=arrive)
@@ -333,10 +320,7 @@ def test_a_zoomed_cell_looks_as_it_did(snap_compare, sample, half_blocks):
     app = create_app(project, fake_services(FIXED / "data-zoom"))
 
     async def arrive(pilot) -> None:
-        await settle(app, pilot)
-        app.open_step("compare")
-        await until(pilot, lambda: getattr(app.screen, "view", None) is not None and app.screen.view.status.state == "finished", "the grid")
-        await settle(app, pilot)
+        await open_compare(app, pilot, finished=True)
         await pilot.press("z")
         await settle(app, pilot)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLE_PROJECT
 from run_recording import recorded_run
-from wizard_support import fake_services, render_a_2x2_grid, settle, settle_layout, until
+from wizard_support import fake_services, open_compare, render_a_2x2_grid, settle, settle_layout, until
 
 from ti_tui.project import Project
 from ti_tui.runs.directory import TrainerLock
@@ -21,6 +21,7 @@ from ti_tui.usecases.summary import summarize_project
 
 # Paths on screen would differ from run to run: the snapshots are taken in this folder, made afresh.
 FIXED = Path("/tmp/ti-tui-snapshots")
+pytestmark = pytest.mark.xdist_group(FIXED.name)  # one worker at a time in the folder
 SCREENS = ["start", "images", "captions", "token", "settings", "train"]
 SIZES = [pytest.param((100, 32), marks=pytest.mark.slow), (80, 24)]  # the quick tier looks at 80x24, the smallest
 
@@ -97,9 +98,7 @@ def test_the_compare_step_with_a_rendered_grid_looks_as_it_did(snap_compare, sam
     app = create_app(project, fake_services(FIXED / f"data-compare-{size[0]}", summarize=steady_summary))
 
     async def arrive(pilot) -> None:
-        app.open_step("compare")
-        await until(pilot, lambda: getattr(app.screen, "view", None) is not None and app.screen.view.status.state == "finished", "the grid")
-        await settle(app, pilot)
+        await open_compare(app, pilot, finished=True)
 
     try:
         assert snap_compare(app, terminal_size=size, run_before=arrive)

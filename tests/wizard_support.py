@@ -125,14 +125,15 @@ async def settle(app, pilot) -> None:
 
 
 async def settle_layout(app, pilot) -> None:
-    """Until a layout of the whole screen, from what every widget holds now, changes nothing. A widget
-    whose text changed asks for a layout by a message of its own, which a busy machine can leave unhandled
-    when a screenshot is taken."""
+    """Until a layout of the whole screen, from what every widget holds now, changes nothing, and nothing
+    waits to be called after the next refresh (a scroll to the field being edited, say). A widget whose text
+    changed asks for a layout by a message of its own, which a busy machine can leave unhandled when a
+    screenshot is taken."""
     for _ in range(ROUNDS):
         before = layout_of(app.screen)
         app.screen.refresh(layout=True)
         await pilot.pause()
-        if layout_of(app.screen) == before and not measuring(app.screen):
+        if layout_of(app.screen) == before and not measuring(app.screen) and not app.screen._callbacks:
             return
     raise AssertionError("the layout never settled")
 
@@ -145,6 +146,33 @@ def measuring(screen) -> bool:
 
 def layout_of(screen) -> list:
     return [(widget, widget.region, widget.virtual_size) for widget in screen.walk_children(with_self=True)]
+
+
+async def open_apply(app, pilot):
+    """The Apply step, once it has looked for the checkpoint to export."""
+    from ti_tui.tui.screens.apply import ApplyScreen
+
+    await settle(app, pilot)
+    app.open_step("apply")
+    await settle(app, pilot)
+    screen = app.screen
+    assert isinstance(screen, ApplyScreen)
+    await until(pilot, lambda: screen.has_checkpoint is not None, "the checkpoint looked for")
+    return screen
+
+
+async def open_compare(app, pilot, finished: bool = False):
+    """The Compare step once it shows its newest grid (and, with `finished`, once the grid is rendered)."""
+    await settle(app, pilot)
+    app.open_step("compare")
+
+    def shown() -> bool:
+        view = getattr(app.screen, "view", None)
+        return view is not None and (view.status.state == "finished" or not finished)
+
+    await until(pilot, shown, "the grid")
+    await settle(app, pilot)
+    return app.screen
 
 
 async def until(pilot, condition, what: str, timeout: float = 300) -> None:
