@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from textual.widgets import Static
-from wizard_support import open_apply, settle, until
+from wizard_support import open_apply, record_notices, settle, until, until_notice
 
 from ti_tui.errors import UserError
 from ti_tui.findings import Fix
@@ -184,3 +184,46 @@ async def test_what_a_stopped_render_says_late_is_not_shown(trained_sample, serv
         await until(pilot, said_late.is_set, "the late line said")
         await settle(app, pilot)
         assert render_state(screen) == "Stopped; t renders again."
+
+
+async def test_a_render_that_fails_in_a_way_nobody_foresaw_is_said_and_t_renders_again(trained_sample, services):
+    asked = []
+
+    def generate(project_root, prompt, model="", cancel=None, on_progress=None):
+        asked.append(prompt)
+        if len(asked) == 1:
+            raise RuntimeError("a bug in the renderer")
+        return []
+
+    services.generate = generate
+    app = create_app(trained_sample, services)
+    said = record_notices(app)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_apply(app, pilot)
+        await pilot.press("t")
+        assert "a bug in the renderer" in await until_notice(pilot, said, "Something went wrong")
+        await settle(app, pilot)
+        assert render_state(screen) == "The render failed; t tries again."
+        await pilot.press("t")
+        await until(pilot, lambda: len(asked) == 2, "a second render, once the first failed", timeout=WAIT)
+
+
+async def test_an_export_that_fails_in_a_way_nobody_foresaw_is_said_and_e_exports_again(trained_sample, services, monkeypatch):
+    from ti_tui.usecases import export
+
+    tries = []
+
+    def export_checkpoint(project, **options):
+        tries.append(options)
+        raise RuntimeError("a bug in the export")
+
+    monkeypatch.setattr(export, "export_checkpoint", export_checkpoint)
+    app = create_app(trained_sample, services)
+    said = record_notices(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_apply(app, pilot)
+        await pilot.press("e")
+        assert "a bug in the export" in await until_notice(pilot, said, "Something went wrong")
+        await settle(app, pilot)
+        await pilot.press("e")
+        await until(pilot, lambda: len(tries) == 2, "a second export, once the first failed", timeout=WAIT)

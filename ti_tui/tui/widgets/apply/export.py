@@ -18,6 +18,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Checkbox, Input, Label, Static
+from textual.worker import WorkerState
 
 from ti_tui.errors import UserError
 from ti_tui.tui.widgets.apply import sentence
@@ -107,6 +108,8 @@ class ExportPanel(VerticalScroll, can_focus=False):  # the fields in it take foc
 
     def on_worker_state_changed(self, event) -> None:
         self.app.report_failure(event)
+        if event.worker.group == "export" and event.state == WorkerState.ERROR:
+            self.exporting = False  # e exports again once the failure is said
 
     def settings_reloaded(self, project) -> None:
         self.query_one("#target", Input).value = _shown_path(project.exports_dir)

@@ -18,6 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Static
+from textual.worker import Worker, WorkerState
 
 from ti_tui.errors import UserError
 from ti_tui.sd.tiny import NOISE_NOTICE
@@ -63,6 +64,7 @@ class TryPanel(Vertical):
         self.rendered_words = ""
         self.noise = False  # whether the render is on builtin:tiny, whose weights are random
         self.render_timer = None
+        self.render_worker: Worker | None = None  # the latest render's, whose failure frees t
 
     def compose(self) -> ComposeResult:
         project = self.app.project
@@ -87,6 +89,9 @@ class TryPanel(Vertical):
 
     def on_worker_state_changed(self, event) -> None:
         self.app.report_failure(event)
+        if event.state == WorkerState.ERROR and event.worker is self.render_worker:
+            self.end_render()  # t renders again once the failure is said
+            self.query_one("#render-state", Static).update("The render failed; t tries again.")
 
     def settings_reloaded(self, project) -> None:
         self.query_one("#prompt", Input).value = project.settings.xy.prompt
@@ -142,7 +147,7 @@ class TryPanel(Vertical):
         self.rendering = threading.Event()
         self.tick()
         self.render_timer = self.set_interval(1.0, self.tick)
-        self.render_image(project.root, prompt, model, self.rendering)
+        self.render_worker = self.render_image(project.root, prompt, model, self.rendering)
 
     def tick(self) -> None:
         seconds = int(time.monotonic() - self.render_started)
