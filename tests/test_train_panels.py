@@ -186,3 +186,18 @@ async def test_the_previews_keep_their_step_over_a_visit_to_another_panel_and_st
         assert panel_in_sight(screen) == "loss"
         await go_to(pilot, screen, "previews")
         assert caption().startswith("Step 200 (newest"), "the older run's previews start where the newer run's were left"
+
+
+async def test_home_and_end_on_the_checkpoints_choose_the_newest_and_the_first_checkpoint(sample, services):
+    """DataTable's own Home and End scroll sideways and leave the cursor, which c acts on, where it was."""
+    recorded_run(sample, NEWER, 300, 300)
+    app = create_app(sample, services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_train(app, pilot, lambda view: view.status.state == "finished", "the recorded run")
+        await settle(app, pilot)
+        await go_to(pilot, screen, "checkpoints")
+        table = screen.query_one("#checkpoint-table", DataTable)
+        await pilot.press("end")
+        assert table.get_row_at(table.cursor_row)[0] == "50", "End left the cursor where it was"
+        await pilot.press("home")
+        assert table.get_row_at(table.cursor_row)[0] == "300"

@@ -6,6 +6,7 @@ from textual.widgets import DataTable
 
 from ti_tui.runs import RunDirectory
 from ti_tui.runs.history import CheckpointRow
+from ti_tui.tui.widgets.row_table import RowTable
 from ti_tui.tui.widgets.train_panels.panel import TablePanel
 from ti_tui.tui.widgets.train_panels.run_view import RunView
 
@@ -17,7 +18,7 @@ class CheckpointsPanel(TablePanel):
         super().__init__("Checkpoints", "checkpoints")
 
     def compose(self) -> ComposeResult:
-        yield DataTable(id="checkpoint-table", cursor_type="row", zebra_stripes=True)
+        yield RowTable(id="checkpoint-table")
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns("step", "validation loss", "longest vector", "file")

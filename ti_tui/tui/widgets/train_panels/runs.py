@@ -12,6 +12,7 @@ from textual.widgets import DataTable
 from ti_tui.errors import UserError
 from ti_tui.runs import RunDirectory, run_status
 from ti_tui.runs.status import RunStatus
+from ti_tui.tui.widgets.row_table import RowTable
 from ti_tui.tui.widgets.train_panels.panel import TablePanel
 from ti_tui.tui.widgets.train_panels.run_view import RunView
 
@@ -39,7 +40,7 @@ class RunsPanel(TablePanel):
         self.run: RunDirectory | None = None  # the one shown; its state comes from the looks at it
 
     def compose(self) -> ComposeResult:
-        yield DataTable(id="run-table", cursor_type="row", zebra_stripes=True)
+        yield RowTable(id="run-table")
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns("", "run", "state", "steps", "started", "from")
