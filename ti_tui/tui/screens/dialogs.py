@@ -23,10 +23,9 @@ class AskPath(ModalScreen[Path | None]):
         Binding("f2", "browse", "Browse", id="dialog.browse"),
     ]
 
-    def __init__(self, question: str, start: str = "", folders: bool = True, files: bool = False, title: str = ""):
+    def __init__(self, question: str, start: str = "", folders: bool = True, files: bool = False, *, title: str):
         super().__init__()
-        self.question, self.start, self.folders, self.files = question, start, folders, files
-        self.heading = title or ("A file or folder" if folders and files else "A folder" if folders else "A file")
+        self.question, self.heading, self.start, self.folders, self.files = question, title, start, folders, files
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as dialog:
@@ -80,13 +79,13 @@ class Confirm(ModalScreen[bool]):
     CSS_PATH = "dialogs.tcss"
     BINDINGS = [Binding("escape", "dismiss(False)", "No", id="dialog.no"), Binding("y", "dismiss(True)", "Yes", id="dialog.yes")]
 
-    def __init__(self, question: str, title: str = "Are you sure?"):
+    def __init__(self, question: str):
         super().__init__()
-        self.question, self.heading = question, title
+        self.question = question
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as dialog:
-            dialog.border_title = self.heading
+            dialog.border_title = "Are you sure?"
             with VerticalScroll(classes="dialog-body", can_focus=False):  # a long list of files scrolls, the buttons stay
                 yield Static(self.question, markup=False)
             with Horizontal(classes="buttons"):

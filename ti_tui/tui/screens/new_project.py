@@ -14,12 +14,12 @@ from textual.widgets import Button, Input, Label, Select, Static
 from ti_tui.errors import UserError
 from ti_tui.names import FILE_STEM
 from ti_tui.paths import user_path
+from ti_tui.settings import BUILTIN_TINY
 from ti_tui.tui.widgets.path_input import PathInput, browse_start
 from ti_tui.tui.widgets.typing_input import TypingInput
 
 KINDS = [("a face (a person)", "face"), ("a subject (an object, a pet, a character)", "subject"), ("a style", "style")]
 FIELDS = ("folder", "model", "images", "trigger")
-TINY_MODEL = "builtin:tiny"  # random weights: it makes noise, not pictures, but trains in a minute on a laptop
 
 
 class NewProjectScreen(ModalScreen[Path | None]):
@@ -37,7 +37,7 @@ class NewProjectScreen(ModalScreen[Path | None]):
                 yield PathInput(str(Path.cwd()) + os.sep, id="folder", compact=True)
                 yield Static("", id="folder-note", classes="note", markup=False)
                 yield Label(
-                    f"Model: {TINY_MODEL} to try things in a minute, or a .safetensors/.ckpt file, a diffusers folder, a Hugging Face id"
+                    f"Model: {BUILTIN_TINY} to try things in a minute, or a .safetensors/.ckpt file, a diffusers folder, a Hugging Face id"
                 )
                 yield PathInput("", id="model", placeholder="empty: stable-diffusion-v1-5 from the Hugging Face cache", compact=True)
                 yield Static("", id="model-note", classes="note", markup=False)

@@ -22,6 +22,7 @@ from textual.worker import Worker, WorkerState
 
 from ti_tui.errors import UserError
 from ti_tui.sd.tiny import NOISE_NOTICE
+from ti_tui.settings import BUILTIN_TINY
 from ti_tui.tui.widgets.apply import sentence
 from ti_tui.tui.widgets.path_input import PathInput
 from ti_tui.tui.widgets.picture import Picture
@@ -134,7 +135,7 @@ class TryPanel(Vertical):
         on_model = f"on {Path(model).name or model}" if model else f"on the project's model, {project.settings.model.base}"
         step = f"Step {self.checkpoint.step}" if self.checkpoint is not None else "The chosen checkpoint"
         self.rendered_words = f"{step} {on_model}, seed {project.settings.xy.seed}"
-        self.noise = (model or project.settings.model.base) == "builtin:tiny"
+        self.noise = (model or project.settings.model.base) == BUILTIN_TINY
         unused = (
             ""
             if "[name]" in prompt or project.settings.token.trigger in prompt
