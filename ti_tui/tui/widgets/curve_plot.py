@@ -69,7 +69,7 @@ class CurvePlot(PlotWidget, can_focus=False):
         self.draw_key()
 
     def colour_of(self, curve: Curve) -> str:
-        colours = self.app.get_css_variables()
+        colours = self.app.theme_variables  # as the stylesheet last worked them out; get_css_variables builds them anew
         return colours.get(curve.colour, colours.get("foreground", "white"))
 
     def on_resize(self) -> None:
