@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static
 
 from ti_tui.schedule import LearningRateSchedule, ScheduleError
@@ -31,6 +32,11 @@ NUMBERS_DRAWN = ("warmup_steps", "min_learning_rate")  # the schedule's numbers 
 SHAPING_THE_RUN = {"training.steps", "training.batch_size", "training.gradient_accumulation", "training.processes"}
 
 
+def setting_holding(widget: Widget | None) -> Widget | None:
+    """The setting (its name, field and note) that holds `widget`, if one does."""
+    return next((node for node in widget.ancestors if node.has_class("setting")), None) if widget is not None else None
+
+
 class SettingsPage(VerticalScroll, can_focus=False):  # focus goes from field to field
     """The facts, then the settings one below another. The setting being edited stays in view when the page
     changes size (the guidance folded) and when what it holds grows (the facts above come from a worker)."""
@@ -43,8 +49,7 @@ class SettingsPage(VerticalScroll, can_focus=False):  # focus goes from field to
         self.keep_the_edited_setting_in_view()
 
     def keep_the_edited_setting_in_view(self) -> None:
-        focused = self.screen.focused
-        setting = next((node for node in focused.ancestors if node.has_class("setting")), None) if focused else None
+        setting = setting_holding(self.screen.focused)
         if setting is not None and self in setting.ancestors:
             self.call_after_refresh(self.scroll_to_widget, setting, animate=False)
 
@@ -110,7 +115,7 @@ class SettingsScreen(StepScreen):
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """The focused setting in view whole: its name above the field and its note below, not the field alone."""
-        setting = next((node for node in event.widget.ancestors if node.has_class("setting")), None)
+        setting = setting_holding(event.widget)
         if setting is not None:
             setting.scroll_visible(animate=False)
 
