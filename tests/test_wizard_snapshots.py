@@ -77,7 +77,11 @@ def test_the_train_step_during_and_after_a_run_looks_as_it_did(snap_compare, sam
 
         def shown() -> bool:
             screen = app.screen
-            return getattr(screen, "view", None) is not None and screen.view.events_read and screen.plan_text.startswith("300 steps")
+            return (
+                getattr(screen, "view", None) is not None
+                and screen.view.events_read
+                and screen.plan_panel.plan_text.startswith("300 steps")
+            )
 
         await until(pilot, shown, "the recorded run read and its plan shown")
         await settle_layout(app, pilot)

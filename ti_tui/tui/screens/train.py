@@ -128,11 +128,6 @@ class TrainScreen(StepScreen):
         self.checkpoints_panel = CheckpointsPanel()
         self.runs_panel = RunsPanel()
 
-    @property
-    def plan_text(self) -> str:
-        """The plan as last worked out."""
-        return self.plan_panel.plan_text
-
     def compose_body(self) -> ComposeResult:
         yield Static("No run yet.", id="run-state", markup=False)
         with Horizontal(id="run-progress"):
