@@ -44,6 +44,13 @@ async def open_train(app, pilot, condition, what: str):
     return app.screen
 
 
+async def open_finished_run(app, pilot, what: str):
+    """The Train step once it shows the newest run, finished, and has come to rest."""
+    screen = await open_train(app, pilot, lambda view: view.status.state == "finished", what)
+    await settle(app, pilot)
+    return screen
+
+
 async def go_to(pilot, screen, panel: str) -> None:
     """With `>` and `<`, as a user goes from panel to panel."""
     order = [pane.id for pane in screen.query_one(TabbedContent).query("TabPane")]
@@ -58,8 +65,7 @@ async def test_a_checkpoint_chosen_stays_chosen_over_a_visit_to_another_panel_an
     app = create_app(sample, services)
     said = record_notices(app)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_train(app, pilot, lambda view: view.status.state == "finished", "the recorded run")
-        await settle(app, pilot)
+        screen = await open_finished_run(app, pilot, "the recorded run")
         await go_to(pilot, screen, "checkpoints")
         table = screen.query_one("#checkpoint-table", DataTable)
         assert app.focused is table
@@ -122,8 +128,7 @@ async def test_the_keys_for_what_a_panel_shows_are_offered_on_that_panel_only(sa
     recorded_run(sample, NEWER, 300, 300)
     app = create_app(sample, services)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_train(app, pilot, lambda view: view.status.state == "finished", "the newer run")
-        await settle(app, pilot)
+        screen = await open_finished_run(app, pilot, "the newer run")
         for panel, wanted in (
             ("plan", []),
             ("loss", ["Overlay"]),
@@ -144,8 +149,7 @@ async def test_o_lays_the_run_chosen_on_runs_over_the_loss_and_takes_it_off_agai
     recorded_run(sample, NEWER, 300, 300)
     app = create_app(sample, services)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_train(app, pilot, lambda view: view.status.state == "finished", "the newest run")
-        await settle(app, pilot)
+        screen = await open_finished_run(app, pilot, "the newest run")
         plot = screen.query_one("#loss-plot", CurvePlot)
         await go_to(pilot, screen, "runs")
         table = screen.query_one("#run-table", DataTable)
@@ -193,8 +197,7 @@ async def test_home_and_end_on_the_checkpoints_choose_the_newest_and_the_first_c
     recorded_run(sample, NEWER, 300, 300)
     app = create_app(sample, services)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_train(app, pilot, lambda view: view.status.state == "finished", "the recorded run")
-        await settle(app, pilot)
+        screen = await open_finished_run(app, pilot, "the recorded run")
         await go_to(pilot, screen, "checkpoints")
         table = screen.query_one("#checkpoint-table", DataTable)
         await pilot.press("end")
