@@ -3,7 +3,7 @@
 import pytest
 from textual.keys import key_to_character
 from textual.widgets import Input, TextArea
-from wizard_support import fake_services, settle
+from wizard_support import fake_services, footer_cut, settle
 
 from ti_tui.project import Project
 from ti_tui.tui.app import create_app
@@ -39,6 +39,18 @@ async def test_arriving_on_a_step_focuses_the_widget_its_keys_act_on(trained_sam
         wanted = app.screen.query(ARRIVAL[step]).first()
         assert app.focused is not None, f"nothing has focus on {step}"
         assert app.focused is wanted or wanted in app.focused.ancestors_with_self, f"{step}: focus is on {app.focused!r}"
+
+
+@pytest.mark.parametrize("step", ["start", *ARRIVAL])
+async def test_the_footer_is_whole_at_80_columns_on_arrival(trained_sample, tmp_path, step):
+    services = fake_services(tmp_path / "data")
+    services.memory.remember(trained_sample.root)  # the start screen then offers x Forget as well
+    app = create_app(None if step == "start" else trained_sample, services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        if step != "start":
+            app.open_step(step)
+        await settle(app, pilot)
+        assert footer_cut(app) == [], f"{step}: the footer runs past 80 columns, cutting {footer_cut(app)}"
 
 
 @pytest.mark.slow  # a sweep: every field, every key

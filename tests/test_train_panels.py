@@ -8,7 +8,7 @@ trainer lock this test holds, as the snapshot of the Train step during a run doe
 import pytest
 from run_recording import recorded_run
 from textual.widgets import DataTable, Static, TabbedContent
-from wizard_support import record_notices, settle, until, until_notice, until_seen
+from wizard_support import footer_cut, record_notices, settle, settle_layout, until, until_notice, until_seen
 
 from ti_tui.runs.directory import TrainerLock
 from ti_tui.runs.events import EventWriter
@@ -18,8 +18,9 @@ from ti_tui.tui.widgets.curve_plot import CurvePlot
 
 SIZE = (80, 24)
 OLDEST, OLDER, NEWER = "20251231-000000-zorbot", "20260101-000000-zorbot", "20260102-000000-zorbot"
-RUN_KEYS = ["Pause", "Stop", "Save", "Preview"]
+RUN_KEYS = ["Pause", "Stop"]  # s Save and v Preview too, listed by ? only: the footer keeps to 80 columns
 PANEL_KEYS = ["Continue from here", "Overlay", "Earlier previews"]
+PANELS = ["plan", "loss", "rate", "vectors", "previews", "checkpoints", "log", "runs"]
 
 
 @pytest.fixture(autouse=True)
@@ -115,12 +116,34 @@ async def test_the_footer_offers_the_keys_for_a_run_only_while_it_is_at_work(sam
         try:
             await open_train(app, pilot, lambda view: view.status.state == "running", "the run at work")
             await until(pilot, lambda: set(RUN_KEYS) <= set(offered(app)), f"{RUN_KEYS} offered (it offers {offered(app)})")
-            assert "Resume" not in offered(app)
+            assert not {"Resume", "Train"} & set(offered(app)), "a key offered that cannot act on a run at work"
             EventWriter(run.events_file).write("finished", reason="completed", message="trained 120 steps", step=120)
         finally:
             lock.release()  # the trainer ends
         await until_seen(app.screen, lambda view: view.status.state == "finished", "the run finished")
         await until(pilot, lambda: not set(RUN_KEYS) & set(offered(app)), f"{RUN_KEYS} no longer offered (it offers {offered(app)})")
+
+
+async def test_the_footer_is_whole_at_80_columns_on_every_panel_during_a_run_and_after_it(sample, services):
+    recorded_run(sample, OLDER, 300, 200)
+    run = recorded_run(sample, NEWER, 300, 250, finished=False)
+    lock = TrainerLock(run)
+    app = create_app(sample, services)
+    async with app.run_test(size=SIZE) as pilot:
+        try:
+            screen = await open_train(app, pilot, lambda view: view.status.state == "running", "the run at work")
+            for panel in PANELS:
+                await go_to(pilot, screen, panel)
+                await settle_layout(app, pilot)
+                assert footer_cut(app) == [], f"{panel}, during the run: cut {footer_cut(app)} of {offered(app)}"
+            EventWriter(run.events_file).write("finished", reason="completed", message="trained 250 steps", step=250)
+        finally:
+            lock.release()
+        await until_seen(screen, lambda view: view.status.state == "finished", "the run finished")
+        for panel in PANELS:
+            await go_to(pilot, screen, panel)
+            await settle(app, pilot)
+            assert footer_cut(app) == [], f"{panel}, after the run: cut {footer_cut(app)} of {offered(app)}"
 
 
 async def test_the_keys_for_what_a_panel_shows_are_offered_on_that_panel_only(sample, services):

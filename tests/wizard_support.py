@@ -230,6 +230,12 @@ def screen_text(app) -> str:
     return "\n".join(getattr(rendered, "plain", str(rendered)) for rendered in shown)
 
 
+def footer_cut(app) -> list[str]:
+    """The footer's keys, in their words, that run past the screen's right edge and so are cut or unseen."""
+    footer = app.screen.query_one("Footer")
+    return [key.description for key in footer.query("FooterKey") if key.virtual_region.right > footer.size.width]
+
+
 def shown(screen, selector: str) -> str:
     """A line's text, or the lines of a part made of several."""
     widget = screen.query_one(selector)

@@ -37,8 +37,8 @@ class StartScreen(Screen):
     BINDINGS = [
         Binding("enter", "open_selected", "Open", show=False, id="start.open"),
         Binding("n", "new_project", "New project", id="start.new-project"),
-        Binding("o", "open_folder", "Open a folder", id="start.open-folder"),
-        Binding("s", "open_sample", "Sample project", id="start.sample"),
+        Binding("o", "open_folder", "Open folder", id="start.open-folder"),
+        Binding("s", "open_sample", "Sample", id="start.sample"),
         Binding("x", "forget", "Forget", id="start.forget"),
     ]
 

@@ -63,10 +63,14 @@ class TrainScreen(StepScreen):
     AUTO_FOCUS = "#panels Tabs"  # the arrows then move between the panels; a panel with a table gives it focus
     BINDINGS = [
         Binding("t", "start", "Train", tooltip="Start a run with the project's settings", id="train.start"),
+        # While a run is at work t is not offered (the footer has no room for a key that cannot act), yet
+        # pressed it still says why no second run starts.
+        Binding("t", "start_beside_the_run", show=False, id="train.start-while-running"),
         Binding("p", "pause", "Pause", tooltip="Pause the run, or go on with it", id="train.pause"),
         Binding("x", "stop", "Stop", tooltip="Save a checkpoint, then stop", id="train.stop"),
-        Binding("s", "save", "Save", tooltip="A checkpoint now, besides the scheduled ones", id="train.save"),
-        Binding("v", "preview", "Preview", tooltip="Render previews now", id="train.preview"),
+        # Besides the scheduled ones, so in ? and not the footer: at 80 columns it has room for the keys that steer.
+        Binding("s", "save", "Save", tooltip="A checkpoint now, besides the scheduled ones", show=False, id="train.save"),
+        Binding("v", "preview", "Preview", tooltip="Render previews now", show=False, id="train.preview"),
         Binding("u", "resume", "Resume", tooltip="Carry the run on exactly where its last checkpoint left it", id="train.resume"),
         Binding(
             "c",
@@ -282,8 +286,10 @@ class TrainScreen(StepScreen):
     # Keys --------------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action in ("pause", "stop", "save", "preview"):
+        if action in ("pause", "stop", "save", "preview", "start_beside_the_run"):
             return self.running
+        if action == "start":
+            return not self.running
         if action == "resume":
             return self.resumable
         if action == "continue_from":
@@ -305,6 +311,9 @@ class TrainScreen(StepScreen):
     def action_start(self) -> None:
         self.notify("Starting a run...")
         self.start_run(self.app.project, self.continue_from())
+
+    def action_start_beside_the_run(self) -> None:
+        self.start_run(self.app.project, self.continue_from())  # the core refuses, naming the run at work
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="start")
     def start_run(self, project, start_from: Path | None) -> None:
