@@ -93,6 +93,8 @@ async def test_a_comfyui_installation_typed_is_recognised_and_the_export_lands_i
         await pilot.press("escape")
         await until(pilot, lambda: any("Nothing was written" in notice for notice in said), "no written")
         assert landed.read_bytes() == b"not an embedding"
+        replaced = "Replaces models/embeddings/zorbot.safetensors in it (e asks first)."
+        await until(pilot, lambda: shown(screen, "#target-files") == replaced, "the plan of the file as it is now, not as written")
         await pilot.press("e")
         await until(pilot, lambda: isinstance(app.screen, Confirm), "the question again")
         await pilot.press("y")

@@ -86,7 +86,7 @@ class ExportPanel(VerticalScroll, can_focus=False):  # the fields in it take foc
         super().__init__(**kwargs)
         self.plan: ExportPlan | None = None  # for what the fields hold; None when they hold a problem
         self.plan_timer = None
-        self.written: set[Path] = set()
+        self.written: dict[Path, tuple[int, int]] = {}  # each file the last export wrote: its time and size then
         self.usage: list[tuple[str, str]] = []
 
     def compose(self) -> ComposeResult:
@@ -200,7 +200,7 @@ class ExportPanel(VerticalScroll, can_focus=False):  # the fields in it take foc
             shown = f"{path.relative_to(plan.target.folder)} in it"
         except ValueError:
             shown = os.fspath(path)
-        if path in self.written and path in plan.existing:
+        if path in plan.existing and self.written.get(path) == _time_and_size(path):  # not replaced since, by hand
             return f"Wrote {shown}."
         if path in plan.existing:
             return f"Replaces {shown} (e asks first)."
@@ -275,7 +275,7 @@ class ExportPanel(VerticalScroll, can_focus=False):  # the fields in it take foc
     def exported(self, message: Exported) -> None:
         self.exporting = False
         result = message.result
-        self.written = set(result.paths)
+        self.written = {path: _time_and_size(path) for path in result.paths}
         lines = [f"Wrote {path}" for path in result.paths]
         if result.target.kind != "folder":
             lines += [f"In {tool}, type {text}" for tool, text in _usage(result.name, result.target)]
@@ -316,3 +316,11 @@ def _shown_path(path: Path) -> str:
         return "~/" + os.fspath(path.relative_to(home)) if path != home else "~"
     except ValueError:
         return os.fspath(path)
+
+
+def _time_and_size(path: Path) -> tuple[int, int] | None:
+    try:
+        facts = path.stat()
+    except OSError:
+        return None
+    return facts.st_mtime_ns, facts.st_size
