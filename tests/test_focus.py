@@ -7,6 +7,7 @@ from wizard_support import fake_services, footer_cut, settle
 
 from ti_tui.project import Project
 from ti_tui.tui.app import create_app
+from ti_tui.usecases.images import prepare_project
 
 ARRIVAL = {  # the widget a step's keys and arrows act on first
     "images": "#images",
@@ -39,6 +40,34 @@ async def test_arriving_on_a_step_focuses_the_widget_its_keys_act_on(trained_sam
         wanted = app.screen.query(ARRIVAL[step]).first()
         assert app.focused is not None, f"nothing has focus on {step}"
         assert app.focused is wanted or wanted in app.focused.ancestors_with_self, f"{step}: focus is on {app.focused!r}"
+
+
+def cells_without_colour(app, region) -> list[tuple]:
+    """What a terminal of 16 colours, or a user who cannot tell two colours apart, still tells apart: each
+    character in `region` with its bold, reverse, underline and italic."""
+    lines = app.screen._compositor.render_update(full=True).strips
+    cells = []
+    for y in range(region.y, region.bottom):
+        row = [(segment.text, segment.style) for strip in lines[y] for segment in strip]
+        characters = [(character, style) for text, style in row for character in text]
+        for character, style in characters[region.x : region.right]:
+            cells.append((character, *(bool(style and getattr(style, name)) for name in ("bold", "reverse", "underline", "italic"))))
+    return cells
+
+
+@pytest.mark.parametrize("step", list(ARRIVAL))
+async def test_where_focus_is_shows_without_colour(trained_sample, tmp_path, step):
+    prepare_project(trained_sample)  # Captions shows the editor
+    app = create_app(trained_sample, fake_services(tmp_path / "data"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_step(step)
+        await settle(app, pilot)
+        focused = app.focused
+        around = focused.region.grow((1, 1, 1, 1)).intersection(app.screen.region)  # a frame or a bar beside it
+        with_focus = cells_without_colour(app, around)
+        app.screen.set_focus(None)
+        await settle(app, pilot)
+        assert cells_without_colour(app, around) != with_focus, f"{step}: {focused!r} is marked by colour alone"
 
 
 @pytest.mark.parametrize("step", ["start", *ARRIVAL])

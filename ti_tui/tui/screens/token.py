@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.widgets import Input, Label, OptionList, Static
@@ -45,17 +46,20 @@ class TokenScreen(StepScreen):
         self.image_count = 0
 
     def compose_body(self) -> ComposeResult:
-        yield Label("Trigger", classes="field-title")
-        yield SettingField("token.trigger", id="trigger")
-        yield Static("Reading the tokenizer...", id="pieces", markup=False)
-        yield Static("", id="verdict", markup=False)
-        yield OptionList(id="suggestions")
-        yield Label("Init text", classes="field-title")
-        yield SettingField("token.init_text", id="init-text")
-        yield Static("", id="init-pieces", markup=False)
-        yield Label("Vectors", classes="field-title")
-        yield SettingField("token.vectors", id="vectors")
-        yield Static("", id="vectors-note", markup=False)
+        with Vertical(classes="setting"):
+            yield Label("Trigger", classes="field-title")
+            yield SettingField("token.trigger", id="trigger")
+            yield Static("Reading the tokenizer...", id="pieces", markup=False)
+            yield Static("", id="verdict", markup=False)
+            yield OptionList(id="suggestions")
+        with Vertical(classes="setting"):
+            yield Label("Init text", classes="field-title")
+            yield SettingField("token.init_text", id="init-text")
+            yield Static("", id="init-pieces", markup=False)
+        with Vertical(classes="setting"):
+            yield Label("Vectors", classes="field-title")
+            yield SettingField("token.vectors", id="vectors")
+            yield Static("", id="vectors-note", markup=False)
 
     def on_mount(self) -> None:
         super().on_mount()
