@@ -3,7 +3,7 @@
 import pytest
 from textual.keys import key_to_character
 from textual.widgets import Input, TextArea
-from wizard_support import fake_services, footer_cut, settle
+from wizard_support import fake_services, footer_cut, settle, type_ahead
 
 from ti_tui.project import Project
 from ti_tui.tui.app import create_app
@@ -68,6 +68,31 @@ async def test_where_focus_is_shows_without_colour(trained_sample, tmp_path, ste
         app.screen.set_focus(None)
         await settle(app, pilot)
         assert cells_without_colour(app, around) != with_focus, f"{step}: {focused!r} is marked by colour alone"
+
+
+@pytest.mark.parametrize(
+    ("step", "keys", "field"),
+    [
+        ("images", ["3", "abc"], "#trigger Input"),  # a step key, then typing on the step it opens
+        ("images", ["2", " at dusk"], "#caption"),
+        ("train", ["4", "12"], "#training-steps Input"),  # 1 and 2 are step keys too, but typed into a field
+        ("images", ["5", "4", "12"], "#training-steps Input"),  # a step passed through on the way
+        ("images", ["a", "xyz"], "#path"),  # a dialog
+    ],
+)
+async def test_keys_typed_the_moment_after_a_key_that_opens_a_screen_go_into_its_field(trained_sample, tmp_path, step, keys, field):
+    """Keys a terminal delivers together, as on a busy machine or a slow link: those after the step key were
+    lost, or acted on the step being left, while the new screen was being built."""
+    app = create_app(trained_sample, fake_services(tmp_path / "data"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_step(step)
+        await settle(app, pilot)
+        type_ahead(app, *keys)
+        await settle(app, pilot)
+        typed = app.screen.query_one(field)
+        assert app.focused is typed, f"focus is on {app.focused!r}"
+        text = typed.value if isinstance(typed, Input) else typed.text
+        assert text.endswith(keys[-1]), f"{field} holds {text!r}"
 
 
 @pytest.mark.parametrize("step", ["start", *ARRIVAL])

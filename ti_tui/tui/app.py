@@ -16,6 +16,7 @@ from textual._context import active_message_pump
 from textual.app import App
 from textual.binding import Binding
 from textual.dom import NoScreen
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -69,6 +70,8 @@ class WizardApp(App):
         self.trainers: list = []  # trainers this wizard started: reaped when they end, left running when it quits
         self.screens_to_reopen: list[Screen] = []  # stopped by an error, to be put back as new
         self.fresh_after_error: Screen | None = None  # opened afresh after an error, and no key pressed since
+        self.arriving: Screen | None = None  # shown but not yet built: the keys typed meanwhile wait for it
+        self.keys_for_arriving: list[events.Key] = []
 
     def on_mount(self) -> None:
         self.set_interval(WATCH_FILE_SECONDS, self.notice_edits_elsewhere)
@@ -313,6 +316,52 @@ class WizardApp(App):
         await self.switch_screen(fresh)
 
     # Keys -------------------------------------------------------------------------------------
+
+    @dataclass
+    class ScreenBuilt(Message):
+        """The screen shown last has its widgets, and the one meant for typing has focus."""
+
+        screen: Screen
+
+    def push_screen(self, screen, *arguments, **keywords):
+        self.hold_keys_for(screen)
+        return super().push_screen(screen, *arguments, **keywords)
+
+    def switch_screen(self, screen):
+        self.hold_keys_for(screen)
+        return super().switch_screen(screen)
+
+    def hold_keys_for(self, screen: Screen) -> None:
+        """Keys typed in the moment after the one that opens a screen are meant for it. Textual has handed
+        them on already, to the field the user is leaving (whence those it does not take come back to the
+        app, and act on the new screen's keys), or hands them to the new screen before it has a field with
+        focus. Either way they were lost: they now wait until the screen is built, then go to its field."""
+        if isinstance(screen, Screen) and not screen.is_mounted:
+            self.arriving = screen
+            # Called after the screen's mount and resume, which focus the widget meant for typing.
+            screen.call_after_refresh(self.post_message, self.ScreenBuilt(screen))
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and self.arriving is not None:
+            if self.arriving in self.screen_stack:
+                self.keys_for_arriving.append(events.Key(event.key, event.character))  # handed on afresh
+                return
+            await self.hand_on_held_keys()  # gone before it was built: what waited goes to the screen shown
+        await super().on_event(event)
+
+    async def on_wizard_app_screen_built(self, message: ScreenBuilt) -> None:
+        if message.screen is self.arriving:
+            await self.hand_on_held_keys()
+
+    async def hand_on_held_keys(self) -> None:
+        """In the order typed; a key among them that opens another screen holds the rest for that one."""
+        self.arriving = None
+        held, self.keys_for_arriving = self.keys_for_arriving, []
+        for number, key in enumerate(held):
+            if self.arriving is not None:
+                self.keys_for_arriving[:0] = held[number:]
+                return
+            await super().on_event(key)
 
     def action_show_keys(self) -> None:
         from ti_tui.tui.screens.keys import KeysScreen
