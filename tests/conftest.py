@@ -224,6 +224,16 @@ def sample(tmp_path, no_pictures):
     return Project.open(copy_of_sample(tmp_path / "sample"))
 
 
+@pytest.fixture(scope="module")
+def snapshot_home(tmp_path_factory):
+    """The home folder while a module takes its snapshots, which hold the module's projects. The wizard shows a
+    path in the home folder as ~/..., so the snapshots read the same in every run, wherever pytest's folders are."""
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(home))
+        yield home
+
+
 @pytest.fixture
 def half_blocks(monkeypatch):
     """Pictures in the wizard drawn in half-block characters, the same on every terminal and in every snapshot."""

@@ -2,7 +2,6 @@
 anything is written, the export (never replacing a file unasked), the word tried on a model in a helper
 process, and what to type in each UI. Runs and checkpoints are made without training."""
 
-import shutil
 import subprocess
 import sys
 import threading
@@ -309,38 +308,35 @@ asyncio.run(main())
 
 # Snapshots --------------------------------------------------------------------------------------------
 
-# Paths on screen would differ from run to run: the snapshots are taken in this folder, made afresh.
-FIXED = Path("/tmp/ti-tui-apply-snapshots")
-pytestmark = pytest.mark.xdist_group(FIXED.name)  # one worker at a time in the folder
+pytestmark = pytest.mark.xdist_group("apply-snapshots")  # one worker takes the module's snapshots: its projects are made once
 SNAPSHOT_SIZES = [(80, 24), pytest.param((120, 36), marks=pytest.mark.slow)]  # the quick tier looks at 80x24
 
 
 @pytest.fixture(scope="module")
-def fixed_project():
-    """The sample in FIXED with a recorded run of 4 steps (checkpoints at 2 and 4), a ComfyUI and an image."""
-    shutil.rmtree(FIXED, ignore_errors=True)
-    project = Project.open(copy_of_sample(FIXED / "project"))
+def fixed_project(snapshot_home):
+    """The sample in the home folder with a recorded run of 4 steps (checkpoints at 2 and 4), a ComfyUI and an image."""
+    project = Project.open(copy_of_sample(snapshot_home / "project"))
     run = recorded_run(project, "20260101-000000-zorbot", 4, 4, every=2)
     write_checkpoints(run)
-    comfyui(FIXED / "ComfyUI")
+    comfyui(snapshot_home / "ComfyUI")
     image = Image.new("RGB", (64, 64), (240, 240, 240))
     image.paste((200, 90, 60), (16, 16, 48, 48))
-    image.save(FIXED / "rendered.png")
-    yield project
-    shutil.rmtree(FIXED, ignore_errors=True)
+    image.save(snapshot_home / "rendered.png")
+    return project
 
 
 @pytest.mark.parametrize("size", SNAPSHOT_SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
 @pytest.mark.parametrize("moment", ["arrived", "tried"])
 def test_the_apply_step_looks_as_it_did(snap_compare, fixed_project, half_blocks, moment, size):
     """On arrival: the project's export folder; tried: a ComfyUI typed as the target and an image rendered."""
-    services = fake_services(FIXED / f"data-{moment}-{size[0]}", generate=lambda *arguments, **keywords: [FIXED / "rendered.png"])
+    home = fixed_project.root.parent
+    services = fake_services(home / f"data-{moment}-{size[0]}", generate=lambda *arguments, **keywords: [home / "rendered.png"])
     app = create_app(Project.open(fixed_project.root), services)
 
     async def arrive(pilot) -> None:
         screen = await open_apply(app, pilot)
         if moment == "tried":
-            screen.query_one("#target", Input).value = str(FIXED / "ComfyUI")
+            screen.query_one("#target", Input).value = "~/ComfyUI"
             await until(pilot, lambda: shown(screen, "#target-words").startswith("A ComfyUI"), "ComfyUI recognised")
             await pilot.press("t")
             await until(pilot, lambda: screen.query_one("#picture", Picture).query(".picture").first().image is not None, "the picture")

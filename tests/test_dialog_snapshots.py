@@ -9,7 +9,6 @@ has been looked at.
 import html
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -249,22 +248,18 @@ async def test_the_key_of_the_curves_never_lies_over_the_axes_labels(size):
 
 # Snapshots ------------------------------------------------------------------------------------------------
 
-# Paths on screen would differ from run to run: the snapshots are taken in this folder, made afresh.
-FIXED = Path("/tmp/ti-tui-dialog-snapshots")
-pytestmark = pytest.mark.xdist_group(FIXED.name)  # one worker at a time in the folder
+pytestmark = pytest.mark.xdist_group("dialog-snapshots")  # one worker takes the module's snapshots: its projects are made once
 SIZE = (80, 24)
 
 
 @pytest.fixture(scope="module")
-def sample():
-    """The sample, prepared, in FIXED."""
+def sample(snapshot_home):
+    """The sample, prepared, in the home folder."""
     from ti_tui.usecases.images import prepare_project
 
-    shutil.rmtree(FIXED, ignore_errors=True)
-    project = Project.open(copy_of_sample(FIXED / "sample_project"))
+    project = Project.open(copy_of_sample(snapshot_home / "sample_project"))
     prepare_project(project)
-    yield project
-    shutil.rmtree(FIXED, ignore_errors=True)
+    return project
 
 
 @pytest.fixture
@@ -278,8 +273,8 @@ async def until_dialog(app, pilot, dialog_type) -> None:
 
 
 def test_the_new_project_dialog_looks_as_it_did(snap_compare, sample, half_blocks, monkeypatch):
-    monkeypatch.chdir(FIXED)
-    app = create_app(None, fake_services(FIXED / "data-new"))
+    monkeypatch.chdir(sample.root.parent)  # the folder a new project starts in: ~/
+    app = create_app(None, fake_services(sample.root.parent / "data-new"))
 
     async def arrive(pilot) -> None:
         await settle(app, pilot)
@@ -300,7 +295,7 @@ def test_the_new_project_dialog_looks_as_it_did(snap_compare, sample, half_block
     ],
 )
 def test_the_dialogs_of_images_and_captions_look_as_they_did(snap_compare, sample, half_blocks, step, keys, dialog_type):
-    app = create_app(Project.open(sample.root), fake_services(FIXED / f"data-{step}-{keys[-1]}"))
+    app = create_app(Project.open(sample.root), fake_services(sample.root.parent / f"data-{step}-{keys[-1]}"))
 
     async def arrive(pilot) -> None:
         await settle(app, pilot)
@@ -317,7 +312,7 @@ def test_a_zoomed_cell_looks_as_it_did(snap_compare, sample, half_blocks):
     """A 2x2 grid (steps 2 and 4, CFG 3 and 7) rendered here, its first cell zoomed."""
     project = Project.open(sample.root)
     run = render_a_2x2_grid(project)
-    app = create_app(project, fake_services(FIXED / "data-zoom"))
+    app = create_app(project, fake_services(sample.root.parent / "data-zoom"))
 
     async def arrive(pilot) -> None:
         await open_compare(app, pilot, finished=True)
@@ -339,7 +334,7 @@ def test_the_export_confirmation_looks_as_it_did(snap_compare, sample, half_bloc
     write_checkpoints(run)
     project.exports_dir.mkdir(exist_ok=True)
     (project.exports_dir / f"{project.settings.token.trigger}.safetensors").write_bytes(b"an earlier export")
-    app = create_app(project, fake_services(FIXED / "data-export"))
+    app = create_app(project, fake_services(sample.root.parent / "data-export"))
 
     async def arrive(pilot) -> None:
         await settle(app, pilot)

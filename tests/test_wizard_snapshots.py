@@ -6,7 +6,6 @@ A changed screen fails here; pytest writes snapshot_report.html to look at, and
 
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 from conftest import SAMPLE_PROJECT
@@ -19,9 +18,7 @@ from ti_tui.tui.app import create_app
 from ti_tui.usecases.images import prepare_project
 from ti_tui.usecases.summary import summarize_project
 
-# Paths on screen would differ from run to run: the snapshots are taken in this folder, made afresh.
-FIXED = Path("/tmp/ti-tui-snapshots")
-pytestmark = pytest.mark.xdist_group(FIXED.name)  # one worker at a time in the folder
+pytestmark = pytest.mark.xdist_group("wizard-snapshots")  # one worker takes the module's snapshots: its projects are made once
 SCREENS = ["start", "images", "captions", "token", "settings", "train"]
 SIZES = [pytest.param((100, 32), marks=pytest.mark.slow), (80, 24)]  # the quick tier looks at 80x24, the smallest
 
@@ -35,19 +32,17 @@ def steady_summary(project):
 
 
 @pytest.fixture(scope="module")
-def sample():
-    shutil.rmtree(FIXED, ignore_errors=True)
-    shutil.copytree(SAMPLE_PROJECT, FIXED / "sample_project", ignore=shutil.ignore_patterns("runs", "prepared"))
-    project = Project.open(FIXED / "sample_project")
+def sample(snapshot_home):
+    shutil.copytree(SAMPLE_PROJECT, snapshot_home / "sample_project", ignore=shutil.ignore_patterns("runs", "prepared"))
+    project = Project.open(snapshot_home / "sample_project")
     prepare_project(project)
-    yield project
-    shutil.rmtree(FIXED, ignore_errors=True)
+    return project
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
 @pytest.mark.parametrize("screen", SCREENS)
 def test_each_screen_looks_as_it_did(snap_compare, sample, half_blocks, screen, size):
-    services = fake_services(FIXED / f"data-{screen}", summarize=steady_summary)
+    services = fake_services(sample.root.parent / f"data-{screen}", summarize=steady_summary)
     services.memory.remember(sample.root, "images")
     app = create_app(None if screen == "start" else Project.open(sample.root), services)
 
@@ -69,7 +64,7 @@ def test_the_train_step_during_and_after_a_run_looks_as_it_did(snap_compare, sam
     project = Project.open(sample.root)
     run = recorded_run(project, f"20260101-000000-{moment}", 300, 120 if moment == "during" else 300, finished=moment == "after")
     lock = TrainerLock(run) if moment == "during" else None
-    services = fake_services(FIXED / f"data-train-{moment}", summarize=steady_summary)
+    services = fake_services(sample.root.parent / f"data-train-{moment}", summarize=steady_summary)
     app = create_app(project, services)
 
     async def arrive(pilot) -> None:
@@ -99,7 +94,7 @@ def test_the_compare_step_with_a_rendered_grid_looks_as_it_did(snap_compare, sam
     """A 2x2 grid (steps 2 and 4, CFG 3 and 7) rendered here, shown with its cells and the first one described."""
     project = Project.open(sample.root)
     run = render_a_2x2_grid(project)
-    app = create_app(project, fake_services(FIXED / f"data-compare-{size[0]}", summarize=steady_summary))
+    app = create_app(project, fake_services(sample.root.parent / f"data-compare-{size[0]}", summarize=steady_summary))
 
     async def arrive(pilot) -> None:
         await open_compare(app, pilot, finished=True)

@@ -111,3 +111,12 @@ def symlink_loop_message(path: Path) -> str:
         f"{path} is a symbolic-link loop: a link on the way to it leads back to itself, so it names no file or folder; "
         "point the link at a real file or folder, or give another path"
     )
+
+
+def shown_path(path: Path) -> str:
+    """A path as the user reads and types it: the home folder as ~, which keeps lines short at 80 columns."""
+    home = Path.home()
+    try:
+        return "~/" + os.fspath(path.relative_to(home)) if path != home else "~"
+    except ValueError:
+        return os.fspath(path)

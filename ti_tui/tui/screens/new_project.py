@@ -13,7 +13,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from ti_tui.errors import UserError
 from ti_tui.names import FILE_STEM
-from ti_tui.paths import user_path
+from ti_tui.paths import shown_path, user_path
 from ti_tui.settings import BUILTIN_TINY
 from ti_tui.tui.widgets.path_input import PathInput, browse_start
 from ti_tui.tui.widgets.typing_input import TypingInput
@@ -34,7 +34,7 @@ class NewProjectScreen(ModalScreen[Path | None]):
             dialog.border_title = "A new project"
             with VerticalScroll(classes="dialog-body", can_focus=False):  # the fields scroll, the buttons stay in sight
                 yield Label("Folder for the project (made if missing)")
-                yield PathInput(str(Path.cwd()) + os.sep, id="folder", compact=True)
+                yield PathInput(os.path.join(shown_path(Path.cwd()), ""), id="folder", compact=True)
                 yield Static("", id="folder-note", classes="note", markup=False)
                 yield Label(
                     f"Model: {BUILTIN_TINY} to try things in a minute, or a .safetensors/.ckpt file, a diffusers folder, a Hugging Face id"
@@ -126,10 +126,10 @@ def _folder(value: str) -> tuple[str, str]:
         return "Name a folder for the project.", ""
     folder = user_path(value, Path.cwd())
     if (folder / "project.toml").exists():
-        return f"{folder} is already a project; open it from the start screen instead.", ""
+        return f"{shown_path(folder)} is already a project; open it from the start screen instead.", ""
     if folder.exists() and not folder.is_dir():
-        return f"{folder} is a file.", ""
-    return "", f"The project will be in {folder}" + ("" if folder.exists() else " (a new folder)") + "."
+        return f"{shown_path(folder)} is a file.", ""
+    return "", f"The project will be in {shown_path(folder)}" + ("" if folder.exists() else " (a new folder)") + "."
 
 
 def _model(value: str) -> tuple[str, str]:
@@ -154,7 +154,7 @@ def _images(value: str) -> tuple[str, str]:
         return "", "The project gets an images/ folder of its own."
     folder = user_path(value, Path.cwd())
     if not folder.is_dir():
-        return f"{folder} is not a folder.", ""
+        return f"{shown_path(folder)} is not a folder.", ""
     count = len(list_image_files(folder))
     return "", f"{count} image(s) in it; 10-50 varied ones work best."
 

@@ -1,5 +1,6 @@
 """The start screen: the projects opened lately, a new project, the sample project."""
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ti_tui.errors import UserError
+from ti_tui.paths import shown_path
 from ti_tui.project import Project
 from ti_tui.tui.commands import StepCommands
 from ti_tui.usecases.journey import STEP_TITLES
@@ -112,7 +114,8 @@ class StartScreen(Screen):
                 self.open(folder)
 
         self.app.push_screen(
-            AskPath("The project folder (the one holding project.toml):", str(Path.cwd()) + "/", title="Open a project"), chosen
+            AskPath("The project folder (the one holding project.toml):", os.path.join(shown_path(Path.cwd()), ""), title="Open a project"),
+            chosen,
         )
 
     def action_open_sample(self) -> None:
@@ -139,9 +142,9 @@ class StartScreen(Screen):
 def _recent_line(entry) -> RecentLine:
     """The project's name, folder, the step it was left on and its last run, or that it is gone."""
     if not entry.exists:
-        return RecentLine(entry.path, f"{entry.path.name}  (missing: {entry.path})", False)
+        return RecentLine(entry.path, f"{entry.path.name}  (missing: {shown_path(entry.path)})", False)
     step = STEP_TITLES.get(entry.step, entry.step)
-    return RecentLine(entry.path, f"{entry.path.name}  {entry.path}\n  at {step}; {_last_run(entry.path)}", True)
+    return RecentLine(entry.path, f"{entry.path.name}  {shown_path(entry.path)}\n  at {step}; {_last_run(entry.path)}", True)
 
 
 def _last_run(folder: Path) -> str:

@@ -21,6 +21,7 @@ from textual.widgets import Checkbox, Input, Label, Static
 from textual.worker import WorkerState
 
 from ti_tui.errors import UserError
+from ti_tui.paths import shown_path
 from ti_tui.tui.widgets.apply import sentence
 from ti_tui.tui.widgets.path_input import PathInput
 from ti_tui.tui.widgets.tick_box import TickBox
@@ -94,7 +95,7 @@ class ExportPanel(VerticalScroll, can_focus=False):  # the fields in it take foc
         with Horizontal(classes="field-row"):
             yield Label("Into", classes="row-title", markup=False)
             placeholder = "a folder, or your UI's installation folder"
-            yield PathInput(_shown_path(project.exports_dir), id="target", placeholder=placeholder, compact=True)
+            yield PathInput(shown_path(project.exports_dir), id="target", placeholder=placeholder, compact=True)
         with Horizontal(id="formats"):  # first in sight: focus arrives here
             for layout, use in FORMATS.items():
                 ticked = layout in project.settings.export.formats
@@ -112,7 +113,7 @@ class ExportPanel(VerticalScroll, can_focus=False):  # the fields in it take foc
             self.exporting = False  # e exports again once the failure is said
 
     def settings_reloaded(self, project) -> None:
-        self.query_one("#target", Input).value = _shown_path(project.exports_dir)
+        self.query_one("#target", Input).value = shown_path(project.exports_dir)
         for layout in FORMATS:
             self.query_one(f"#format-{layout}", Checkbox).value = layout in project.settings.export.formats
 
@@ -251,7 +252,7 @@ class ExportPanel(VerticalScroll, can_focus=False):  # the fields in it take foc
 
         plan = self.plan
         which = f"step {plan.checkpoint.step} of run {plan.run.id}" if plan is not None else "the chosen checkpoint"
-        there = "\n".join(str(path) for path in message.existing)
+        there = "\n".join(shown_path(path) for path in message.existing)
         verb = "is" if len(message.existing) == 1 else "are"
 
         def answered(yes: bool | None) -> None:
@@ -307,15 +308,6 @@ def _usage_lines(plan: ExportPlan) -> list[tuple[str, str]]:
     if plan.target.kind != "folder":
         return [("usage-title", f"In {tool}, type {text}") for tool, text in usage]
     return [("usage-title", "What to type:"), *(("usage-row", f"{tool}: {text}") for tool, text in usage)]
-
-
-def _shown_path(path: Path) -> str:
-    """A path as the user reads and types it: the home folder as ~."""
-    home = Path.home()
-    try:
-        return "~/" + os.fspath(path.relative_to(home)) if path != home else "~"
-    except ValueError:
-        return os.fspath(path)
 
 
 def _time_and_size(path: Path) -> tuple[int, int] | None:

@@ -21,6 +21,7 @@ from textual.widgets import Input, Label, Static
 from textual.worker import Worker, WorkerState
 
 from ti_tui.errors import UserError
+from ti_tui.paths import shown_path
 from ti_tui.sd.tiny import NOISE_NOTICE
 from ti_tui.settings import BUILTIN_TINY
 from ti_tui.tui.widgets.apply import sentence
@@ -192,7 +193,7 @@ class TryPanel(Vertical):
         state.update(f"{self.rendered_words}:")
         self.query_one("#picture", Picture).show(path)
         noise = f"\n{NOISE_NOTICE.split(' (')[0]}." if self.noise else ""
-        self.query_one("#image-path", Static).update(f"{path}{noise}")
+        self.query_one("#image-path", Static).update(f"{shown_path(path)}{noise}")
 
     def stop(self) -> None:
         if self.rendering is not None:
