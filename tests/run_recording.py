@@ -17,19 +17,22 @@ STARTED_AT = 1_790_000_000.0
 TYPICAL_NORM = 0.385
 
 
-def recorded_run(project: Project, name: str, steps: int, reached: int, every: int = 50, finished: bool = True) -> RunDirectory:
-    """A run of `steps` steps that got to step `reached`: a checkpoint, a validation and previews every `every` steps."""
+def recorded_run(
+    project: Project, name: str, steps: int, reached: int, every: int = 50, finished: bool = True, growth: float = 1.0
+) -> RunDirectory:
+    """A run of `steps` steps that got to step `reached`: a checkpoint, a validation and previews every `every` steps.
+    Its longest vector grows from a typical token's length by `growth` times that over the run (2x at the end by default)."""
     run = RunDirectory(project.runs_dir / name)
     run.checkpoints_dir.mkdir(parents=True)
     run.previews_dir.mkdir()
     run.write_facts(RunFacts(project=project.root, settings=project.settings, steps=steps, vectors=2, images=[], created=STARTED_AT))
     with open(run.events_file, "w", encoding="utf-8") as events:
-        for event in recorded_events(run, project.settings.token.trigger, steps, reached, every, finished):
+        for event in recorded_events(run, project.settings.token.trigger, steps, reached, every, finished, growth):
             events.write(json.dumps(event) + "\n")
     return run
 
 
-def recorded_events(run: RunDirectory, trigger: str, steps: int, reached: int, every: int, finished: bool):
+def recorded_events(run: RunDirectory, trigger: str, steps: int, reached: int, every: int, finished: bool, growth: float = 1.0):
     sequence = 0
 
     def event(kind: str, at_step: int, **fields) -> dict:
@@ -46,7 +49,7 @@ def recorded_events(run: RunDirectory, trigger: str, steps: int, reached: int, e
     yield event("validation", 0, step=0, loss=0.2)
     for step in range(1, reached + 1):
         loss = 0.12 + 0.08 * math.exp(-step / 400) + 0.03 * math.sin(step * 0.7)
-        norms = [TYPICAL_NORM * (1 + step / steps), TYPICAL_NORM * (1 + step / (2 * steps))]
+        norms = [TYPICAL_NORM * (1 + growth * step / steps), TYPICAL_NORM * (1 + step / (2 * steps))]
         yield event("step", step, step=step, total=steps, loss=loss, loss_smoothed=0.12 + 0.08 * math.exp(-step / 400), lr=0.005,
                     steps_per_s=2.0, eta_s=(steps - step) / 2.0, norms=[round(norm, 5) for norm in norms], memory_mb=480.0)  # fmt: skip
         if step % every == 0 or step == steps:

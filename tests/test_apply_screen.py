@@ -345,3 +345,13 @@ def test_the_apply_step_looks_as_it_did(snap_compare, fixed_project, half_blocks
         await settle(app, pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=arrive)
+
+
+async def test_apply_warns_when_the_checkpoint_it_would_export_is_likely_over_trained(sample, services):
+    write_checkpoints(recorded_run(sample, "20260101-000000-zorbot", 300, 300, growth=4.0), steps=(100, 300))  # 3x from step 150
+    app = create_app(sample, services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_apply(app, pilot)
+        await until(pilot, lambda: "likely over-trained" in shown(screen, "#usage"), "the warning")
+        assert "! Step 300 of run 20260101-000000-zorbot is likely over-trained" in shown(screen, "#usage")
+        assert "Step 100 is suggested" in shown(screen, "#usage")

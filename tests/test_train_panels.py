@@ -227,3 +227,16 @@ async def test_home_and_end_on_the_checkpoints_choose_the_newest_and_the_first_c
         assert table.get_row_at(table.cursor_row)[0] == "50", "End left the cursor where it was"
         await pilot.press("home")
         assert table.get_row_at(table.cursor_row)[0] == "300"
+
+
+async def test_the_checkpoints_panel_says_which_checkpoint_is_suggested_and_why(sample, services):
+    recorded_run(sample, NEWER, 300, 300)  # validation falling to the end, vectors 2x a typical token there
+    app = create_app(sample, services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_finished_run(app, pilot, "the recorded run")
+        await go_to(pilot, screen, "checkpoints")
+        said = screen.query_one("#checkpoint-suggestion", Static).render().plain
+        assert said.startswith("Suggested: Step 300: the validation loss was still falling at the end"), said
+        table = screen.query_one("#checkpoint-table", DataTable)
+        verdicts = {table.get_row_at(row)[0]: table.get_row_at(row)[3] for row in range(table.row_count)}
+        assert verdicts["300"] == "suggested" and verdicts["250"] == ""

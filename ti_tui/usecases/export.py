@@ -29,6 +29,9 @@ from ti_tui.paths import resolved, user_path
 from ti_tui.project import Project
 from ti_tui.runs import RunDirectory, run_status
 from ti_tui.runs.directory import Checkpoint
+from ti_tui.runs.history import OVER_TRAINED_TIMES
+from ti_tui.runs.status import read_history
+from ti_tui.runs.suggestion import suggest_checkpoint
 from ti_tui.sd.family import label_for_width, read_safetensors_header
 from ti_tui.torch_files import run_with_torch
 from ti_tui.usecases.checkpoints import chosen_checkpoint
@@ -223,7 +226,14 @@ def plan_export(
                 f"{path} is a folder, where the export writes a file: move it away, or set export.name to export under another name"
             )
     warnings = []
-    status = run_status(run)
+    status = run_status(run)  # first: it says what is wrong with a run folder that cannot be read
+    with read_history(run) as history:
+        suggestion = suggest_checkpoint(history)
+    if suggestion is not None and suggestion.flags(checkpoint.step):
+        warnings.append(
+            f"Step {checkpoint.step:,} of run {run.id} is likely over-trained: its vectors are over {OVER_TRAINED_TIMES:g}x "
+            f"a typical token. Step {suggestion.step:,} is suggested; choose it in Compare, or export with --step {suggestion.step}."
+        )
     if status.active:
         latest = checkpoint == run.checkpoints()[-1]
         which = f"step {checkpoint.step} is its latest checkpoint so far" if latest else f"this exports step {checkpoint.step}"

@@ -8,6 +8,7 @@ from ti_tui.runs import RunDirectory
 from ti_tui.runs.events import duration
 from ti_tui.runs.history import CheckpointRow, Preview, RunHistory
 from ti_tui.runs.status import RunStatus
+from ti_tui.runs.suggestion import Suggestion, suggest_checkpoint
 from ti_tui.tui.widgets.curve_plot import Curve
 
 CURVE_POINTS = 400  # more than the braille dots across the widest terminal
@@ -25,6 +26,7 @@ class RunView:
     curves: dict[str, list[Curve]]
     vector_verdict: str
     checkpoints: list[CheckpointRow]
+    suggestion: Suggestion | None  # the checkpoint to use, and why; None before the first
     previews: list[Preview]
     lines: list[str]
     events_read: int
@@ -75,6 +77,7 @@ def look_at(run: RunDirectory, history: RunHistory, status: RunStatus) -> RunVie
         },
         vector_verdict=history.vector_verdict(),
         checkpoints=history.checkpoint_rows(),
+        suggestion=suggest_checkpoint(history),
         previews=list(history.previews),
         lines=list(history.lines)[-40:],
         events_read=history.events_read,
