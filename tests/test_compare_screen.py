@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 from textual.widgets import DataTable, Static
-from wizard_support import copy_of_sample, fake_services, record_notices, settle, until_seen, write_checkpoints
+from wizard_support import copy_of_sample, fake_services, record_notices, settle, until_screen, until_seen, write_checkpoints
 
 from ti_tui.project import Project
 from ti_tui.tui.app import create_app
@@ -96,3 +96,32 @@ async def test_a_symbolic_link_loop_given_as_a_model_is_said_at_the_field(tmp_pa
         assert app.screen.query_one("#add-model").display
         assert not any("Something went wrong" in notice for notice in said)
     assert Project.open(project.root).settings.xy.z == ""
+
+
+async def test_the_grid_says_which_step_is_suggested_and_step_suggested_lays_it_between_its_neighbours(sample, services):
+    from run_recording import recorded_run
+
+    from ti_tui.infer.grid import GridDirectory
+    from ti_tui.usecases.compare import plan_grid
+
+    run = recorded_run(sample, "20260101-000000-zorbot", 300, 300, growth=4.0)  # 3x a typical token from step 150
+    write_checkpoints(run, steps=(50, 100, 150, 200, 250, 300))
+    plan = plan_grid(sample, x="step=suggested", y="cfg=7")
+    assert plan.axes["x"].labels == ("Step: 50", "Step: 100", "Step: 150")
+    grid = GridDirectory(sample.root / "grids" / "20260101-000000")
+    grid.path.mkdir(parents=True)
+    grid.write_plan(plan)
+    app = create_app(sample, services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        app.open_step("compare")
+        screen = await until_screen(app, pilot, CompareScreen, "the Compare step")
+        await until_seen(screen, lambda view: view.grid == grid, "the grid planned")
+        await settle(app, pilot)
+        assert "step 100 is suggested (Train's Checkpoints say why)" in screen.query_one("#grid-words", Static).render().plain
+        await pilot.press("right")  # from step 50 to step 100
+        await settle(app, pilot)
+        assert "(suggested)" in screen.query_one("#cell-facts", Static).render().plain.splitlines()[0]
+        await pilot.press("right")
+        await settle(app, pilot)
+        assert "(suggested)" not in screen.query_one("#cell-facts", Static).render().plain

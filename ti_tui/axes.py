@@ -1,6 +1,7 @@
 """The axes of an XY(Z) grid, written as the popular web UI's XYZ plot takes them.
 
-    step=250,500,1000      checkpoints by step; "all" = every saved one, "last" = the newest
+    step=250,500,1000      checkpoints by step; "all" = every saved one, "last" = the newest,
+                           "suggested" = the one suggested and its neighbours
     cfg=3-12 (+1.5)        a range by increment: 3, 4.5, ... 12
     cfg=1-10 [5]           a range by count: 5 values from 1 to 10
     seed=1-4               a range of whole numbers, by 1
@@ -61,14 +62,14 @@ ALIASES = {
     "strengths": "strength",
 }
 MAX_VALUES = 100
-STEP_WORDS = ("all", "last")
+STEP_WORDS = ("all", "last", "suggested")
 _RANGE = re.compile(r"(?P<low>[^-\s]+)\s*-\s*(?P<high>[^-\s(\[]+)\s*(?:\((?P<sign>[+-])\s*(?P<by>[^)]*)\)|\[(?P<count>[^\]]*)\])?")
 
 
 @dataclass(frozen=True)
 class Axis:
     kind: AxisKind
-    values: tuple  # numbers, words, or for step "all"/"last" until a grid is planned
+    values: tuple  # numbers, words, or for step "all"/"last"/"suggested" until a grid is planned
     spec: str
 
     @property

@@ -192,7 +192,9 @@ class XYSettings(Section):
 
     prompt: str = Field("a photo of [name]", description="the prompt of every cell; [name] becomes the trigger")
     negative_prompt: str = Field("", description="what the grid's images should avoid")
-    x: str = Field("step=all", description='across: AXIS=VALUES, such as "step=all", "step=250,500,1000", "cfg=3-12 (+1.5)"')
+    x: str = Field(
+        "step=suggested", description='across: AXIS=VALUES, such as "step=suggested", "step=all", "step=250,500,1000", "cfg=3-12 (+1.5)"'
+    )
     y: str = Field("cfg=3,5,7,9", description='down: axes are step, cfg, model, seed, sampler, steps, prompt, strength; "" = none')
     z: str = Field("", description='one grid per value, such as "model=other.safetensors" ("" = one grid)')
     seed: Seed = Field(1, description="the seed of every cell (unless seed is an axis)")

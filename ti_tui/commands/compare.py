@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ti_tui.commands import quoted
 
-AXES_HELP = 'AXIS=VALUES: step=250,500,1000 | step=all | cfg=4-10 (+3) | seed=1-4 | model=a.safetensors,b.safetensors | sampler=Euler a,DDIM | steps=10,20 | prompt=photo,painting | strength=0.5-1.5 [3]; "" = none'
+AXES_HELP = 'AXIS=VALUES: step=250,500,1000 | step=all | step=suggested | cfg=4-10 (+3) | seed=1-4 | model=a.safetensors,b.safetensors | sampler=Euler a,DDIM | steps=10,20 | prompt=photo,painting | strength=0.5-1.5 [3]; "" = none'
 
 
 def add_commands(commands) -> None:

@@ -134,6 +134,8 @@ def _resolve(project: Project, run: RunDirectory, axis: Axis, prompt: str) -> li
         for value in axis.values:
             if value == "all":
                 resolved.extend(run.checkpoints() or [find_checkpoint(run, None)])
+            elif value == "suggested":
+                resolved.extend(_suggested_and_neighbours(run))
             else:
                 resolved.append(find_checkpoint(run, None if value == "last" else value))
         return resolved
@@ -145,6 +147,19 @@ def _resolve(project: Project, run: RunDirectory, axis: Axis, prompt: str) -> li
             raise UserError(f'the prompt axis "{axis.spec}" searches for "{search}", which the prompt "{prompt}" does not contain')
         return list(axis.values)
     return list(axis.values)
+
+
+def _suggested_and_neighbours(run: RunDirectory) -> list:
+    """The checkpoint suggested and the saved ones either side of it, to judge it by eye; the last when none is."""
+    from ti_tui.runs.status import read_history
+    from ti_tui.runs.suggestion import suggest_checkpoint
+
+    checkpoints = run.checkpoints() or [find_checkpoint(run, None)]
+    with read_history(run) as history:
+        suggestion = suggest_checkpoint(history)
+    steps = [checkpoint.step for checkpoint in checkpoints]
+    at = steps.index(suggestion.step) if suggestion is not None and suggestion.step in steps else len(steps) - 1
+    return checkpoints[max(0, at - 1) : at + 2]
 
 
 def _existing_model(project: Project, text: str) -> str:

@@ -44,6 +44,7 @@ class GridView:
     plan: GridPlan
     status: GridStatus
     rendered: frozenset[str]  # keys of the cells whose image is on disk
+    suggested: int | None  # the step suggested in the grid's run, to say on its cells
 
 
 class CompareScreen(StepScreen):
@@ -109,7 +110,7 @@ class CompareScreen(StepScreen):
     @work(thread=True, exit_on_error=False, exclusive=True, group="follow")
     def follow(self, project, grid: GridDirectory | None = None) -> None:
         worker = get_current_worker()
-        plan, last = None, None
+        plan, last, suggested = None, None, None
         while not worker.is_cancelled:
             if grid is None:
                 grids = list_grids(project)
@@ -117,7 +118,9 @@ class CompareScreen(StepScreen):
                     return
                 grid = grids[-1]
             try:
-                plan = plan or grid.plan()
+                if plan is None:
+                    plan = grid.plan()
+                    suggested = _suggested_step(project, plan.run)
                 status = grid_status(grid)
             except UserError as error:
                 self.post_message(self.Refused(str(error)))
@@ -126,7 +129,7 @@ class CompareScreen(StepScreen):
             look = (status.state, status.done, tuple(status.images), rendered)
             if look != last:
                 last = look
-                self.post_message(self.Seen(GridView(grid, plan, status, rendered)))
+                self.post_message(self.Seen(GridView(grid, plan, status, rendered, suggested)))
             if not status.active:
                 return
             time.sleep(POLL_SECONDS)
@@ -167,6 +170,8 @@ class CompareScreen(StepScreen):
         words = f"Grid {view.grid.id} ({axes}): {status.state}, {status.done} of {status.total} cells"
         if status.message and status.state != "finished":
             words += f"; {status.message}"
+        if view.suggested is not None:
+            words += f"; step {view.suggested:,} is suggested (Train's Checkpoints say why)"
         self.query_one("#grid-words", Static).update(words)
         progress = self.query_one("#grid-progress", ProgressBar)
         progress.display = status.active
@@ -217,6 +222,8 @@ class CompareScreen(StepScreen):
         settings = cell.settings
         labels = [axis.labels[getattr(cell, role)] for role, axis in self.view.plan.axes.items()]
         chosen = "  (chosen)" if settings.embedding == self.chosen_embedding() else ""
+        if self.view.suggested is not None and settings.embedding_label == f"step {self.view.suggested}":
+            chosen += "  (suggested)"
         facts.update(
             "\n".join(
                 [
@@ -349,3 +356,13 @@ class CompareScreen(StepScreen):
 def _value_of(label: str) -> str:
     """ "CFG scale: 7" -> "7": the table's headers are short, the axis is named in the fields above."""
     return label.split(": ", 1)[-1]
+
+
+def _suggested_step(project, run_id: str) -> int | None:
+    from ti_tui.runs.status import read_history
+    from ti_tui.runs.suggestion import suggest_checkpoint
+    from ti_tui.usecases.training import find_run
+
+    with read_history(find_run(project, run_id)) as history:
+        suggestion = suggest_checkpoint(history)
+    return suggestion.step if suggestion is not None else None
