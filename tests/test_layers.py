@@ -17,6 +17,7 @@ LAYERS = {
         "errors",
         "findings",
         "fsutil",
+        "intervals",
         "names",
         "paths",
         "prompts",

@@ -14,6 +14,9 @@ from ti_tui.prompts import PROMPT_TEMPLATES
 from ti_tui.schedule import ScheduleError, SchedulePreset, parse_piecewise, parse_single_rate
 
 Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
+# Steps between checkpoints, validations or previews; "auto" spreads them over the run (ti_tui/intervals.py).
+Interval = Annotated[int, Field(ge=1)] | Literal["auto"]
+IntervalOrNone = Annotated[int, Field(ge=0)] | Literal["auto"]
 CfgScale = Annotated[float, Field(ge=0.0, le=30.0)]
 
 CURRENT_SCHEMA = 1
@@ -155,8 +158,12 @@ class TrainingSettings(Section):
     gradient_checkpointing: Literal["auto", "on", "off"] = Field(
         "auto", description="auto (on when the GPU is small) | on | off: trades speed for memory"
     )
-    save_every: int = Field(100, ge=1, description="steps between checkpoints (each one can be compared and exported)")
-    validation_every: int = Field(50, ge=0, description="steps between fixed-noise validation losses; 0 = none")
+    save_every: Interval = Field(
+        "auto", description='steps between checkpoints (each one can be compared and exported); "auto" = about 10 a run'
+    )
+    validation_every: IntervalOrNone = Field(
+        "auto", description='steps between fixed-noise validation losses; "auto" = about 10 a run; 0 = none'
+    )
     processes: int = Field(1, ge=1, le=64, description="GPUs to train on at once (data parallel)")
 
 
@@ -175,7 +182,7 @@ class ScheduleSettings(Section):
 class PreviewSettings(Section):
     """Images rendered while training, at fixed seeds, so steps can be compared."""
 
-    every: int = Field(200, ge=0, description="steps between previews; 0 = no previews")
+    every: IntervalOrNone = Field("auto", description='steps between previews; "auto" = about 5 rounds a run; 0 = no previews')
     prompts: list[str] = Field(
         ["a photo of [name]", "a portrait of [name], oil painting"],
         description="prompts; [name] becomes the trigger",

@@ -28,6 +28,7 @@ def add_commands(commands) -> None:
 
 def train_project(arguments: argparse.Namespace) -> int:
     from ti_tui.commands.progress import follow
+    from ti_tui.intervals import describe_intervals, run_intervals, shortfalls
     from ti_tui.project import Project
     from ti_tui.runs import RunWatcher, run_status
     from ti_tui.schedule import LearningRateSchedule
@@ -57,6 +58,10 @@ def train_project(arguments: argparse.Namespace) -> int:
                 f"token.vectors = {set_vectors} counts only for runs that start from the init text"
             )
         print("Learning rate: " + "; ".join(schedule.describe()))
+        intervals = run_intervals(facts.settings, facts.steps)
+        print(describe_intervals(intervals))
+        for missed in shortfalls(intervals, facts.first_step, facts.last_step):
+            print(f"Warning: the run has {missed}")
         for finding in summarize_project(project).problems:
             if finding.check == "trigger":
                 print(f"Warning: {finding_line(finding, project.root)}")

@@ -29,6 +29,7 @@ from ti_tui.errors import UserError
 from ti_tui.findings import Fix
 from ti_tui.fsutil import atomic_write_bytes, file_sha256
 from ti_tui.infer.render import RenderRequest, parameters_text, render, sampler_name, save_png
+from ti_tui.intervals import run_intervals
 from ti_tui.prompts import TagOptions, build_prompt, load_templates, pick_template
 from ti_tui.runs import FINAL_EVENT, EventWriter, RunDirectory, describe_event
 from ti_tui.schedule import LearningRateSchedule
@@ -59,6 +60,7 @@ class Trainer:
         self.run_dir = run
         self.facts = run.facts()
         self.settings = self.facts.settings
+        self.intervals = run_intervals(self.settings, self.facts.steps)  # "auto" spread over this run's own steps
         self.faults = faults or Faults()
         self.events: LoggedEvents | SilentEvents = SilentEvents()
         self.stop_reason: str | None = None  # set from a signal handler
@@ -193,7 +195,7 @@ class Trainer:
         self.loss_scaler = LossScaler(self.state, enabled=self.frozen.unet.dtype == torch.float16)
         self.rollback = Rollback(self.state, self.events)
         self.describe_the_run()
-        if self.state.step == self.facts.first_step and training.validation_every:
+        if self.state.step == self.facts.first_step and self.intervals.validation:
             self.validate()
 
     def starting_vectors(self) -> torch.Tensor:
@@ -256,6 +258,9 @@ class Trainer:
             gradient_checkpointing=frozen.checkpointing,
             memory_estimate_mb=round(memory.total_mb),
             memory_estimate=memory.describe(),
+            save_every=self.intervals.save,
+            validation_every=self.intervals.validation,
+            preview_every=self.intervals.preview,
         )
 
     def encode_image(self, image_index: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -357,12 +362,12 @@ class Trainer:
     def do_what_is_due(self) -> None:
         """Validation, a checkpoint and previews each on its own schedule; the last step gets all three."""
         step, last = self.state.step, self.state.step == self.facts.last_step
-        training, preview = self.settings.training, self.settings.preview
-        if training.validation_every and (step % training.validation_every == 0 or last):
+        every = self.intervals
+        if every.validation and (step % every.validation == 0 or last):
             self.validate()
-        if step % training.save_every == 0 or last:
+        if step % every.save == 0 or last:
             self.save_checkpoint()
-        if preview.every and (step % preview.every == 0 or last):
+        if every.preview and (step % every.preview == 0 or last):
             self.render_previews()
 
     def validate(self) -> None:

@@ -1,5 +1,6 @@
 """Numbers in words, the way the screens show them."""
 
+from ti_tui.intervals import describe_intervals, run_intervals, shortfalls
 from ti_tui.runs.events import duration
 
 
@@ -10,10 +11,13 @@ def gib(megabytes: float) -> str:
 def describe_forecast(forecast, project, device) -> str:
     """What the run will be: passes over the images, the memory on this device, and the time, as estimates."""
     training = project.settings.training
+    intervals = run_intervals(project.settings, training.steps)
     lines = [
         f"{training.steps} steps of {training.batch_size} image(s)"
         + (f" x {training.gradient_accumulation} accumulated" if training.gradient_accumulation > 1 else "")
-        + f" over {forecast.images} training image(s): {forecast.epochs:.1f} passes, each image seen about {forecast.epochs:.0f} times."
+        + f" over {forecast.images} training image(s): {forecast.epochs:.1f} passes, each image seen about {forecast.epochs:.0f} times.",
+        describe_intervals(intervals),
+        *(f"! A run would have {missed}." for missed in shortfalls(intervals, 0, training.steps)),
     ]
     if forecast.memory is None:
         lines.append(f"Memory and time: {forecast.problem}." if forecast.problem else "")

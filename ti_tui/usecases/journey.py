@@ -13,6 +13,7 @@ from ti_tui.dataset.captions import caption_warnings, read_caption_file
 from ti_tui.dataset.checks import MIN_IMAGES
 from ti_tui.dataset.files import list_image_files
 from ti_tui.errors import UserError
+from ti_tui.intervals import run_intervals, shortfalls
 from ti_tui.project import Project
 from ti_tui.usecases.summary import ProjectSummary, summarize_project
 
@@ -55,7 +56,7 @@ class StepState:
 def step_states(project: Project, summary: ProjectSummary | None = None) -> dict[Step, StepState]:
     """Every step's state; pass a fresh summary to save working it out again."""
     summary = summary or summarize_project(project)
-    states = [_images(project, summary), _captions(project), _token(project), _settings(summary), _train(project, summary)]
+    states = [_images(project, summary), _captions(project), _token(project), _settings(project, summary), _train(project, summary)]
     states += [_compare(project), _apply(project)]
     return {state.step: state for state in states}
 
@@ -97,10 +98,14 @@ def _token(project: Project) -> StepState:
     return StepState("token", "done", f"{token.trigger}, {vectors}")
 
 
-def _settings(summary: ProjectSummary) -> StepState:
+def _settings(project: Project, summary: ProjectSummary) -> StepState:
     blocking = [problem for problem in summary.errors if problem.check in ("model", "tokenizer")]
     if blocking:
         return StepState("settings", "attention", blocking[0].what.rstrip("."))
+    steps = project.settings.training.steps
+    missed = shortfalls(run_intervals(project.settings, steps), 0, steps)
+    if missed:
+        return StepState("settings", "attention", f"a run would have {missed[0]}")
     return StepState("settings", "done", summary.model_text)
 
 

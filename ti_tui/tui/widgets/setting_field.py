@@ -1,9 +1,10 @@
 """A setting of project.toml as a field: typed (or chosen), checked as it changes, saved through the core
 a moment after the last change, and the problem shown under it in the words `ti-tui doctor` uses."""
 
+import types
 import typing
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 from textual import on
 from textual.app import ComposeResult
@@ -100,6 +101,8 @@ class SettingField(Vertical):
             if item is str:
                 return [part.strip() for part in text.split("|") if part.strip()]
             return [_number(part, item) for part in text.replace(",", " ").split()]
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+            return _number_or_word(text, typing.get_args(annotation))
         return _number(text, annotation) if annotation in (int, float) else text
 
     def bounds_problem(self, value) -> str:
@@ -189,6 +192,22 @@ class SettingField(Vertical):
         """Save now what is waiting for the typing to stop (before the screen goes)."""
         if self.save_timer is not None:
             self.save()
+
+
+def _number_or_word(text: str, kinds: tuple):
+    """A number, or one of the words a setting takes in place of one (such as "auto")."""
+    words = [word for kind in kinds if typing.get_origin(kind) is Literal for word in typing.get_args(kind)]
+    if text.strip() in words:
+        return text.strip()
+    number = next(
+        typing.get_args(kind)[0] if typing.get_origin(kind) is Annotated else kind
+        for kind in kinds
+        if typing.get_origin(kind) is not Literal
+    )
+    try:
+        return _number(text, number)
+    except ValueError:
+        raise ValueError(f"should be a whole number or {' or '.join(repr(word) for word in words)}") from None
 
 
 def _number(text: str, kind: type):
