@@ -240,3 +240,23 @@ async def test_the_checkpoints_panel_says_which_checkpoint_is_suggested_and_why(
         table = screen.query_one("#checkpoint-table", DataTable)
         verdicts = {table.get_row_at(row)[0]: table.get_row_at(row)[3] for row in range(table.row_count)}
         assert verdicts["300"] == "suggested" and verdicts["250"] == ""
+
+
+async def test_the_plan_does_not_offer_t_while_a_run_is_at_work_and_does_once_it_has_ended(sample, services):
+    run = recorded_run(sample, NEWER, 300, 120, finished=False)
+    lock = TrainerLock(run)
+    app = create_app(sample, services)
+    async with app.run_test(size=SIZE) as pilot:
+        try:
+            screen = await open_train(app, pilot, lambda view: view.status.state == "running", "the run at work")
+            await until(pilot, lambda: "A run is at work" in shown_plan(screen), "the plan said to be the next run's")
+            assert "Press t to start training." not in shown_plan(screen)
+            EventWriter(run.events_file).write("finished", reason="completed", message="trained 120 steps", step=120)
+        finally:
+            lock.release()
+        await until_seen(screen, lambda view: view.status.state == "finished", "the run finished")
+        await until(pilot, lambda: "Press t to start training." in shown_plan(screen), "t offered again")
+
+
+def shown_plan(screen) -> str:
+    return screen.query_one("#plan-text", Static).render().plain

@@ -29,3 +29,17 @@ def test_running_out_of_memory_in_a_step_names_the_next_setting_and_the_run_resu
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert run_status(run).state == "finished" and run.checkpoints()[-1].step == 10
     LEDGER.survived += 1
+
+
+def test_running_out_of_memory_before_any_checkpoint_says_to_start_a_new_run_not_to_continue_from_one(tmp_path):
+    project = project_copy(
+        tmp_path, {"training.save_every": 4, "training.validation_every": 0, "preview.every": 0, "training.batch_size": 2}
+    )
+    result = run_ti_tui("train", str(project.root), "--steps", "10", env={"TI_TUI_FAULTS": "oom_at=2"})
+    LEDGER.injected += 1
+    said = result.stdout + result.stderr
+    assert result.returncode != 0 and "Traceback" not in said
+    assert "step 2 ran out of memory on cpu" in said and "no checkpoint had been saved yet" in said
+    assert "and start a new run; or resume this run as it is once more memory is free" in said
+    assert "continue from the checkpoint" not in said
+    LEDGER.survived += 1

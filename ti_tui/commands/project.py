@@ -73,8 +73,12 @@ def doctor_report(arguments: argparse.Namespace) -> int:
         for line in section.lines:
             print("  " + line.replace("\n", "\n  "))
     print("\nVerdict")
+    said = [finding for finding in report.listed_above if finding.severity != "error"]
     for finding in report.findings:
-        print(f"  {'problem' if finding.severity == 'error' else 'warning'}: {finding_line(finding, project)}")
+        if finding not in said:
+            print(f"  {'problem' if finding.severity == 'error' else 'warning'}: {finding_line(finding, project)}")
+    if said:
+        print(f"  {len(said)} warning(s) about the images, listed under Images above.")
     if not report.blocks_training:
         print("  No problems found." if not report.findings else "  Nothing blocks training.")
     return 1 if report.blocks_training else 0

@@ -253,7 +253,7 @@ def set_findings(all_facts: list[ImageFacts], names: dict[Path, str]) -> list[Fi
                 "count",
                 "error",
                 (),
-                f"Only {count} usable image(s)",
+                f"Only {count} usable image(s)" if count else "No usable images",
                 f"Add at least {MIN_IMAGES - count} more; 10-50 varied ones work best",
                 Fix("import-images"),
             )

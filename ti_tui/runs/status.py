@@ -63,6 +63,9 @@ class RunStatus:
             )
             log = f" (its last words are in {self.log_file})" if self.log_file else ""
             return f"lost at {progress}: the trainer stopped without saying why{log}{where}"
+        if self.state == "stopped" and self.reason.startswith("stopped"):
+            # The trainer's words name the step already: "stopped on request at step 36".
+            return f"{self.reason.removesuffix(f' at step {self.step}')} at {progress}"
         if self.state in ("stalled", "finished", "stopped", "failed"):
             return f"{self.state} at {progress}" + (f": {self.reason}" if self.reason else "")
         return f"{self.state}, {progress}"

@@ -136,9 +136,10 @@ class Trainer:
                 "resume", self.run_dir.id
             )
         advice = "; ".join(text for _, text in choices)
+        then = "continue from the checkpoint as a new run" if kept else "start a new run"
         message = (
             f"step {step} ran out of memory on {device} ({error}); {where}. Set, one at a time, {advice}, "
-            "and continue from the checkpoint as a new run; or resume this run as it is once more memory is free"
+            f"and {then}; or resume this run as it is once more memory is free"
         )
         return message, Fix("edit-setting", choices[0][0])
 

@@ -15,7 +15,11 @@ def describe_forecast(forecast, project, device) -> str:
     lines = [
         f"{training.steps} steps of {training.batch_size} image(s)"
         + (f" x {training.gradient_accumulation} accumulated" if training.gradient_accumulation > 1 else "")
-        + f" over {forecast.images} training image(s): {forecast.epochs:.1f} passes, each image seen about {forecast.epochs:.0f} times.",
+        + (
+            f" over {forecast.images} training image(s): {forecast.epochs:.1f} passes, each image seen about {forecast.epochs:.0f} times."
+            if forecast.images
+            else ", with no images to train on yet (Images, step 1)."
+        ),
         describe_intervals(intervals),
         *(f"! A run would have {missed}." for missed in shortfalls(intervals, 0, training.steps)),
     ]

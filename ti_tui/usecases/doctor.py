@@ -15,6 +15,8 @@ from ti_tui.sd.device import CPU_BF16_VARIABLE, ComputeDevice, detect_devices, d
 from ti_tui.settings import BUILTIN_TINY, ProjectSettings
 from ti_tui.usecases.summary import ProjectSummary, summarize_project
 
+# A UNet this large is a real model (SD 1.5's has 860M parameters), which a CPU trains in hours.
+FULL_SIZE_UNET_PARAMETERS = 300_000_000
 LIBRARIES = (
     "torch",
     "diffusers",
@@ -40,6 +42,7 @@ class ReportSection:
 class DoctorReport:
     sections: list[ReportSection]
     findings: list[Finding]  # the verdict
+    listed_above: list[Finding] = field(default_factory=list)  # those a section lists already (the images')
 
     @property
     def blocks_training(self) -> bool:
@@ -60,6 +63,7 @@ def diagnose(project_path: Path | None) -> DoctorReport:
         ReportSection("Libraries", [(library, _installed_version(library)) for library in LIBRARIES]),
     ]
     findings: list[Finding] = []
+    listed_above: list[Finding] = []
     compute = ReportSection("Compute")
     sections.append(compute)
     devices: list[ComputeDevice] | None = None
@@ -86,10 +90,11 @@ def diagnose(project_path: Path | None) -> DoctorReport:
             images, image_findings = _image_section(project)
             sections.append(images)
             findings += image_findings
+            listed_above = image_findings
             findings += _damaged_runs(project)
             if devices is not None:
-                findings += _device_problems(project.settings, devices)
-    return DoctorReport(sections, sorted(findings, key=lambda finding: finding.severity != "error"))
+                findings += _device_problems(project.settings, devices, project.root)
+    return DoctorReport(sections, sorted(findings, key=lambda finding: finding.severity != "error"), listed_above)
 
 
 def _project_section(summary: ProjectSummary) -> ReportSection:
@@ -133,15 +138,27 @@ def _damaged_runs(project: Project) -> list[Finding]:
     return findings
 
 
-def _device_problems(settings: ProjectSettings, devices: list[ComputeDevice]) -> list[Finding]:
+def _device_problems(settings: ProjectSettings, devices: list[ComputeDevice], project_root: Path) -> list[Finding]:
     """Whether the device the project asks for exists, and whether training will be painfully slow."""
     names = [device.name for device in devices]
     problem = device_setting_problem(settings.model.device, names)
     if problem:
         return [Finding("error", problem, fix=Fix("edit-setting", "model.device"), check="device")]
-    if settings.model.base != BUILTIN_TINY and (settings.model.device == "cpu" or names == ["cpu"]):
-        return [Finding("warning", "Training runs on the CPU: expect hours for an SD 1.5 model; a GPU makes it minutes.", check="device")]
+    if settings.model.base != BUILTIN_TINY and (settings.model.device == "cpu" or names == ["cpu"]) and _full_size(settings, project_root):
+        return [Finding("warning", "Training runs on the CPU: a full-size model takes hours here; a GPU makes it minutes.", check="device")]
     return []
+
+
+def _full_size(settings: ProjectSettings, project_root: Path) -> bool:
+    """Whether the model is one of the real ones, which a CPU trains slowly; a small test model is not.
+    One that cannot be read is said elsewhere, and taken for a full-size one here."""
+    from ti_tui.sd.size import model_size
+    from ti_tui.sd.source import classify_model_source
+
+    try:
+        return model_size(classify_model_source(settings.model.base, project_root)).unet_parameters >= FULL_SIZE_UNET_PARAMETERS
+    except (UserError, OSError):
+        return True
 
 
 def _describe_device(device: ComputeDevice) -> str:

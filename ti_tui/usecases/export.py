@@ -118,10 +118,12 @@ def _installation_at(root: Path, given: Path, family_label: str) -> ExportTarget
         return _invokeai(root, given, family_label)
     if (root / "main.py").is_file() and (root / "folder_paths.py").is_file() and (root / "comfy").is_dir():
         folder = root / "models" / "embeddings"
-        description = (
-            f"a ComfyUI installation: the file goes into {_inside(root, folder)}, which ComfyUI searches whenever a prompt "
-            "names an embedding, so no restart is needed"
+        where = (
+            "the embeddings folder of a ComfyUI installation: the file goes into it"
+            if given == folder
+            else (f"a ComfyUI installation: the file goes into {_inside(root, folder)}")
         )
+        description = f"{where}, which ComfyUI searches whenever a prompt names an embedding, so no restart is needed"
         return ExportTarget("comfyui", given, folder, description, "ComfyUI")
     if (root / "webui.py").is_file() and (root / "modules").is_dir():
         if (root / "modules_forge").is_dir():

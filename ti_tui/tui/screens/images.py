@@ -291,6 +291,8 @@ class FindingsPane(VerticalScroll):
 
 def _verdict(rows: list[ImageRow], report) -> str:
     """The set as a whole: enough images? varied enough? prepared?"""
+    if not rows:
+        return "No images yet: a adds a folder of photos or one photo (10-50 varied ones work best)."
     used = [row for row in rows if row.used]
     left_out = f" ({len(rows) - len(used)} left out)" if len(used) < len(rows) else ""
     lines = [f"{len(used)} image(s) for training{left_out}."]

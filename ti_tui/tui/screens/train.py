@@ -147,6 +147,10 @@ class TrainScreen(StepScreen):
             yield LogPanel()
             yield self.runs_panel
 
+    def watch_running(self) -> None:
+        if self.plan_panel.is_mounted:
+            self.plan_panel.draw(self.app.state)  # its last line says whether t starts a run now
+
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#run-progress").display = False

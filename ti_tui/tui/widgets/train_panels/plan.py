@@ -32,6 +32,10 @@ class PlanPanel(TabPane):
         if problems:
             lines.append("\nWhat stops a run now:")
             lines += [f"! {finding.what} ({_where_to_fix(finding)})" for finding in problems]
+        elif getattr(self.screen, "running", False):
+            lines.append(
+                "\nA run is at work: the other panels follow it. This plan is the next run's; t starts it once that one has ended."
+            )
         else:
             lines.append("\nPress t to start training.")
         self.query_one("#plan-text", Static).update("\n".join(lines))
