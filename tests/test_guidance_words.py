@@ -62,3 +62,18 @@ def test_doctor_warns_of_hours_on_the_cpu_only_for_a_full_size_model(sample, tin
     sample.update({"model.base": "no/such-model"})  # cannot be read: taken for a full-size one
     (warning,) = _device_problems(sample.settings, cpu, sample.root)
     assert warning.what == "Training runs on the CPU: a full-size model takes hours here; a GPU makes it minutes."
+
+
+def test_before_a_run_unprepared_images_and_missing_captions_are_said_in_the_plan_and_by_ti_tui_train(trainable_project):
+    from conftest import ti_tui_in_process
+
+    from ti_tui.usecases.training import notes_before_a_run
+
+    project = trainable_project()
+    (project.images_dir / "03-night.txt").unlink()
+    unprepared, uncaptioned = notes_before_a_run(project)
+    assert unprepared.startswith("The images are not prepared: the run trains on the 10 originals, each cropped square at its centre.")
+    assert uncaptioned.startswith('1 of 10 images have no caption: their prompts are the template alone, such as "')
+    assert "zorbot" in uncaptioned and uncaptioned.endswith("Captions (step 2) writes them.")
+    result = ti_tui_in_process("train", str(project.root), "--steps", "1", "--detach")
+    assert f"Note: {unprepared}" in result.stdout and f"Note: {uncaptioned}" in result.stdout

@@ -251,6 +251,8 @@ async def test_the_plan_does_not_offer_t_while_a_run_is_at_work_and_does_once_it
             screen = await open_train(app, pilot, lambda view: view.status.state == "running", "the run at work")
             await until(pilot, lambda: "A run is at work" in shown_plan(screen), "the plan said to be the next run's")
             assert "Press t to start training." not in shown_plan(screen)
+            note = "Note: The images are not prepared: the run trains on the 10 originals"
+            await until(pilot, lambda: note in shown_plan(screen), "the plan worked out, with what the run trains on")
             EventWriter(run.events_file).write("finished", reason="completed", message="trained 120 steps", step=120)
         finally:
             lock.release()

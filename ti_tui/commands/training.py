@@ -33,7 +33,7 @@ def train_project(arguments: argparse.Namespace) -> int:
     from ti_tui.runs import RunWatcher, run_status
     from ti_tui.schedule import LearningRateSchedule
     from ti_tui.usecases.summary import summarize_project
-    from ti_tui.usecases.training import find_run, resume_run, start_new_run
+    from ti_tui.usecases.training import find_run, notes_before_a_run, resume_run, start_new_run
 
     project = Project.open(arguments.project)
     if arguments.resume:
@@ -45,6 +45,8 @@ def train_project(arguments: argparse.Namespace) -> int:
         process = resume_run(project, run)
         print(f"Resuming run {run.id}")
     else:
+        for note in notes_before_a_run(project):
+            print(f"Note: {note}")
         run, process = start_new_run(project, steps=arguments.steps, start_from=arguments.start_from)
         watcher = RunWatcher(run.events_file)
         facts = run.facts()

@@ -6,11 +6,13 @@ losing the SSH link does not reach it.
 """
 
 import os
+import random
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from ti_tui.dataset.files import list_image_files
 from ti_tui.dataset.training_set import training_items, unreadable_images
 from ti_tui.detached import spawn_detached, starting_one_at_a_time, wait_for_its_lock
 from ti_tui.errors import FindingsError, UserError
@@ -18,6 +20,7 @@ from ti_tui.findings import Fix
 from ti_tui.fsutil import file_sha256
 from ti_tui.paths import resolved, user_path
 from ti_tui.project import Project, value_problem
+from ti_tui.prompts import TagOptions, build_prompt, load_templates
 from ti_tui.runs import RunDirectory, RunFacts, RunImage, run_status
 from ti_tui.runs.directory import Launch, ParentCheckpoint
 from ti_tui.runs.status import STARTUP_GRACE_SECONDS, run_is_active
@@ -65,6 +68,30 @@ def create_run(project: Project, steps: int | None = None, start_from: Path | No
     run = RunDirectory(_new_run_folder(project, settings.token.trigger))
     run.write_facts(facts)
     return run
+
+
+def notes_before_a_run(project: Project) -> list[str]:
+    """What a run would train on that a user may not expect, in words: images not prepared, images without a
+    caption. Neither stops a run; both change what it learns."""
+    images = originals(project)
+    if not images:
+        return []
+    notes = []
+    if not list_image_files(project.prepared_dir):
+        notes.append(
+            f"The images are not prepared: the run trains on the {len(images)} originals, each cropped square at its "
+            "centre. Preparing them first (p on Images) crops each around its subject."
+        )
+    items = training_items(images, project.prepared_dir)
+    uncaptioned = [item for item in items if not item.caption]
+    if uncaptioned:
+        template = load_templates(project.settings.training.template, project.root)[0]
+        example = build_prompt(template, project.settings.token.trigger, "", TagOptions(), random.Random(0))
+        notes.append(
+            f"{len(uncaptioned)} of {len(items)} images have no caption: their prompts are the template alone, such as "
+            f'"{example}". Captions (step 2) writes them.'
+        )
+    return notes
 
 
 def checkpoint_to_start_from(checkpoint: Path) -> Path:

@@ -232,12 +232,14 @@ class TrainScreen(StepScreen):
     def work_out_plan(self, project) -> None:
         from ti_tui.tui.format import describe_forecast
         from ti_tui.usecases.forecast import forecast_run
+        from ti_tui.usecases.training import notes_before_a_run
 
         device = self.app.device_for(project)
         forecast = forecast_run(project, device)
         lines = [describe_forecast(forecast, project, device)]
         if forecast.too_big:
             lines.append(forecast.too_big)
+        lines += [f"Note: {note}" for note in notes_before_a_run(project)]
         start_from = self.continue_from()
         if start_from is not None:
             lines.append(
