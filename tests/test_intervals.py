@@ -64,3 +64,16 @@ def test_a_run_with_auto_intervals_saves_and_validates_as_the_config_event_says(
     assert (config["save_every"], config["validation_every"], config["preview_every"]) == (2, 2, 0)
     assert [checkpoint.step for checkpoint in run.checkpoints()] == list(range(2, 21, 2))
     assert [event["step"] for event in events_of(run, "validation")] == list(range(0, 21, 2))
+
+
+@pytest.mark.parametrize(
+    ("written", "said"), [("0", 'should be at least 1, or "auto"'), ('"often"', 'should be a whole number of steps, or "auto"')]
+)
+def test_an_interval_that_is_neither_steps_nor_auto_is_said_in_one_sentence(sample, written, said):
+    from conftest import ti_tui_in_process
+
+    text = (sample.root / "project.toml").read_text()
+    (sample.root / "project.toml").write_text(text.replace("save_every = 50", f"save_every = {written}"))
+    result = ti_tui_in_process("doctor", str(sample.root))
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if "save_every" in line]
+    assert len(lines) == 1 and f"training.save_every = {written}: {said}" in lines[0], lines

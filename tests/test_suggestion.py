@@ -9,10 +9,12 @@ from ti_tui.runs.suggestion import suggest_checkpoint
 TYPICAL = 0.4
 
 
-def history_of(steps: int, validation, times, every: int = 100, start: int = 0, validate_every: int = 50) -> RunHistory:
+def history_of(steps: int, validation, times, every: int = 100, start: int = 0, validate_every: int = 50, ended: bool = True) -> RunHistory:
     """A run of `steps` steps after `start` whose validation loss at step s is validation(s), and whose longest vector
-    is times(s) typical tokens long; a checkpoint every `every` steps."""
+    is times(s) typical tokens long; a checkpoint every `every` steps. Validated before its first step, as the trainer does."""
     events = [{"type": "config", "steps": start + steps, "start_step": start, "typical_norm": TYPICAL}]
+    if validation is not None:
+        events.append({"type": "validation", "step": start, "loss": validation(start)})
     for step in range(start + 1, start + steps + 1):
         loss = 0.1 + 0.05 * math.sin(step)
         events.append({"type": "step", "step": step, "loss": loss, "loss_smoothed": loss, "lr": 0.005, "norms": [TYPICAL * times(step)]})
@@ -20,6 +22,8 @@ def history_of(steps: int, validation, times, every: int = 100, start: int = 0, 
             events.append({"type": "validation", "step": step, "loss": validation(step)})
         if step % every == 0:
             events.append({"type": "checkpoint", "step": step, "path": f"/run/checkpoints/zorbot-{step}.safetensors"})
+    if ended:
+        events.append({"type": "finished", "reason": "completed", "message": f"trained {steps} steps", "step": start + steps})
     return RunHistory().feed(events)
 
 
@@ -119,3 +123,31 @@ def test_exporting_a_checkpoint_flagged_as_over_trained_warns_and_names_the_one_
     assert not any("over-trained" in warning for warning in plan_export(sample, step=100).warnings)
     result = ti_tui_in_process("export", str(sample.root))
     assert "Warning: Step 300 of run 20260101-000000-zorbot is likely over-trained" in result.stdout
+
+
+def test_a_run_still_going_is_not_told_to_go_on():
+    suggestion = suggest_checkpoint(history_of(1000, lambda step: 0.2 - 0.0001 * step, lambda step: 1.2, ended=False))
+    assert suggestion.words.startswith("Step 1,000, the newest: the validation loss is still falling while the run goes on")
+
+
+def test_two_validation_losses_are_too_few_to_judge_by():
+    suggestion = suggest_checkpoint(history_of(100, lambda step: 0.2 - 0.0005 * step, lambda step: 1.1, every=50, validate_every=100))
+    assert suggestion.step == 100
+    assert "there are too few validation losses yet to judge by" in suggestion.words
+
+
+def test_a_validation_loss_that_only_rises_suggests_the_checkpoint_nearest_its_lowest_and_a_higher_rate():
+    suggestion = suggest_checkpoint(history_of(1000, lambda step: 0.1 + 0.0001 * step, lambda step: 1.2))
+    assert suggestion.step == 100
+    assert "the loss did not fall" in suggestion.words and "higher learning rate" in suggestion.words
+
+
+def test_validation_losses_that_are_not_numbers_are_said_so_not_taken_for_none():
+    suggestion = suggest_checkpoint(history_of(500, lambda step: float("nan"), lambda step: 1.2))
+    assert suggestion.step == 500
+    assert "the validation losses are not numbers" in suggestion.words and "validation_every" not in suggestion.words
+
+
+def test_a_vector_length_that_is_not_a_number_is_left_out_of_the_words():
+    suggestion = suggest_checkpoint(history_of(500, falling_then_flat(300), lambda step: float("nan") if step == 300 else 1.2))
+    assert "nan" not in suggestion.words

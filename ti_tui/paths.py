@@ -115,8 +115,8 @@ def symlink_loop_message(path: Path) -> str:
 
 def shown_path(path: Path) -> str:
     """A path as the user reads and types it: the home folder as ~, which keeps lines short at 80 columns."""
-    home = Path.home()
     try:
+        home = Path.home()
         return "~/" + os.fspath(path.relative_to(home)) if path != home else "~"
-    except ValueError:
+    except (ValueError, RuntimeError):  # not in it, or no home folder known
         return os.fspath(path)

@@ -7,16 +7,34 @@ the hint shown when its value is wrong, so there is one place to explain each ke
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validator
 
 from ti_tui.names import FILE_STEM
 from ti_tui.prompts import PROMPT_TEMPLATES
 from ti_tui.schedule import ScheduleError, SchedulePreset, parse_piecewise, parse_single_rate
 
 Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
+
+
+def _steps_or_auto(least: int) -> PlainValidator:
+    """A whole number of steps from `least` up, or "auto", said in one sentence when it is neither (a union of
+    the two would say why it is not each, in Pydantic's own names)."""
+
+    def check(value):
+        if value == "auto":
+            return value
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError('should be a whole number of steps, or "auto"')
+        if value < least:
+            raise ValueError(f'should be at least {least}, or "auto"')
+        return value
+
+    return PlainValidator(check)
+
+
 # Steps between checkpoints, validations or previews; "auto" spreads them over the run (ti_tui/intervals.py).
-Interval = Annotated[int, Field(ge=1)] | Literal["auto"]
-IntervalOrNone = Annotated[int, Field(ge=0)] | Literal["auto"]
+Interval = Annotated[int | str, _steps_or_auto(1)]
+IntervalOrNone = Annotated[int | str, _steps_or_auto(0)]
 CfgScale = Annotated[float, Field(ge=0.0, le=30.0)]
 
 CURRENT_SCHEMA = 1

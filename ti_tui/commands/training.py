@@ -104,15 +104,13 @@ def list_project_runs(arguments: argparse.Namespace) -> int:
 
 def _print_runs(runs) -> None:
     from ti_tui.runs import run_status
-    from ti_tui.runs.status import read_history
-    from ti_tui.runs.suggestion import suggest_checkpoint
+    from ti_tui.runs.suggestion import suggestion_for
 
     for run in runs:
         suggestion = None
         try:
             doing = run_status(run).describe()
-            with read_history(run) as history:
-                suggestion = suggest_checkpoint(history)
+            suggestion = suggestion_for(run)
         except UserError as error:
             doing = f"damaged: {error}"
         print(f"{run.id}  {doing}")

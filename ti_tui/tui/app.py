@@ -72,6 +72,7 @@ class WizardApp(App):
         self.fresh_after_error: Screen | None = None  # opened afresh after an error, and no key pressed since
         self.arriving: Screen | None = None  # shown but not yet built: the keys typed meanwhile wait for it
         self.keys_for_arriving: list[events.Key] = []
+        self.keys_in_hand = 0  # keys the app is handling now: a dialog pushed meanwhile is the user's doing
 
     def on_mount(self) -> None:
         self.set_interval(WATCH_FILE_SECONDS, self.notice_edits_elsewhere)
@@ -324,44 +325,56 @@ class WizardApp(App):
         screen: Screen
 
     def push_screen(self, screen, *arguments, **keywords):
-        self.hold_keys_for(screen)
+        # A dialog a key opens is typed into at once; one that a worker's news opens (an export's question)
+        # is not: what was typed before it came up was meant for what was there.
+        if self.keys_in_hand and active_message_pump.get() is self:
+            self.hold_keys_for(screen)
         return super().push_screen(screen, *arguments, **keywords)
 
     def switch_screen(self, screen):
-        self.hold_keys_for(screen)
+        self.hold_keys_for(screen)  # another step, or the start screen: only ever the user's doing
         return super().switch_screen(screen)
 
     def hold_keys_for(self, screen: Screen) -> None:
-        """Keys typed in the moment after the one that opens a screen are meant for it. Textual has handed
-        them on already, to the field the user is leaving (whence those it does not take come back to the
-        app, and act on the new screen's keys), or hands them to the new screen before it has a field with
-        focus. Either way they were lost: they now wait until the screen is built, then go to its field."""
+        """Keys typed in the moment after the one that opens a screen are meant for it. Textual hands them on
+        at once: to the field being left (those it does not take come back to the app, to act on the new
+        screen's keys), or to the new screen before any field of it has focus. They were lost; they now wait
+        until the screen is built, then go to the field it focuses. Keys that the field being left takes as
+        typing stay there, as Textual gave them to it before the screen changed."""
         if isinstance(screen, Screen) and not screen.is_mounted:
             self.arriving = screen
             # Called after the screen's mount and resume, which focus the widget meant for typing.
             screen.call_after_refresh(self.post_message, self.ScreenBuilt(screen))
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and self.arriving is not None:
+        if not isinstance(event, events.Key):
+            await super().on_event(event)
+            return
+        if self.arriving is not None:
             if self.arriving in self.screen_stack:
                 self.keys_for_arriving.append(events.Key(event.key, event.character))  # handed on afresh
                 return
-            await self.hand_on_held_keys()  # gone before it was built: what waited goes to the screen shown
-        await super().on_event(event)
+            # Closed before it was built (an error, say): what was typed for it is not for the screen below.
+            self.arriving = None
+            self.keys_for_arriving.clear()
+        self.keys_in_hand += 1
+        try:
+            await super().on_event(event)
+        finally:
+            self.keys_in_hand -= 1
 
     async def on_wizard_app_screen_built(self, message: ScreenBuilt) -> None:
         if message.screen is self.arriving:
             await self.hand_on_held_keys()
 
     async def hand_on_held_keys(self) -> None:
-        """In the order typed; a key among them that opens another screen holds the rest for that one."""
+        """In the order typed; a key among them that opens another screen has the rest wait for that one."""
         self.arriving = None
         held, self.keys_for_arriving = self.keys_for_arriving, []
-        for number, key in enumerate(held):
-            if self.arriving is not None:
-                self.keys_for_arriving[:0] = held[number:]
-                return
-            await super().on_event(key)
+        if held:
+            self.fresh_after_error = None  # a key pressed since, as _dispatch_message would have noted
+        for key in held:
+            await self.on_event(key)
 
     def action_show_keys(self) -> None:
         from ti_tui.tui.screens.keys import KeysScreen

@@ -151,12 +151,10 @@ def _resolve(project: Project, run: RunDirectory, axis: Axis, prompt: str) -> li
 
 def _suggested_and_neighbours(run: RunDirectory) -> list:
     """The checkpoint suggested and the saved ones either side of it, to judge it by eye; the last when none is."""
-    from ti_tui.runs.status import read_history
-    from ti_tui.runs.suggestion import suggest_checkpoint
+    from ti_tui.runs.suggestion import suggestion_for
 
     checkpoints = run.checkpoints() or [find_checkpoint(run, None)]
-    with read_history(run) as history:
-        suggestion = suggest_checkpoint(history)
+    suggestion = suggestion_for(run)
     steps = [checkpoint.step for checkpoint in checkpoints]
     at = steps.index(suggestion.step) if suggestion is not None and suggestion.step in steps else len(steps) - 1
     return checkpoints[max(0, at - 1) : at + 2]

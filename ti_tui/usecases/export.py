@@ -30,8 +30,7 @@ from ti_tui.project import Project
 from ti_tui.runs import RunDirectory, run_status
 from ti_tui.runs.directory import Checkpoint
 from ti_tui.runs.history import OVER_TRAINED_TIMES
-from ti_tui.runs.status import read_history
-from ti_tui.runs.suggestion import suggest_checkpoint
+from ti_tui.runs.suggestion import suggestion_for
 from ti_tui.sd.family import label_for_width, read_safetensors_header
 from ti_tui.torch_files import run_with_torch
 from ti_tui.usecases.checkpoints import chosen_checkpoint
@@ -229,8 +228,7 @@ def plan_export(
             )
     warnings = []
     status = run_status(run)  # first: it says what is wrong with a run folder that cannot be read
-    with read_history(run) as history:
-        suggestion = suggest_checkpoint(history)
+    suggestion = suggestion_for(run)
     if suggestion is not None and suggestion.flags(checkpoint.step):
         warnings.append(
             f"Step {checkpoint.step:,} of run {run.id} is likely over-trained: its vectors are over {OVER_TRAINED_TIMES:g}x "

@@ -359,10 +359,13 @@ def _value_of(label: str) -> str:
 
 
 def _suggested_step(project, run_id: str) -> int | None:
-    from ti_tui.runs.status import read_history
-    from ti_tui.runs.suggestion import suggest_checkpoint
+    """The step suggested in the grid's run; None when there is none, or the run's folder is gone (the grid
+    is shown all the same)."""
+    from ti_tui.runs.suggestion import suggestion_for
     from ti_tui.usecases.training import find_run
 
-    with read_history(find_run(project, run_id)) as history:
-        suggestion = suggest_checkpoint(history)
+    try:
+        suggestion = suggestion_for(find_run(project, run_id))
+    except UserError:
+        return None
     return suggestion.step if suggestion is not None else None

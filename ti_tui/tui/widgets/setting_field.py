@@ -4,7 +4,7 @@ a moment after the last change, and the problem shown under it in the words `ti-
 import types
 import typing
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Literal
 
 from textual import on
 from textual.app import ComposeResult
@@ -195,19 +195,12 @@ class SettingField(Vertical):
 
 
 def _number_or_word(text: str, kinds: tuple):
-    """A number, or one of the words a setting takes in place of one (such as "auto")."""
-    words = [word for kind in kinds if typing.get_origin(kind) is Literal for word in typing.get_args(kind)]
-    if text.strip() in words:
-        return text.strip()
-    number = next(
-        typing.get_args(kind)[0] if typing.get_origin(kind) is Annotated else kind
-        for kind in kinds
-        if typing.get_origin(kind) is not Literal
-    )
+    """A whole number, or a word the setting takes in place of one (such as "auto"), which the setting's own
+    check then judges."""
     try:
-        return _number(text, number)
+        return int(text.strip()) if int in kinds else float(text.strip())
     except ValueError:
-        raise ValueError(f"should be a whole number or {' or '.join(repr(word) for word in words)}") from None
+        return text.strip()
 
 
 def _number(text: str, kind: type):
