@@ -2,10 +2,11 @@
 no checkpoint before its end is said on Settings and in the plan."""
 
 import pytest
-from conftest import events_of
+from conftest import events_of, ti_tui_in_process
 
 from ti_tui.intervals import RunIntervals, friendly_interval, run_intervals, shortfalls
 from ti_tui.project import create_project
+from ti_tui.runs.suggestion import suggestion_for
 from ti_tui.train.engine import Trainer
 from ti_tui.usecases.journey import step_states
 from ti_tui.usecases.training import create_run
@@ -47,8 +48,6 @@ def test_a_run_too_short_for_its_intervals_marks_settings_and_says_so_in_the_pla
 
 
 def test_ti_tui_train_prints_the_intervals_and_warns_of_a_run_with_no_checkpoint_before_its_end(trainable_project):
-    from conftest import ti_tui_in_process
-
     project = trainable_project(**{"training.save_every": 100})
     result = ti_tui_in_process("train", str(project.root), "--steps", "2", "--detach")
     assert result.returncode == 0, result.stderr
@@ -64,14 +63,17 @@ def test_a_run_with_auto_intervals_saves_and_validates_as_the_config_event_says(
     assert (config["save_every"], config["validation_every"], config["preview_every"]) == (2, 2, 0)
     assert [checkpoint.step for checkpoint in run.checkpoints()] == list(range(2, 21, 2))
     assert [event["step"] for event in events_of(run, "validation")] == list(range(0, 21, 2))
+    # What a real run's log makes of the suggestion: one of its checkpoints, said in words, printed by ti-tui runs.
+    suggestion = suggestion_for(run)
+    assert suggestion.step in [checkpoint.step for checkpoint in run.checkpoints()]
+    assert suggestion.words.startswith(f"Step {suggestion.step:,}")
+    assert f"  Suggested: {suggestion.words}" in ti_tui_in_process("runs", str(run.facts().project)).stdout
 
 
 @pytest.mark.parametrize(
     ("written", "said"), [("0", 'should be at least 1, or "auto"'), ('"often"', 'should be a whole number of steps, or "auto"')]
 )
 def test_an_interval_that_is_neither_steps_nor_auto_is_said_in_one_sentence(sample, written, said):
-    from conftest import ti_tui_in_process
-
     text = (sample.root / "project.toml").read_text()
     (sample.root / "project.toml").write_text(text.replace("save_every = 50", f"save_every = {written}"))
     result = ti_tui_in_process("doctor", str(sample.root))
