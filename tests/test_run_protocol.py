@@ -5,7 +5,6 @@ import pty
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -191,8 +190,9 @@ def test_pausing_and_going_on_through_control(trainable_project):
     run.request("pause")
     wait_for(lambda: run_status(run).state == "paused", what="the pause")
     paused_at = run_status(run).step
-    time.sleep(1.0)
-    assert run_status(run).step == paused_at
+    run.request("save-now")  # s while paused: saved at once, not once the run goes on
+    wait_for(lambda: paused_at in [checkpoint.step for checkpoint in run.checkpoints()], what="the checkpoint asked for while paused")
+    assert run_status(run).state == "paused" and run_status(run).step == paused_at
     run.withdraw("pause")
     wait_for(lambda: run_status(run).step > paused_at, what="training to go on")
     run.request("stop")

@@ -458,13 +458,7 @@ class Trainer:
     def obey_requests(self) -> None:
         """Between steps: act on what was asked through control/ or by a signal (process 0 decides for all)."""
         requests = self.requests()
-        for name in ("save-now", "preview-now"):
-            if name in requests and self.group.is_main:
-                self.run_dir.withdraw(name)
-        if "save-now" in requests:
-            self.save_checkpoint()
-        if "preview-now" in requests:
-            self.render_previews()
+        self.do_what_is_asked_now(requests)
         if "pause" in requests and "stop" not in requests:
             requests = self.wait_while_paused()
         if "stop" in requests:
@@ -476,6 +470,16 @@ class Trainer:
             if step and not self.run_dir.checkpoint_paths(self.settings.token.trigger, step).embedding.exists():
                 self.save_checkpoint()
             raise StopTraining("stopped", f"{why} at step {step}")
+
+    def do_what_is_asked_now(self, requests: set[str]) -> None:
+        """A checkpoint or previews asked for now: done between steps, and while paused too."""
+        for name in ("save-now", "preview-now"):
+            if name in requests and self.group.is_main:
+                self.run_dir.withdraw(name)
+        if "save-now" in requests:
+            self.save_checkpoint()
+        if "preview-now" in requests:
+            self.render_previews()
 
     def stop_asked(self) -> bool:
         """Checked between the images of a validation or preview pass, which take minutes on a CPU."""
@@ -490,6 +494,7 @@ class Trainer:
         while "pause" in requests and "stop" not in requests:
             time.sleep(0.5)
             requests = self.requests()
+            self.do_what_is_asked_now(requests)
         if "stop" not in requests:
             self.events.write("resumed", step=self.state.step)
         return requests
