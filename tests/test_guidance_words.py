@@ -77,3 +77,24 @@ def test_before_a_run_unprepared_images_and_missing_captions_are_said_in_the_pla
     assert "zorbot" in uncaptioned and uncaptioned.endswith("Captions (step 2) writes them.")
     result = ti_tui_in_process("train", str(project.root), "--steps", "1", "--detach")
     assert f"Note: {unprepared}" in result.stdout and f"Note: {uncaptioned}" in result.stdout
+
+
+def test_a_trigger_the_tokenizer_knows_already_marks_the_token_step_for_attention(sample, tiny_model_dir):
+    from ti_tui.usecases.journey import step_states
+
+    assert step_states(sample)["token"].progress == "done"
+    sample.update({"token.trigger": "the"})
+    token = step_states(sample)["token"]
+    assert token.progress == "attention", token
+    assert "the" in token.line
+
+
+def test_ti_tui_new_says_what_the_token_step_would_of_a_word_the_tokenizer_knows(tmp_path, tiny_model_dir):
+    from conftest import ti_tui_in_process
+
+    result = ti_tui_in_process("new", "pets", "--token", "dog", "--model", "builtin:tiny", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("Warning: ")]
+    assert warnings and "dog" in warnings[0], result.stdout
+    made_up = ti_tui_in_process("new", "robot", "--token", "wdnsdy", "--model", "builtin:tiny", cwd=tmp_path)
+    assert "Warning" not in made_up.stdout

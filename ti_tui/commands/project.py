@@ -33,6 +33,7 @@ def add_commands(commands) -> None:
 
 def new_project(arguments: argparse.Namespace) -> int:
     from ti_tui.project import create_project
+    from ti_tui.usecases.summary import summarize_project
 
     project = create_project(arguments.folder, model=arguments.model, images=arguments.images, token=arguments.token)
     settings = project.settings
@@ -40,6 +41,9 @@ def new_project(arguments: argparse.Namespace) -> int:
     print(f"  model    {settings.model.base}")
     print(f"  trigger  {settings.token.trigger or '(none yet: set token.trigger)'}")
     print(f"  images   {project.images_dir}")
+    for finding in summarize_project(project).problems:
+        if finding.check == "trigger" and settings.token.trigger:  # what the Token step would say of the word
+            print(f"Warning: {finding_line(finding, project.root)}")
     print(f"Put 10-50 photos into the images folder, then open the project: ti-tui {quoted(arguments.folder)}")
     return 0
 

@@ -56,7 +56,13 @@ class StepState:
 def step_states(project: Project, summary: ProjectSummary | None = None) -> dict[Step, StepState]:
     """Every step's state; pass a fresh summary to save working it out again."""
     summary = summary or summarize_project(project)
-    states = [_images(project, summary), _captions(project), _token(project), _settings(project, summary), _train(project, summary)]
+    states = [
+        _images(project, summary),
+        _captions(project),
+        _token(project, summary),
+        _settings(project, summary),
+        _train(project, summary),
+    ]
     states += [_compare(project), _apply(project)]
     return {state.step: state for state in states}
 
@@ -90,10 +96,13 @@ def _captions(project: Project) -> StepState:
     return StepState("captions", "done", f"{len(prepared)} captions")
 
 
-def _token(project: Project) -> StepState:
+def _token(project: Project, summary: ProjectSummary) -> StepState:
     token = project.settings.token
     if not token.trigger:
         return StepState("token", "not-yet", "no trigger word yet")
+    doubts = [problem for problem in summary.problems if problem.check == "trigger"]
+    if doubts:  # a word the tokenizer knows already, say: it drags its old meaning along
+        return StepState("token", "attention", doubts[0].what.rstrip("."))
     vectors = f"{token.vectors} vector(s)" if token.vectors else "vectors suggested"
     return StepState("token", "done", f"{token.trigger}, {vectors}")
 
