@@ -103,3 +103,15 @@ def test_the_described_ranges_hold_the_described_rates(text, preset):
 def test_a_step_written_in_other_digits_is_named():
     with pytest.raises(ScheduleError, match="item 1 '0.005:²': the step '²' is not a whole number"):
         parse_piecewise("0.005:²")
+
+
+def test_a_run_that_goes_on_from_a_checkpoint_describes_its_schedule_in_its_own_step_numbers():
+    def described(**settings) -> list[str]:
+        return LearningRateSchedule.from_settings(ScheduleSettings(**settings), 20).describe(first_step=119)
+
+    assert described(preset="piecewise", learning_rate="0.005:10, 0.001") == ["0.005 for steps 120-129", "0.001 for steps 130-139"]
+    assert described(preset="constant", learning_rate="0.001") == ["0.001 for all 20 steps (120-139)"]
+    assert described(preset="warmup_cosine", learning_rate="0.005", warmup_steps=5) == [
+        "rises from 0 to 0.005 over steps 120-124",
+        "falls along a cosine to 0 at step 139",
+    ]

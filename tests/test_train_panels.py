@@ -262,3 +262,22 @@ async def test_the_plan_does_not_offer_t_while_a_run_is_at_work_and_does_once_it
 
 def shown_plan(screen) -> str:
     return screen.query_one("#plan-text", Static).render().plain
+
+
+async def test_a_run_continued_from_a_checkpoint_is_planned_in_the_step_numbers_it_will_have(sample, services):
+    from wizard_support import write_checkpoints
+
+    write_checkpoints(recorded_run(sample, NEWER, 300, 300), steps=(250, 300))
+    app = create_app(sample, services)
+    said = record_notices(app)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_finished_run(app, pilot, "the recorded run")
+        await go_to(pilot, screen, "checkpoints")
+        await pilot.press("down", "c")  # step 250
+        await until_notice(pilot, said, "The next run starts from step 250")
+        await until(pilot, lambda: isinstance(app.screen, SettingsScreen), "Settings, for the new schedule")
+        screen = await open_train(app, pilot, lambda view: True, "the Train step again")
+        await until(pilot, lambda: "Learning rate:" in shown_plan(screen), "the plan")
+        plan = shown_plan(screen)
+        assert "numbers its steps on from it, steps 251-550" in plan
+        assert "Learning rate: 0.005 for steps 251-350; 0.002 for steps 351-550." in plan

@@ -107,11 +107,16 @@ class LearningRateSchedule:
         progress = (step - warmup - 1) / max(1, self.total_steps - warmup - 1)
         return self.min_rate + (peak - self.min_rate) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
-    def describe(self) -> list[str]:
-        """What the schedule does over this run, in lines a user checks before starting."""
+    def describe(self, first_step: int = 0) -> list[str]:
+        """What the schedule does over this run, in lines a user checks before starting. A run that goes on from
+        a checkpoint at `first_step` numbers its steps on from it, and so do these lines."""
         total = self.total_steps
+
+        def at(step: int) -> int:
+            return first_step + step
+
         if self.preset == "constant":
-            return [f"{self.pieces[0].rate:g} for all {total} steps"]
+            return [f"{self.pieces[0].rate:g} for all {total} steps" + (f" ({at(1)}-{at(total)})" if first_step else "")]
         if self.preset in ("cosine", "warmup_cosine"):
             if self.preset == "warmup_cosine" and self.warmup_steps >= total:
                 return [
@@ -120,18 +125,18 @@ class LearningRateSchedule:
                 ]
             lines = []
             if self.preset == "warmup_cosine" and self.warmup_steps:
-                lines.append(f"rises from 0 to {self.pieces[0].rate:g} over steps 1-{self.warmup_steps}")
-            lines.append(f"falls along a cosine to {self.min_rate:g} at step {total}")
+                lines.append(f"rises from 0 to {self.pieces[0].rate:g} over steps {at(1)}-{at(self.warmup_steps)}")
+            lines.append(f"falls along a cosine to {self.min_rate:g} at step {at(total)}")
             return lines
         lines, start = [], 1
         for piece in self.pieces:
             if start > total:
-                lines.append(f"{piece.rate:g} from step {start}: never reached, the run ends at step {total}")
+                lines.append(f"{piece.rate:g} from step {at(start)}: never reached, the run ends at step {at(total)}")
                 break
             end = total if piece.until_step is None or piece is self.pieces[-1] else min(piece.until_step, total)
             note = ""
             if piece is self.pieces[-1] and piece.until_step is not None and piece.until_step < total:
                 note = f" (written to end at {piece.until_step}; it carries on to the end of the run)"
-            lines.append(f"{piece.rate:g} for steps {start}-{end}{note}")
+            lines.append(f"{piece.rate:g} for steps {at(start)}-{at(end)}{note}")
             start = (piece.until_step or total) + 1
         return lines

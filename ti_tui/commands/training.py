@@ -59,7 +59,7 @@ def train_project(arguments: argparse.Namespace) -> int:
                 f"The run trains the {facts.vectors} vector(s) of {facts.initial_embedding.name}; "
                 f"token.vectors = {set_vectors} counts only for runs that start from the init text"
             )
-        print("Learning rate: " + "; ".join(schedule.describe()))
+        print("Learning rate: " + "; ".join(schedule.describe(facts.first_step)))
         intervals = run_intervals(facts.settings, facts.steps)
         print(describe_intervals(intervals))
         for missed in shortfalls(intervals, facts.first_step, facts.last_step):

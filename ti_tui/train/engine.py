@@ -242,7 +242,7 @@ class Trainer:
             "config",
             steps=self.facts.last_step,
             start_step=self.state.step,
-            schedule=self.schedule.describe(),
+            schedule=self.schedule.describe(self.facts.first_step),
             images=len(self.facts.images),
             training_images=len(self.latent_cache),
             vectors=self.facts.vectors,

@@ -233,6 +233,12 @@ def _new_run_folder(project: Project, trigger: str) -> Path:
     raise UserError(f"cannot make a new run folder in {project.runs_dir}")
 
 
+def first_step_after(checkpoint: Path | None) -> int:
+    """The step a run that goes on from `checkpoint` numbers its steps on from: the checkpoint's, when it lies in a run."""
+    parent = _parent_of(checkpoint) if checkpoint is not None and checkpoint.is_file() else None
+    return parent.step if parent is not None and parent.step is not None else 0
+
+
 def _parent_of(checkpoint: Path) -> ParentCheckpoint | None:
     """The run a checkpoint came from, when it lies in one: `runs/<id>/checkpoints/<name>-<step>.safetensors`."""
     parent = RunDirectory(checkpoint.parent.parent)

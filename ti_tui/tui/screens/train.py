@@ -232,7 +232,7 @@ class TrainScreen(StepScreen):
     def work_out_plan(self, project) -> None:
         from ti_tui.tui.format import describe_forecast
         from ti_tui.usecases.forecast import forecast_run
-        from ti_tui.usecases.training import notes_before_a_run
+        from ti_tui.usecases.training import first_step_after, notes_before_a_run
 
         device = self.app.device_for(project)
         forecast = forecast_run(project, device)
@@ -241,16 +241,19 @@ class TrainScreen(StepScreen):
             lines.append(forecast.too_big)
         lines += [f"Note: {note}" for note in notes_before_a_run(project)]
         start_from = self.continue_from()
-        if start_from is not None:
-            lines.append(
-                f"The run starts from the checkpoint {start_from.name} and numbers its steps on from it (c on another checkpoint changes it)."
-            )
+        first_step = first_step_after(start_from)
         settings = project.settings
+        if start_from is not None:
+            numbered = f", steps {first_step + 1}-{first_step + settings.training.steps}" if first_step else ""
+            lines.append(
+                f"The run starts from the checkpoint {start_from.name} and numbers its steps on from it{numbered} "
+                "(c on another checkpoint changes it)."
+            )
         vectors = f"{settings.token.vectors} vector(s)" if settings.token.vectors else "the suggested number of vectors"
         lines.append(f"The trigger {settings.token.trigger!r} is learned as {vectors}, starting from {settings.token.init_text!r}.")
         try:
             schedule = LearningRateSchedule.from_settings(settings.schedule, settings.training.steps)
-            lines.append("Learning rate: " + "; ".join(schedule.describe()) + ".")
+            lines.append("Learning rate: " + "; ".join(schedule.describe(first_step)) + ".")
         except ScheduleError as error:
             lines.append(f"Learning rate: {error}")
         self.post_message(self.Planned("\n".join(lines)))
