@@ -8,13 +8,14 @@ trainer lock this test holds, as the snapshot of the Train step during a run doe
 import pytest
 from run_recording import recorded_run
 from textual.widgets import DataTable, Static, TabbedContent
-from wizard_support import footer_cut, record_notices, settle, settle_layout, until, until_notice, until_seen
+from wizard_support import footer_cut, record_notices, settle, settle_layout, shown, until, until_notice, until_seen
 
 from ti_tui.runs.directory import TrainerLock
 from ti_tui.runs.events import EventWriter
 from ti_tui.tui.app import create_app
 from ti_tui.tui.screens.settings import SettingsScreen
 from ti_tui.tui.widgets.curve_plot import CurvePlot
+from ti_tui.tui.widgets.rate_plot import RatePlot
 
 SIZE = (80, 24)
 OLDEST, OLDER, NEWER = "20251231-000000-zorbot", "20260101-000000-zorbot", "20260102-000000-zorbot"
@@ -276,6 +277,10 @@ async def test_a_run_continued_from_a_checkpoint_is_planned_in_the_step_numbers_
         await pilot.press("down", "c")  # step 250
         await until_notice(pilot, said, "The next run starts from step 250")
         await until(pilot, lambda: isinstance(app.screen, SettingsScreen), "Settings, for the new schedule")
+        await settle(app, pilot)
+        plot = app.screen.query_one(RatePlot)
+        assert (plot.points[0][0], plot.points[-1][0]) == (251, 550), "the curve is drawn over the steps the run will have"
+        assert "0.005 for steps 251-350; 0.002 for steps 351-550" in shown(app.screen, "#schedule-learning_rate .setting-note")
         screen = await open_train(app, pilot, lambda view: True, "the Train step again")
         await until(pilot, lambda: "Learning rate:" in shown_plan(screen), "the plan")
         plan = shown_plan(screen)

@@ -7,9 +7,11 @@ in any screen or widget, is survived where it can be: the user's typing saved, a
 screen opened afresh.
 """
 
+import os
 import threading
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from textual import events, work
 from textual._context import active_message_pump
@@ -31,6 +33,7 @@ from ti_tui.usecases.journey import STEPS, Step, StepState
 from ti_tui.usecases.summary import ProjectSummary
 
 WATCH_FILE_SECONDS = 2.0
+CONTINUE_FROM = "continue-from:"  # + the project's folder: the checkpoint the next run starts from
 
 
 @dataclass
@@ -108,6 +111,19 @@ class WizardApp(App):
 
         self.services.memory.remember(self.project.root, step)
         self.switch_to(step_screen(step, focus))
+
+    def continue_from(self) -> Path | None:
+        """The checkpoint chosen with c on Train for the next run to start from, even if it is gone since
+        (starting the run then says so); None for a run from the init text."""
+        chosen = self.services.memory.value(CONTINUE_FROM + os.fspath(self.project.root))
+        return Path(chosen) if chosen else None
+
+    def set_continue_from(self, checkpoint: Path | None) -> None:
+        name = CONTINUE_FROM + os.fspath(self.project.root)
+        if checkpoint is None:
+            self.services.memory.forget_value(name)
+        else:
+            self.services.memory.remember_value(name, os.fspath(checkpoint))
 
     def switch_to(self, screen) -> None:
         self.flush_edits()

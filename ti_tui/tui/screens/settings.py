@@ -95,9 +95,13 @@ class SettingsScreen(StepScreen):
     def __init__(self, focus: str | None = None):
         super().__init__()
         self.focus_on = focus  # a field's id, when another step sends the user here to set it
+        self.first_step = 0
 
     def on_mount(self) -> None:
         super().on_mount()
+        from ti_tui.usecases.training import first_step_after
+
+        self.first_step = first_step_after(self.app.continue_from())  # the next run's steps count on from it
         self.redraw_schedule()
         self.show_facts()
         # Focus now, before the screen is shown: keys typed while it is built then go into the field, where
@@ -216,9 +220,9 @@ class SettingsScreen(StepScreen):
         except ScheduleError as error:
             rate_field.show_note(f"schedule.learning_rate: {error}", problem=True)
             return
-        rate_field.resting_note = "; ".join(curve.describe())  # stays once the typing is saved
+        rate_field.resting_note = "; ".join(curve.describe(self.first_step))  # stays once the typing is saved
         rate_field.show_note("")
-        self.query_one(RatePlot).show(curve)
+        self.query_one(RatePlot).show(curve, self.first_step)
 
     def settings_reloaded(self, project) -> None:
         for field in self.query(SettingField):

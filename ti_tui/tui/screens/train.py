@@ -7,7 +7,6 @@ is the same whether this wizard started the run, another one did, or the wizard 
 again while the trainer went on.
 """
 
-import os
 import subprocess
 import time
 from dataclasses import dataclass
@@ -53,7 +52,6 @@ GUIDANCE = (
 )
 POLL_SECONDS = 0.25
 STATUS_EVERY_SECONDS = 1.0
-CONTINUE_FROM = "continue-from:"  # + the project's folder: the checkpoint the next run starts from
 
 
 class TrainScreen(StepScreen):
@@ -398,7 +396,7 @@ class TrainScreen(StepScreen):
         except UserError as error:
             self.notify(str(error), severity="error", markup=False, timeout=12)
             return
-        self.app.services.memory.remember_value(CONTINUE_FROM + os.fspath(self.app.project.root), os.fspath(checkpoint.path))
+        self.app.set_continue_from(checkpoint.path)
         self.notify(
             f"The next run starts from step {checkpoint.step} of run {self.run.id}. Set its schedule, then press t on Train.",
             markup=False,
@@ -407,12 +405,10 @@ class TrainScreen(StepScreen):
         self.app.open_step("settings", focus="schedule-learning_rate")
 
     def continue_from(self) -> Path | None:
-        """The checkpoint chosen with c, even if it is gone since: starting a run then says so."""
-        chosen = self.app.services.memory.value(CONTINUE_FROM + os.fspath(self.app.project.root))
-        return Path(chosen) if chosen else None
+        return self.app.continue_from()
 
     def forget_continue_from(self) -> None:
-        self.app.services.memory.forget_value(CONTINUE_FROM + os.fspath(self.app.project.root))
+        self.app.set_continue_from(None)
         self.work_out_plan(self.app.project)
 
     def action_overlay(self) -> None:

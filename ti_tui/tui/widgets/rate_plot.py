@@ -21,14 +21,15 @@ class RatePlot(PlotWidget, can_focus=False):
         super().__init__(**kwargs)
         self.points: list[tuple[int, float]] = []
 
-    def show(self, schedule) -> None:
-        """Plot `schedule` (a LearningRateSchedule) at POINTS steps spread over the run."""
+    def show(self, schedule, first_step: int = 0) -> None:
+        """Plot `schedule` (a LearningRateSchedule) at POINTS steps spread over the run, numbered on from
+        `first_step` when the run goes on from a checkpoint there."""
         total = schedule.total_steps
         steps = sorted({max(1, round(1 + index * (total - 1) / (POINTS - 1))) for index in range(POINTS)})
-        self.points = [(step, schedule.rate_at(step)) for step in steps]
+        self.points = [(first_step + step, schedule.rate_at(step)) for step in steps]
         self.clear()
         self.plot([step for step, _ in self.points], [rate for _, rate in self.points], hires_mode=HiResMode.BRAILLE)
-        self.set_xlimits(1, max(2, total))
+        self.set_xlimits(first_step + 1, first_step + max(2, total))
         self.set_ylimits(0, max(rate for _, rate in self.points) * 1.1 or 1.0)
         self.set_xlabel("step")
         self.set_ylabel("rate")
