@@ -422,3 +422,24 @@ def test_generate_names_a_symbolic_link_loop_it_is_given(tmp_path, option):
     result = ti_tui_in_process("generate", str(root), "[name]", option, str(loop), *extra)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.count("\n") == 1 and f"{loop} is a symbolic-link loop" in result.stderr
+
+
+def test_step_all_on_a_continued_run_covers_the_checkpoints_it_goes_on_from_in_one_numbering(sample):
+    from wizard_support import write_checkpoints
+
+    from ti_tui.usecases.compare import plan_grid
+    from ti_tui.usecases.training import create_run
+
+    sample.update({"preview.every": 0})
+    first = create_run(sample, steps=4)
+    write_checkpoints(first, steps=(2, 4))
+    second = create_run(sample, steps=4, start_from=first.checkpoint_paths("zorbot", 2).embedding)  # steps 3-6
+    write_checkpoints(second, steps=(4, 6))
+    plan = plan_grid(sample, x="step=all", y="cfg=7")
+    assert plan.axes["x"].labels == ("Step: 2", "Step: 4", "Step: 6")  # the first run's 4 was not gone on from
+    assert [cell.settings.embedding for cell in plan.cells] == [
+        str(first.checkpoint_paths("zorbot", 2).embedding),
+        str(second.checkpoint_paths("zorbot", 4).embedding),
+        str(second.checkpoint_paths("zorbot", 6).embedding),
+    ]
+    assert plan_grid(sample, x="step=2,6", y="").axes["x"].labels == ("Step: 2", "Step: 6")

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 from textual.widgets import DataTable, Static
-from wizard_support import copy_of_sample, fake_services, record_notices, settle, until_screen, until_seen, write_checkpoints
+from wizard_support import copy_of_sample, fake_services, record_notices, settle, until, until_screen, until_seen, write_checkpoints
 
 from ti_tui.project import Project
 from ti_tui.tui.app import create_app
@@ -125,3 +125,30 @@ async def test_the_grid_says_which_step_is_suggested_and_step_suggested_lays_it_
         await pilot.press("right")
         await settle(app, pilot)
         assert "(suggested)" not in screen.query_one("#cell-facts", Static).render().plain
+
+
+async def test_a_checkpoint_of_the_run_a_run_goes_on_from_is_chosen_from_the_grid_with_its_own_run(sample, services):
+    from ti_tui.infer.grid import GridDirectory
+    from ti_tui.usecases.compare import plan_grid
+
+    sample.update({"preview.every": 0})
+    first = create_run(sample, steps=4)
+    write_checkpoints(first, steps=(2, 4))
+    second = create_run(sample, steps=4, start_from=first.checkpoint_paths("zorbot", 2).embedding)
+    write_checkpoints(second, steps=(4, 6))
+    grid = GridDirectory(sample.root / "grids" / "20260101-000000")
+    grid.path.mkdir(parents=True)
+    grid.write_plan(plan_grid(sample, x="step=all", y="cfg=7"))
+    app = create_app(sample, services)
+    said = record_notices(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        app.open_step("compare")
+        screen = await until_screen(app, pilot, CompareScreen, "the Compare step")
+        await until_seen(screen, lambda view: view.grid == grid, "the grid planned")
+        await settle(app, pilot)
+        await pilot.press("c")  # on the first cell: step 2, of the first run
+        await until(pilot, lambda: any("is chosen" in notice for notice in said), "the choice said")
+        assert f"Step 2 of run {first.id} is chosen" in said[-1]
+    export = Project.open(sample.root).settings.export
+    assert (export.run, export.step) == (first.id, 2)

@@ -47,3 +47,23 @@ def choose_checkpoint(project: Project, run: RunDirectory, step: int) -> None:
     """Remember the checkpoint the user picked, for Apply and `ti-tui export`."""
     find_checkpoint(run, step)
     project.update({"export.run": run.id, "export.step": step})
+
+
+def lineage_checkpoints(project: Project, run: RunDirectory) -> list[Checkpoint]:
+    """The run's checkpoints after those of the runs it goes on from, up to the step each went on from: one
+    numbering over a run continued with c (its steps count on from its parent's checkpoint). A parent that
+    is gone, or whose run.json cannot be read, ends the line."""
+    earlier: list[Checkpoint] = []
+    seen = {run.id}
+    facts = run.facts()
+    while facts.parent is not None and facts.parent.run not in seen:
+        seen.add(facts.parent.run)
+        try:
+            parent = find_run(project, facts.parent.run)
+            parent_facts = parent.facts()
+        except UserError:
+            break
+        reached = facts.parent.step if facts.parent.step is not None else facts.first_step
+        earlier = [checkpoint for checkpoint in parent.checkpoints(parent_facts) if checkpoint.step <= reached] + earlier
+        facts = parent_facts
+    return earlier + run.checkpoints()

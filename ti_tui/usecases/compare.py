@@ -23,7 +23,7 @@ from ti_tui.runs import RunDirectory
 from ti_tui.runs.events import FINAL_EVENT, RunWatcher
 from ti_tui.sd.family import family_from_shapes, family_of_diffusers_folder, read_safetensors_header
 from ti_tui.sd.source import classify_model_source
-from ti_tui.usecases.checkpoints import find_checkpoint, run_of_choice
+from ti_tui.usecases.checkpoints import find_checkpoint, lineage_checkpoints, run_of_choice
 from ti_tui.usecases.generate import tokenizer_of_the_base
 
 MAX_CELLS = 400
@@ -131,11 +131,14 @@ def values_of(axes: dict[str, Axis], name: str) -> tuple:
 def _resolve(project: Project, run: RunDirectory, axis: Axis, prompt: str) -> list:
     if axis.name == "step":
         resolved = []
+        lineage = lineage_checkpoints(project, run)  # a continued run's steps go on from its parent's
         for value in axis.values:
             if value == "all":
-                resolved.extend(run.checkpoints() or [find_checkpoint(run, None)])
+                resolved.extend(lineage or [find_checkpoint(run, None)])
             elif value == "suggested":
                 resolved.extend(_suggested_and_neighbours(run))
+            elif value != "last" and value in [checkpoint.step for checkpoint in lineage]:
+                resolved.append(next(checkpoint for checkpoint in lineage if checkpoint.step == value))
             else:
                 resolved.append(find_checkpoint(run, None if value == "last" else value))
         return resolved

@@ -197,10 +197,10 @@ class CompareScreen(StepScreen):
 
     def chosen_embedding(self) -> str:
         export = self.app.project.settings.export
-        if self.view is None or not export.step or export.run != self.view.plan.run:
+        if self.view is None or not export.step:
             return ""
         for cell in self.view.plan.cells:
-            if cell.settings.embedding_label == f"step {export.step}":
+            if cell.settings.embedding_label == f"step {export.step}" and _run_of(cell) == export.run:
                 return cell.settings.embedding
         return ""
 
@@ -315,14 +315,15 @@ class CompareScreen(StepScreen):
             return
         step = int(cell.settings.embedding_label.removeprefix("step "))
         project = self.app.project
+        run_id = _run_of(cell)  # the grid's run, or one it goes on from
         try:
-            choose_checkpoint(project, find_run(project, self.view.plan.run), step)
+            choose_checkpoint(project, find_run(project, run_id), step)
         except UserError as error:
             self.notify(str(error), severity="error", markup=False)
             return
         self.app.refresh_state()
         self.fill_table(self.view)
-        self.notify(f"Step {step} of run {self.view.plan.run} is chosen: Apply exports it.", markup=False)
+        self.notify(f"Step {step} of run {run_id} is chosen: Apply exports it.", markup=False)
 
     def action_add_model(self) -> None:
         field = self.query_one("#add-model", PathInput)
@@ -369,3 +370,8 @@ def _suggested_step(project, run_id: str) -> int | None:
     except UserError:
         return None
     return suggestion.step if suggestion is not None else None
+
+
+def _run_of(cell: Cell) -> str:
+    """The run whose checkpoint the cell shows: the folder its file lies in, runs/<run>/checkpoints/."""
+    return Path(cell.settings.embedding).parent.parent.name
