@@ -101,23 +101,15 @@ async def test_a_symbolic_link_loop_given_as_a_model_is_said_at_the_field(tmp_pa
 async def test_the_grid_says_which_step_is_suggested_and_step_suggested_lays_it_between_its_neighbours(sample, services):
     from run_recording import recorded_run
 
-    from ti_tui.infer.grid import GridDirectory
     from ti_tui.usecases.compare import plan_grid
 
     run = recorded_run(sample, "20260101-000000-zorbot", 300, 300, growth=4.0)  # 3x a typical token from step 150
     write_checkpoints(run, steps=(50, 100, 150, 200, 250, 300))
     plan = plan_grid(sample, x="step=suggested", y="cfg=7")
     assert plan.axes["x"].labels == ("Step: 50", "Step: 100", "Step: 150")
-    grid = GridDirectory(sample.root / "grids" / "20260101-000000")
-    grid.path.mkdir(parents=True)
-    grid.write_plan(plan)
     app = create_app(sample, services)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
-        app.open_step("compare")
-        screen = await until_screen(app, pilot, CompareScreen, "the Compare step")
-        await until_seen(screen, lambda view: view.grid == grid, "the grid planned")
-        await settle(app, pilot)
+        screen = await open_planned_grid(app, pilot, plan)
         assert "step 100 is suggested (Train's Checkpoints say why)" in screen.query_one("#grid-words", Static).render().plain
         await pilot.press("right")  # from step 50 to step 100
         await settle(app, pilot)
@@ -128,7 +120,6 @@ async def test_the_grid_says_which_step_is_suggested_and_step_suggested_lays_it_
 
 
 async def test_a_checkpoint_of_the_run_a_run_goes_on_from_is_chosen_from_the_grid_with_its_own_run(sample, services):
-    from ti_tui.infer.grid import GridDirectory
     from ti_tui.usecases.compare import plan_grid
 
     sample.update({"preview.every": 0})
@@ -136,19 +127,27 @@ async def test_a_checkpoint_of_the_run_a_run_goes_on_from_is_chosen_from_the_gri
     write_checkpoints(first, steps=(2, 4))
     second = create_run(sample, steps=4, start_from=first.checkpoint_paths("zorbot", 2).embedding)
     write_checkpoints(second, steps=(4, 6))
-    grid = GridDirectory(sample.root / "grids" / "20260101-000000")
-    grid.path.mkdir(parents=True)
-    grid.write_plan(plan_grid(sample, x="step=all", y="cfg=7"))
     app = create_app(sample, services)
     said = record_notices(app)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
-        app.open_step("compare")
-        screen = await until_screen(app, pilot, CompareScreen, "the Compare step")
-        await until_seen(screen, lambda view: view.grid == grid, "the grid planned")
-        await settle(app, pilot)
+        await open_planned_grid(app, pilot, plan_grid(sample, x="step=all", y="cfg=7"))
         await pilot.press("c")  # on the first cell: step 2, of the first run
         await until(pilot, lambda: any("is chosen" in notice for notice in said), "the choice said")
         assert f"Step 2 of run {first.id} is chosen" in said[-1]
     export = Project.open(sample.root).settings.export
     assert (export.run, export.step) == (first.id, 2)
+
+
+async def open_planned_grid(app, pilot, plan):
+    """The Compare step on a grid planned (none of its cells rendered), once it shows it."""
+    from ti_tui.infer.grid import GridDirectory
+
+    grid = GridDirectory(app.project.root / "grids" / "20260101-000000")
+    grid.path.mkdir(parents=True)
+    grid.write_plan(plan)
+    await settle(app, pilot)
+    app.open_step("compare")
+    screen = await until_screen(app, pilot, CompareScreen, "the Compare step")
+    await until_seen(screen, lambda view: view.grid == grid, "the grid planned")
+    await settle(app, pilot)
+    return screen
