@@ -55,7 +55,12 @@ def cells_without_colour(app, region) -> list[tuple]:
     return cells
 
 
-@pytest.mark.parametrize("step", list(ARRIVAL))
+def quick(*steps: str, among) -> list:
+    """Every one of `among`, those but `steps` in the slow tier only: the quick tier looks at the few that matter most."""
+    return [step if step in steps else pytest.param(step, marks=pytest.mark.slow) for step in among]
+
+
+@pytest.mark.parametrize("step", quick("token", "compare", among=ARRIVAL))  # the two whose marks were colour alone
 async def test_where_focus_is_shows_without_colour(trained_sample, tmp_path, step):
     if step == "captions":
         prepare_project(trained_sample)  # the editor is shown with an image to caption
@@ -75,10 +80,10 @@ async def test_where_focus_is_shows_without_colour(trained_sample, tmp_path, ste
     ("step", "keys", "field"),
     [
         ("images", ["3", "abc"], "#trigger Input"),  # a step key, then typing on the step it opens
-        ("images", ["2", " at dusk"], "#caption"),
-        ("train", ["4", "12"], "#training-steps Input"),  # 1 and 2 are step keys too, but typed into a field
+        pytest.param("images", ["2", " at dusk"], "#caption", marks=pytest.mark.slow),
+        pytest.param("train", ["4", "12"], "#training-steps Input", marks=pytest.mark.slow),  # 1 and 2 typed into a field
         ("images", ["5", "4", "12"], "#training-steps Input"),  # a step passed through on the way
-        ("images", ["a", "xyz"], "#path"),  # a dialog
+        pytest.param("images", ["a", "xyz"], "#path", marks=pytest.mark.slow),  # a dialog
     ],
 )
 async def test_keys_typed_the_moment_after_a_key_that_opens_a_screen_go_into_its_field(trained_sample, tmp_path, step, keys, field):
@@ -96,7 +101,7 @@ async def test_keys_typed_the_moment_after_a_key_that_opens_a_screen_go_into_its
         assert text.endswith(keys[-1]), f"{field} holds {text!r}"
 
 
-@pytest.mark.parametrize("step", ["start", *ARRIVAL])
+@pytest.mark.parametrize("step", quick("start", "images", "captions", among=["start", *ARRIVAL]))  # the most keys
 async def test_the_footer_is_whole_at_80_columns_on_arrival(trained_sample, tmp_path, step):
     services = fake_services(tmp_path / "data")
     services.memory.remember(trained_sample.root)  # the start screen then offers x Forget as well

@@ -125,6 +125,7 @@ async def test_the_footer_offers_the_keys_for_a_run_only_while_it_is_at_work(sam
         await until(pilot, lambda: not set(RUN_KEYS) & set(offered(app)), f"{RUN_KEYS} no longer offered (it offers {offered(app)})")
 
 
+@pytest.mark.slow  # a sweep of the panels, twice
 async def test_the_footer_is_whole_at_80_columns_on_every_panel_during_a_run_and_after_it(sample, services):
     recorded_run(sample, OLDER, 300, 200)
     run = recorded_run(sample, NEWER, 300, 250, finished=False)
