@@ -1,5 +1,6 @@
 """Sentences that told a new user something untrue or confusing, each as it reads now."""
 
+import pytest
 from installations import comfyui
 
 from ti_tui.runs.status import RunStatus
@@ -64,6 +65,7 @@ def test_doctor_warns_of_hours_on_the_cpu_only_for_a_full_size_model(sample, tin
     assert warning.what == "Training runs on the CPU: a full-size model takes hours here; a GPU makes it minutes."
 
 
+@pytest.mark.slow  # starts a trainer
 def test_before_a_run_unprepared_images_and_missing_captions_are_said_in_the_plan_and_by_ti_tui_train(trainable_project):
     from conftest import ti_tui_in_process
 

@@ -47,6 +47,7 @@ def test_a_run_too_short_for_its_intervals_marks_settings_and_says_so_in_the_pla
     assert step_states(sample)["settings"].progress == "done"
 
 
+@pytest.mark.slow  # starts a trainer
 def test_ti_tui_train_prints_the_intervals_and_warns_of_a_run_with_no_checkpoint_before_its_end(trainable_project):
     project = trainable_project(**{"training.save_every": 100})
     result = ti_tui_in_process("train", str(project.root), "--steps", "2", "--detach")
