@@ -100,3 +100,27 @@ def test_ti_tui_new_says_what_the_token_step_would_of_a_word_the_tokenizer_knows
     assert warnings and "dog" in warnings[0], result.stdout
     made_up = ti_tui_in_process("new", "robot", "--token", "wdnsdy", "--model", "builtin:tiny", cwd=tmp_path)
     assert "Warning" not in made_up.stdout
+
+
+async def test_token_and_settings_are_ticked_once_looked_at_not_on_a_fresh_project(tmp_path, tiny_model_dir):
+    from wizard_support import fake_services, settle
+
+    from ti_tui.project import create_project
+    from ti_tui.tui.app import create_app
+    from ti_tui.tui.widgets.step_bar import StepTab
+
+    project = create_project(tmp_path / "zorbot", model="builtin:tiny")
+    app = create_app(project, fake_services(tmp_path / "data"))
+
+    def marks() -> dict[str, str]:
+        return {tab.step: tab.render().plain.split()[-1] for tab in app.screen.query(StepTab)}
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert (marks()["token"], marks()["settings"]) == ("·", "·"), "ticked on a project nobody has looked at"
+        app.open_step("token")
+        await settle(app, pilot)
+        assert (marks()["token"], marks()["settings"]) == ("✓", "·")
+        app.open_step("settings")
+        await settle(app, pilot)
+        assert (marks()["token"], marks()["settings"]) == ("✓", "✓")

@@ -112,6 +112,15 @@ class WizardApp(App):
         self.services.memory.remember(self.project.root, step)
         self.switch_to(step_screen(step, focus))
 
+    def steps_looked_at(self) -> set[Step] | None:
+        """The steps the user has opened on this project; None once it has a run (trained, so looked at)."""
+        if self.project is None:
+            return None
+        runs = self.project.runs_dir
+        if runs.is_dir() and any(runs.iterdir()):
+            return None
+        return set(self.services.memory.seen_steps(self.project.root))
+
     def continue_from(self) -> Path | None:
         """The checkpoint chosen with c on Train for the next run to start from, even if it is gone since
         (starting the run then says so); None for a run from the init text."""

@@ -66,7 +66,8 @@ class Memory:
         """Put the project first in the list; `step` is the one now open (kept as it was when None)."""
         key = _key(project_root)
         previous = next((entry for entry in self._projects if entry.get("path") == key), {})
-        entry = {"path": key, "opened": time.time(), "step": step or previous.get("step", "images")}
+        seen = sorted(set(self.seen_steps(project_root)) | ({step} if step else set()))
+        entry = {"path": key, "opened": time.time(), "step": step or previous.get("step", "images"), "seen": seen}
         self._projects = [entry, *(other for other in self._projects if other.get("path") != key)][:KEPT]
         self._save()
 
@@ -74,6 +75,12 @@ class Memory:
         key = _key(project_root)
         self._projects = [entry for entry in self._projects if entry.get("path") != key]
         self._save()
+
+    def seen_steps(self, project_root: Path) -> list[str]:
+        """The steps of the project the user has opened in the wizard."""
+        key = _key(project_root)
+        seen = next((entry.get("seen") for entry in self._projects if entry.get("path") == key), None)
+        return [step for step in seen if isinstance(step, str)] if isinstance(seen, list) else []
 
     def last_step(self, project_root: Path) -> str | None:
         key = _key(project_root)

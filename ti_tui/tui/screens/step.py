@@ -48,7 +48,7 @@ class StepScreen(Screen):
         self.show_state(self.app.state)
 
     def show_state(self, state) -> None:
-        self.query_one(StepBar).show(state.steps)
+        self.query_one(StepBar).show(state.steps, self.app.steps_looked_at())
         problems = [finding for finding in state.problems if finding.severity == "error" and self.shows_problem(finding)]
         banner = self.query_one("#problems", Static)
         banner.update("\n".join(f"! {finding}" for finding in problems))

@@ -11,6 +11,9 @@ from textual.widgets import Static
 from ti_tui.usecases.journey import STEP_TITLES, STEPS, Step, StepState
 
 MARKS = {"done": "✓", "attention": "!", "not-yet": "·"}
+# Steps a new project has done by its defaults (a trigger from the folder's name, every setting): a ✓ there
+# would say the user chose what nobody looked at.
+CHOSEN_BY_DEFAULTS = ("token", "settings")
 
 
 class StepTab(Static):
@@ -29,8 +32,10 @@ class StepTab(Static):
         super().__init__(f"{number} {STEP_TITLES[step]} ·", markup=False, id=f"tab-{step}")
         self.step, self.number = step, number
 
-    def show(self, state: StepState | None, current: bool) -> None:
+    def show(self, state: StepState | None, current: bool, looked_at: bool = True) -> None:
         progress = state.progress if state else "not-yet"
+        if progress == "done" and not looked_at:
+            progress = "not-yet"  # done by its defaults alone: nobody has looked at them yet
         self.update(f"{self.number} {STEP_TITLES[self.step]} {MARKS[progress]}")
         for name in MARKS:
             self.set_class(name == progress, f"-{name}")
@@ -62,6 +67,8 @@ class StepBar(Horizontal):
         for number, step in enumerate(STEPS, start=1):
             yield StepTab(step, number)
 
-    def show(self, states: dict[Step, StepState]) -> None:
+    def show(self, states: dict[Step, StepState], looked_at: set[Step] | None = None) -> None:
+        """Each step's mark; a step in CHOSEN_BY_DEFAULTS is done only once `looked_at` holds it."""
         for tab in self.query(StepTab):
-            tab.show(states.get(tab.step), tab.step == self.current)
+            unseen = looked_at is not None and tab.step in CHOSEN_BY_DEFAULTS and tab.step not in looked_at
+            tab.show(states.get(tab.step), tab.step == self.current, looked_at=not unseen)
