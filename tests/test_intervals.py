@@ -29,6 +29,7 @@ def test_a_new_project_spreads_its_checkpoints_validations_and_previews_over_a_s
     intervals = run_intervals(project.settings, 60)
     assert intervals == RunIntervals(save=5, validation=5, preview=10)
     assert shortfalls(intervals, 0, 60) == []
+    assert shortfalls(RunIntervals(save=100, validation=0, preview=0), 0, 1) == [], "a run of one step has nothing to miss"
 
 
 def test_a_run_too_short_for_its_intervals_marks_settings_and_says_so_in_the_plan(sample):

@@ -54,6 +54,8 @@ def shortfalls(intervals: RunIntervals, first_step: int, last_step: int) -> list
     """What a run from `first_step` to `last_step` misses with these intervals, in words: no checkpoint before
     its end, no preview. The last step always saves, validates and renders previews."""
     said = []
+    if last_step - first_step < 2:
+        return said  # a run of one step has nothing before its end to miss
     if _due_before(intervals.save, first_step, last_step) == 0:
         said.append(f"no checkpoint before the last step (training.save_every is {intervals.save}): nothing earlier to compare or keep")
     if intervals.preview and _due_before(intervals.preview, first_step, last_step) == 0:
