@@ -5,7 +5,6 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -152,11 +151,6 @@ class ImagesScreen(StepScreen):
         for row in self.rows:
             # File names are the user's text: Text keeps a name such as "[x].jpg" from being read as markup.
             table.add_row(Text(row.name), "yes" if row.prepared else "no", Text(row.checks), key=row.name)
-        # DataTable measures new rows later, when it is idle; a second look arriving first once left the names
-        # cut to the header's width ("01-hi"). Measured here, they never are.
-        names, _, checks = table.ordered_columns
-        for column, cells in ((names, [row.name for row in self.rows]), (checks, [row.checks for row in self.rows])):
-            column.content_width = max([column.content_width, *(cell_len(cell) for cell in cells)])
         if self.rows:
             table.move_cursor(row=min(cursor, len(self.rows) - 1))
             self.show_selected(min(cursor, len(self.rows) - 1))

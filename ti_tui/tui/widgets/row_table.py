@@ -1,5 +1,7 @@
 """A table of rows that keys act on, such as the images or the runs."""
 
+from rich.cells import cell_len
+from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
@@ -15,3 +17,11 @@ class RowTable(DataTable):
 
     def __init__(self, **keywords):
         super().__init__(cursor_type="row", zebra_stripes=True, **keywords)
+
+    def add_row(self, *cells, **keywords):
+        # DataTable measures new rows later, when it is idle; a second filling that came first once left the
+        # Images names cut to the header's width ("01-hi"). Measured here, no column is narrower than its cells.
+        key = super().add_row(*cells, **keywords)
+        for column, cell in zip(self.ordered_columns, cells, strict=False):
+            column.content_width = max(column.content_width, cell_len(cell.plain if isinstance(cell, Text) else str(cell)))
+        return key
