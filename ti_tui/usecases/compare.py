@@ -132,13 +132,14 @@ def _resolve(project: Project, run: RunDirectory, axis: Axis, prompt: str) -> li
     if axis.name == "step":
         resolved = []
         lineage = lineage_checkpoints(project, run)  # a continued run's steps go on from its parent's
+        by_step = {checkpoint.step: checkpoint for checkpoint in lineage}
         for value in axis.values:
             if value == "all":
                 resolved.extend(lineage or [find_checkpoint(run, None)])
             elif value == "suggested":
-                resolved.extend(_suggested_and_neighbours(run))
-            elif value != "last" and value in [checkpoint.step for checkpoint in lineage]:
-                resolved.append(next(checkpoint for checkpoint in lineage if checkpoint.step == value))
+                resolved.extend(_suggested_and_neighbours(run, lineage))
+            elif value in by_step:
+                resolved.append(by_step[value])
             else:
                 resolved.append(find_checkpoint(run, None if value == "last" else value))
         return resolved
@@ -152,11 +153,11 @@ def _resolve(project: Project, run: RunDirectory, axis: Axis, prompt: str) -> li
     return list(axis.values)
 
 
-def _suggested_and_neighbours(run: RunDirectory) -> list:
+def _suggested_and_neighbours(run: RunDirectory, lineage: list) -> list:
     """The checkpoint suggested and the saved ones either side of it, to judge it by eye; the last when none is."""
     from ti_tui.runs.suggestion import suggestion_for
 
-    checkpoints = run.checkpoints() or [find_checkpoint(run, None)]
+    checkpoints = lineage or [find_checkpoint(run, None)]
     suggestion = suggestion_for(run)
     steps = [checkpoint.step for checkpoint in checkpoints]
     at = steps.index(suggestion.step) if suggestion is not None and suggestion.step in steps else len(steps) - 1
