@@ -114,10 +114,8 @@ class WizardApp(App):
 
     def steps_looked_at(self) -> set[Step] | None:
         """The steps the user has opened on this project; None once it has a run (trained, so looked at)."""
-        if self.project is None:
-            return None
-        runs = self.project.runs_dir
-        if runs.is_dir() and any(runs.iterdir()):
+        train = self.state.steps.get("train")
+        if self.project is None or train is not None and train.progress != "not-yet":  # Train is "not yet" without runs
             return None
         return set(self.services.memory.seen_steps(self.project.root))
 
