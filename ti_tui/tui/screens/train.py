@@ -238,7 +238,7 @@ class TrainScreen(StepScreen):
         if forecast.too_big:
             lines.append(forecast.too_big)
         lines += [f"Note: {note}" for note in notes_before_a_run(project)]
-        start_from = self.continue_from()
+        start_from = self.app.continue_from()
         first_step = first_step_after(start_from)
         settings = project.settings
         if start_from is not None:
@@ -317,10 +317,10 @@ class TrainScreen(StepScreen):
 
     def action_start(self) -> None:
         self.notify("Starting a run...")
-        self.start_run(self.app.project, self.continue_from())
+        self.start_run(self.app.project, self.app.continue_from())
 
     def action_start_beside_the_run(self) -> None:
-        self.start_run(self.app.project, self.continue_from())  # the core refuses, naming the run at work
+        self.start_run(self.app.project, self.app.continue_from())  # the core refuses, naming the run at work
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="start")
     def start_run(self, project, start_from: Path | None) -> None:
@@ -348,7 +348,7 @@ class TrainScreen(StepScreen):
     @on(Started)
     def started(self, message: Started) -> None:
         self.app.keep_trainer(message.process)
-        if self.continue_from() is not None and message.run.facts().initial_embedding is not None:
+        if self.app.continue_from() is not None and message.run.facts().initial_embedding is not None:
             self.forget_continue_from()
         self.notify(f"Run {message.run.id} started; it goes on if the wizard closes.", markup=False)
         self.show_run(message.run)
@@ -403,9 +403,6 @@ class TrainScreen(StepScreen):
             timeout=10,
         )
         self.app.open_step("settings", focus="schedule-learning_rate")
-
-    def continue_from(self) -> Path | None:
-        return self.app.continue_from()
 
     def forget_continue_from(self) -> None:
         self.app.set_continue_from(None)
