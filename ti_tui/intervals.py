@@ -13,6 +13,9 @@ CHECKPOINTS_PER_RUN = 10
 VALIDATIONS_PER_RUN = 10
 PREVIEW_ROUNDS_PER_RUN = 5
 FRIENDLY = (1, 2, 2.5, 5)  # times a power of ten; 2.5 only from 25 up, so that steps stay whole
+# A validation pass: the loss of the first images, each at these timesteps with fixed noise.
+VALIDATION_IMAGES = 16
+VALIDATION_TIMESTEPS = (100, 300, 500, 700, 900)
 
 
 @dataclass(frozen=True)

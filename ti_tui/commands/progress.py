@@ -31,6 +31,9 @@ class ProgressPrinter:
                 self._rewrite(text)
             elif event["done"] == event["total"]:
                 self.say(f"Cached the latents of {event['total']} images")
+        elif kind in ("validating", "previewing"):
+            if self.interactive:
+                self._rewrite(text)  # a line that counts up; the result then has a line of its own
         elif kind in ("error", "warning", FINAL_EVENT):
             self.say(with_command(text, event_fix(event), self.project))
         else:

@@ -47,6 +47,7 @@ def train_project(arguments: argparse.Namespace) -> int:
     else:
         for note in notes_before_a_run(project):
             print(f"Note: {note}")
+        time_needed = _time_needed(project, arguments.steps)  # before the trainer starts, which would slow a probe
         run, process = start_new_run(project, steps=arguments.steps, start_from=arguments.start_from)
         watcher = RunWatcher(run.events_file)
         facts = run.facts()
@@ -62,6 +63,8 @@ def train_project(arguments: argparse.Namespace) -> int:
         print("Learning rate: " + "; ".join(schedule.describe(facts.first_step)))
         intervals = run_intervals(facts.settings, facts.steps)
         print(describe_intervals(intervals))
+        if time_needed:
+            print(time_needed)
         for missed in shortfalls(intervals, facts.first_step, facts.last_step):
             print(f"Warning: the run has {missed}")
         for finding in summarize_project(project).problems:
@@ -79,6 +82,19 @@ def train_project(arguments: argparse.Namespace) -> int:
     if final is None:  # no final event to tell: the run's folder does
         return 0 if run_status(run).state == "finished" else 1
     return 0 if final.get("reason") == "completed" else 1
+
+
+def _time_needed(project, steps: int | None) -> str:
+    """How long the run will take, as the Train step says it, from the device's speed kept a day."""
+    from ti_tui.runs.timing import describe_time
+    from ti_tui.sd.device import remembered_probe
+    from ti_tui.usecases.forecast import forecast_run
+
+    model = project.settings.model
+    forecast = forecast_run(project, remembered_probe(model.device, model.precision), steps)
+    if forecast.time is None:
+        return f"Time: not estimated: {forecast.problem}" if forecast.problem else ""
+    return f"Time: {describe_time(forecast.time)}, {forecast.time_source}"
 
 
 def list_project_runs(arguments: argparse.Namespace) -> int:

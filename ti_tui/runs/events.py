@@ -1,8 +1,9 @@
 """The run's event log: the trainer appends, any number of watchers read, and events read as sentences.
 
 events.jsonl holds one JSON object a line: `{"v": 1, "seq": n, "t": unix_time, "type": ..., ...}`.
-Types: started, loading, caching, config, resumed_from, step, validation, checkpoint, preview,
-paused, resumed, warning, error, finished (the last one of a trainer's life, with a reason).
+Types: started, loading, caching, config, resumed_from, step, validating, validation, checkpoint,
+previewing, preview, paused, resumed, warning, error, finished (the last one of a trainer's life, with
+a reason). validating and previewing come before each image of a pass, to count it.
 """
 
 import json
@@ -159,6 +160,8 @@ _SENTENCES = {
     "resumed_from": lambda event: f"Resuming from the checkpoint at step {event['step']}",
     "config": _config,
     "step": _step,
+    "validating": lambda event: f"Validation at step {event['step']}: image {event['done'] + 1} of {event['total']}",
+    "previewing": lambda event: f"Previews at step {event['step']}: image {event['done'] + 1} of {event['total']}",
     "validation": lambda event: f"step {event['step']}: validation loss {event['loss']:.4f}",
     "checkpoint": lambda event: f"step {event['step']}: saved {event['path']}",
     "preview": lambda event: f"step {event['step']}: preview {event['path']}",

@@ -98,6 +98,8 @@ class RunHistory:
     previews: list[Preview] = field(default_factory=list)
     lines: deque = field(default_factory=lambda: deque(maxlen=LOG_LINES))
     caching: tuple[int, int] | None = None
+    busy: tuple[str, int, int] | None = None  # ("validation" or "previews", done, total) while the trainer does that
+    left_since: float | None = None  # when seconds_left was said
     events_read: int = 0
 
     def feed(self, events: list[dict]) -> "RunHistory":
@@ -113,6 +115,11 @@ class RunHistory:
         kind = event["type"]
         if isinstance(event.get("t"), (int, float)):
             self.last_event_time = float(event["t"])
+        if kind in ("validating", "previewing"):
+            self.busy = ("validation" if kind == "validating" else "previews", int(event["done"]), int(event["total"]))
+            return
+        if kind != "preview":
+            self.busy = None
         if kind == "step":
             self._step(event)
             return
@@ -149,6 +156,7 @@ class RunHistory:
         step = self.step = int(event["step"])  # first: a line with the step alone still says how far the run came
         self.total_steps = int(event.get("total") or self.total_steps)
         self.steps_per_second, self.seconds_left = event.get("steps_per_s"), event.get("eta_s")
+        self.left_since = self.last_event_time
         self.loss.add(step, float(event["loss"]))
         self.smoothed_loss.add(step, float(event["loss_smoothed"]))
         self.learning_rate.add(step, float(event["lr"]))

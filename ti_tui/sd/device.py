@@ -179,6 +179,39 @@ def probe_in_a_helper(device_setting: str, precision_setting: str) -> DeviceProb
         return DeviceProbe("", "", "", None, None, 0.0, f"the compute device could not be examined ({said})")
 
 
+PROBE_KEPT_SECONDS = 24 * 3600  # a machine's speed is looked up again after a day
+
+
+def remembered_probe(device_setting: str, precision_setting: str) -> DeviceProbe:
+    """`probe_in_a_helper`'s answer, kept a day in the cache folder: a command's time estimate then waits for no probe."""
+    import json
+    import time
+    from dataclasses import asdict
+
+    from ti_tui.errors import UserError
+    from ti_tui.fsutil import atomic_write_text
+    from ti_tui.paths import cache_dir
+
+    key = f"{device_setting}|{precision_setting}|{os.environ.get(CPU_BF16_VARIABLE, '')}"
+    try:
+        kept_file = cache_dir() / "device-probes.json"
+        kept = json.loads(kept_file.read_text(encoding="utf-8")) if kept_file.is_file() else {}
+        entry = kept.get(key) if isinstance(kept, dict) else None
+        if isinstance(entry, dict) and time.time() - float(entry.get("at", 0)) < PROBE_KEPT_SECONDS:
+            return DeviceProbe(**entry["probe"])
+    except (UserError, OSError, ValueError, TypeError, KeyError):
+        kept_file, kept = None, {}
+    probe = probe_in_a_helper(device_setting, precision_setting)
+    if kept_file is not None and not probe.problem:
+        try:
+            kept = kept if isinstance(kept, dict) else {}
+            kept[key] = {"at": time.time(), "probe": asdict(probe)}
+            atomic_write_text(kept_file, json.dumps(kept, indent=1))
+        except OSError:
+            pass  # an estimate without a kept probe is probed again next time
+    return probe
+
+
 def main(argv: list[str]) -> int:
     import json
     from dataclasses import asdict

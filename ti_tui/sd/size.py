@@ -14,6 +14,8 @@ class ModelSize:
     parameters: int  # UNet, VAE and text encoder together
     unet_parameters: int
     unet_channels: list[int]  # block_out_channels, level by level
+    unet_config: dict  # the diffusers configs the parts are built from, for counting their work
+    vae_config: dict
 
 
 def model_size(source: ModelSource) -> ModelSize:
@@ -29,8 +31,8 @@ def model_size(source: ModelSource) -> ModelSize:
         counts = {
             prefix: sum(math.prod(shape) for key, shape in shapes.items() if key.startswith(prefix)) for prefix in (UNET, VAE, TEXT_ENCODER)
         }
-        channels = unet_config(shapes, family_config(family.name)["unet"])["block_out_channels"]
-        return ModelSize(sum(counts.values()), counts[UNET], list(channels))
+        config = unet_config(shapes, family_config(family.name)["unet"])
+        return ModelSize(sum(counts.values()), counts[UNET], list(config["block_out_channels"]), config, family_config(family.name)["vae"])
     if source.kind not in ("builtin", "folder", "hub"):
         raise UserError(f"{source.path} does not exist")
     folder = _pretrained_folder(source)
@@ -40,8 +42,11 @@ def model_size(source: ModelSource) -> ModelSize:
         if any(file.suffix != ".safetensors" for file in files):
             raise UserError(f"{folder / part} keeps its weights in a pickle, whose size cannot be read without loading it")
         counts[part] = sum(math.prod(tensor.shape) for file in files for tensor in read_safetensors_layout(file).tensors.values())
-    try:
-        channels = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8"))["block_out_channels"]
-    except (OSError, ValueError, KeyError) as error:
-        raise UserError(f"{folder / 'unet' / 'config.json'} cannot be read ({error})") from None
-    return ModelSize(sum(counts.values()), counts["unet"], list(channels))
+    configs = {}
+    for part in ("unet", "vae"):
+        try:
+            configs[part] = json.loads((folder / part / "config.json").read_text(encoding="utf-8"))
+            list(configs[part]["block_out_channels"])  # read now, so that a config without it is named here
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise UserError(f"{folder / part / 'config.json'} cannot be read ({error})") from None
+    return ModelSize(sum(counts.values()), counts["unet"], list(configs["unet"]["block_out_channels"]), configs["unet"], configs["vae"])

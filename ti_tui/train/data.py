@@ -6,9 +6,10 @@ images, in the same order, with the same latents, as an unbroken one.
 
 import torch
 
+from ti_tui.intervals import VALIDATION_IMAGES
+
 LATENT_SEED = 10_000
 LATENT_SEED_STRIDE = 1_000_003  # more than any dataset's images: no two (seed, image) pairs share a draw
-VALIDATION_IMAGES = 16  # the first images, which the fixed-noise validation scores
 
 
 class DataOrder:
@@ -56,6 +57,9 @@ class LatentCache:
 
     def __len__(self) -> int:
         return self.image_count * self.variants
+
+    def encoded_images(self) -> int:
+        return len(self.means) // self.variants
 
     def ensure(self, indices) -> None:
         for image in sorted({index // self.variants for index in indices}):

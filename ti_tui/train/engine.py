@@ -15,7 +15,7 @@ import os
 import random
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -29,20 +29,20 @@ from ti_tui.errors import UserError
 from ti_tui.findings import Fix
 from ti_tui.fsutil import atomic_write_bytes, file_sha256
 from ti_tui.infer.render import RenderRequest, parameters_text, render, sampler_name, save_png
-from ti_tui.intervals import run_intervals
+from ti_tui.intervals import VALIDATION_IMAGES, VALIDATION_TIMESTEPS, run_intervals
 from ti_tui.prompts import TagOptions, build_prompt, load_templates, pick_template
 from ti_tui.runs import FINAL_EVENT, EventWriter, RunDirectory, describe_event
+from ti_tui.runs.timing import COMMAND_SECONDS, count_work, phases_from_step, run_seconds
 from ti_tui.schedule import LearningRateSchedule
 from ti_tui.sd.loading import LoadedModel, load_model
 from ti_tui.sd.placeholder import PromptEncoder
 from ti_tui.sd.tokens import initial_vectors
 from ti_tui.torch_files import load_plain_torch_file
-from ti_tui.train.data import VALIDATION_IMAGES, DataOrder, LatentCache
+from ti_tui.train.data import DataOrder, LatentCache
 from ti_tui.train.distributed import ProcessGroup
 from ti_tui.train.faults import Faults
 from ti_tui.train.memory import estimate_training_memory
 
-VALIDATION_TIMESTEPS = (100, 300, 500, 700, 900)
 VALIDATION_SEED = 20_000
 SMOOTHING = 0.95  # of the displayed loss; each step moves it 5% of the way
 GIVE_UP_AFTER = 3  # non-finite steps in a row before the run stops
@@ -50,7 +50,7 @@ SMALL_GPU_BYTES = 12 * 2**30
 RANK_SEED_STRIDE = 1_000_003  # each data-parallel process draws its own noise
 FP16_LOSS_SCALE = 2.0**16
 LOSS_SCALE_GROWTH_STEPS = 500
-NOT_IN_THE_LOG = ("step", "caching", "preview")  # events too many to repeat in trainer.log
+NOT_IN_THE_LOG = ("step", "caching", "preview", "validating", "previewing")  # events too many to repeat in trainer.log
 
 
 class Trainer:
@@ -74,6 +74,11 @@ class Trainer:
         self.loss_scaler: LossScaler
         self.rollback: Rollback
         self.step_durations: list[float] = []
+        # What this life measured of the work besides steps, for the time left: seconds each.
+        self.encode_seconds = 0.0
+        self.validation_image_seconds: list[float] = []
+        self.preview_image_seconds: list[float] = []
+        self.checkpoint_seconds: list[float] = []
 
     def run(self) -> str:
         """Train to the end, or until stopped; returns the reason written in the final event."""
@@ -259,6 +264,7 @@ class Trainer:
             gradient_checkpointing=frozen.checkpointing,
             memory_estimate_mb=round(memory.total_mb),
             memory_estimate=memory.describe(),
+            load_s=round(time.time() - _process_started(), 2),
             save_every=self.intervals.save,
             validation_every=self.intervals.validation,
             preview_every=self.intervals.preview,
@@ -271,13 +277,16 @@ class Trainer:
         pixels = torch.from_numpy(_as_array(image)).permute(2, 0, 1).float() / 127.5 - 1.0
         variants = [pixels, pixels.flip(-1)] if self.settings.dataset.flip else [pixels]
         frozen.vae.to(frozen.device)
+        started = time.monotonic()
         with torch.no_grad():
             posterior = frozen.vae.encode(torch.stack(variants).to(frozen.device, frozen.vae.dtype)).latent_dist
         scale = frozen.vae.config.scaling_factor
-        return posterior.mean.float() * scale, posterior.std.float() * scale
+        latents = posterior.mean.float() * scale, posterior.std.float() * scale
+        self.encode_seconds = time.monotonic() - started
+        return latents
 
     def note_encoded(self, done: int, total: int) -> None:
-        self.events.write("caching", done=done, total=total)
+        self.events.write("caching", done=done, total=total, seconds=round(self.encode_seconds, 3))
         if done == total and self.frozen.device.type != "cpu":
             self.frozen.vae.to("cpu")  # every latent is in: the VAE leaves the GPU until previews need it
 
@@ -355,10 +364,39 @@ class Trainer:
             loss_smoothed=state.smoothed_loss,
             lr=rate,
             steps_per_s=steps_per_second,
-            eta_s=(self.facts.last_step - state.step) / steps_per_second,
+            eta_s=self.seconds_left(1 / steps_per_second),
             norms=[round(norm, 5) for norm in state.vectors.detach().norm(dim=1).tolist()],
             memory_mb=_memory_in_use(self.frozen.device),
         )
+
+    def seconds_left(self, step_seconds: float) -> float:
+        """The steps still to train, and the latents, validation passes, checkpoints and previews due among
+        them: each at what this life measured of it, or by its ratio to a step until it has."""
+        training, preview = self.settings.training, self.settings.preview
+        images_per_step = training.batch_size * training.gradient_accumulation
+        phases = phases_from_step(step_seconds / images_per_step, 0.0, "this run")
+        for field, seconds in (
+            ("validation_image", self.validation_image_seconds),
+            ("preview_image", self.preview_image_seconds),
+            ("checkpoint", self.checkpoint_seconds),
+        ):
+            if seconds:
+                phases = replace(phases, **{field: sum(seconds) / len(seconds)})
+        if self.preview_image_seconds:
+            phases = replace(phases, preview_sampling_steps=preview.sampling_steps, guided=preview.cfg_scale != 1)
+        # Said after a step and before what is due at it: what is due counts from this step on.
+        work = count_work(
+            self.intervals,
+            self.state.step - 1,
+            self.facts.last_step,
+            len(self.facts.images),
+            images_per_step,
+            preview,
+            validate_first=False,
+            with_init=preview.compare_init and bool(self.settings.token.init_text),
+            encoded=self.latent_cache.encoded_images(),
+        )
+        return run_seconds(replace(work, steps=self.facts.last_step - self.state.step), phases) - COMMAND_SECONDS
 
     def do_what_is_due(self) -> None:
         """Validation, a checkpoint and previews each on its own schedule; the last step gets all three."""
@@ -377,10 +415,12 @@ class Trainer:
             return
         losses = []
         images = range(min(VALIDATION_IMAGES, len(self.facts.images)))
+        started = time.monotonic()
         with torch.no_grad():
             for index in images:
                 if self.stop_asked():
                     return  # a loss over some of the images would not compare with the others
+                self.events.write("validating", step=self.state.step, done=index, total=len(images))
                 latent = self.latent_cache.posterior_mean(index)
                 generator = torch.Generator().manual_seed(VALIDATION_SEED + index)
                 latents = latent.unsqueeze(0).expand(len(VALIDATION_TIMESTEPS), -1, -1, -1)
@@ -389,7 +429,9 @@ class Trainer:
                 caption = self.facts.images[index].caption
                 prompt = build_prompt(self.frozen.templates[0], self.settings.token.trigger, caption, TagOptions(), random.Random(0))
                 losses.append(self.frozen.denoising_loss(latents, noise, timesteps, [prompt] * len(VALIDATION_TIMESTEPS)).mean().item())
-        self.events.write("validation", step=self.state.step, loss=sum(losses) / len(losses))
+        seconds = time.monotonic() - started
+        self.validation_image_seconds.append(seconds / len(images))
+        self.events.write("validation", step=self.state.step, loss=sum(losses) / len(losses), seconds=round(seconds, 3), images=len(images))
 
     def save_checkpoint(self) -> None:
         """The embedding file (usable on its own) and, in resume/, everything needed to resume exactly."""
@@ -397,12 +439,15 @@ class Trainer:
         if not self.group.is_main:
             return
         self.faults.before_save(self.state.step)
+        started = time.monotonic()
         checkpoint = self.run_dir.checkpoint_paths(self.settings.token.trigger, self.state.step)
         self.run_dir.make_folders(checkpoint.embedding.parent, checkpoint.state.parent)
         # The resume state first: an embedding file on disk then always has its state.
         self.state.save(checkpoint.state, draws)
         write_embedding(self.embedding(), checkpoint.embedding, "safetensors")
-        self.events.write("checkpoint", step=self.state.step, path=str(checkpoint.embedding))
+        seconds = time.monotonic() - started
+        self.checkpoint_seconds.append(seconds)
+        self.events.write("checkpoint", step=self.state.step, path=str(checkpoint.embedding), seconds=round(seconds, 3))
 
     def embedding(self) -> Embedding:
         model = self.frozen.model
@@ -423,15 +468,19 @@ class Trainer:
         trigger, init_text = self.settings.token.trigger, self.settings.token.init_text
         self.run_dir.make_folders(self.run_dir.previews_dir)
         frozen.vae.to(frozen.device)
+        with_init = preview.compare_init and bool(init_text)
+        total, done = len(preview.prompts) * len(preview.seeds) * (2 if with_init else 1), 0
         try:
             for number, template in enumerate(preview.prompts, start=1):
                 variants = [("", template.replace("[name]", trigger))]
-                if preview.compare_init and init_text:
+                if with_init:
                     variants.append(("-init", template.replace("[name]", init_text)))
                 for suffix, prompt in variants:
                     for seed in preview.seeds:
                         if self.stop_asked():
                             return
+                        self.events.write("previewing", step=step, done=done, total=total)
+                        started = time.monotonic()
                         request = RenderRequest(
                             prompt,
                             seed,
@@ -448,7 +497,19 @@ class Trainer:
                             request, sampler_name(model.pipeline.scheduler), model.name, model.short_hash, {"Embedding step": step}
                         )
                         save_png(image, path, parameters)
-                        self.events.write("preview", step=step, path=str(path), seed=seed, prompt=prompt, init=bool(suffix))
+                        seconds, done = time.monotonic() - started, done + 1
+                        self.preview_image_seconds.append(seconds)
+                        self.events.write(
+                            "preview",
+                            step=step,
+                            path=str(path),
+                            seed=seed,
+                            prompt=prompt,
+                            init=bool(suffix),
+                            seconds=round(seconds, 3),
+                            sampling_steps=preview.sampling_steps,
+                            guided=preview.cfg_scale != 1,
+                        )
         finally:
             if frozen.device.type != "cpu":
                 frozen.vae.to("cpu")
@@ -754,6 +815,12 @@ def _as_array(image):
     import numpy
 
     return numpy.asarray(image, dtype=numpy.uint8).copy()
+
+
+def _process_started() -> float:
+    import psutil
+
+    return psutil.Process().create_time()
 
 
 def _memory_in_use(device) -> float:

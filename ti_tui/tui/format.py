@@ -1,7 +1,7 @@
 """Numbers in words, the way the screens show them."""
 
 from ti_tui.intervals import describe_intervals, run_intervals, shortfalls
-from ti_tui.runs.events import duration
+from ti_tui.runs.timing import describe_time
 
 
 def gib(megabytes: float) -> str:
@@ -34,7 +34,6 @@ def describe_forecast(forecast, project, device) -> str:
         else ""
     )
     lines.append(f"Memory: {forecast.memory.describe()}{free}, on {device.name} in {device.dtype}.")
-    if forecast.seconds is not None:
-        when = "under a minute" if forecast.seconds < 60 else f"about {duration(forecast.seconds)}"
-        lines.append(f"Time: {when} (an estimate from this machine's measured speed).")
+    if forecast.time is not None:
+        lines.append(f"Time: {describe_time(forecast.time)}, {forecast.time_source}.")
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from ti_tui.dataset.captioner import run_in_worker
 from ti_tui.dataset.importing import import_images
 from ti_tui.sd.device import probe_in_a_helper
 from ti_tui.sd.fetch import fetch_missing
+from ti_tui.sd.work import work_in_a_helper
 from ti_tui.usecases.generate_helper import generate_in_a_helper
 from ti_tui.usecases.images import check_project_images, prepare_project
 from ti_tui.usecases.journey import step_states
@@ -34,6 +35,7 @@ class Services:
     caption: Callable = run_in_worker  # (model, images, overwrite) -> progress, in a helper process
     token_checker: Callable = TokenChecker  # (project root) -> an object with ask(question) and close()
     probe_device: Callable = probe_in_a_helper  # (device setting, precision setting) -> DeviceProbe
+    count_model_work: Callable = work_in_a_helper  # (UNet config, VAE config, resolution) -> ModelWork, kept in the cache
     # (project root, prompt, model, cancel event, on_progress) -> images written, in a helper process
     generate: Callable = generate_in_a_helper
     memory: Memory = field(default_factory=Memory)

@@ -174,7 +174,11 @@ class SettingsScreen(StepScreen):
         from ti_tui.usecases.forecast import forecast_run
 
         device = self.app.device_for(project, lambda: self.post_message(self.Facts("Examining this machine's compute device...")))
-        self.post_message(self.Facts(describe_forecast(forecast_run(project, device), project, device)))
+        self.post_message(
+            self.Facts(
+                describe_forecast(forecast_run(project, device, count_work_of_model=self.app.services.count_model_work), project, device)
+            )
+        )
 
     @on(Facts)
     def facts(self, message: Facts) -> None:

@@ -207,6 +207,9 @@ class TrainScreen(StepScreen):
         status = view.status
         if view.caching and status.active:
             words = f"caching the images' latents {view.caching[0]}/{view.caching[1]}"
+        elif view.busy and status.state == "running":
+            what, done, total = view.busy
+            words = f"{status.describe()}; {what} {done + 1}/{total}"
         else:
             words = status.describe()
         self.query_one("#run-state", Static).update(f"Run {view.run.id}: {words}")
@@ -233,7 +236,7 @@ class TrainScreen(StepScreen):
         from ti_tui.usecases.training import first_step_after, notes_before_a_run
 
         device = self.app.device_for(project)
-        forecast = forecast_run(project, device)
+        forecast = forecast_run(project, device, count_work_of_model=self.app.services.count_model_work)
         lines = [describe_forecast(forecast, project, device)]
         if forecast.too_big:
             lines.append(forecast.too_big)

@@ -1,6 +1,7 @@
 """One look at a run, made in the Train step's watching thread: everything its panels draw, and nothing live."""
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ class RunView:
     step: int
     speed: str
     caching: tuple[int, int] | None
+    busy: tuple[str, int, int] | None  # what the trainer does between steps, and how far it is
     curves: dict[str, list[Curve]]
     vector_verdict: str
     checkpoints: list[CheckpointRow]
@@ -53,7 +55,11 @@ def look_at(run: RunDirectory, history: RunHistory, status: RunStatus) -> RunVie
     if history.steps_per_second and (not status.active or status.state == "stalled"):  # a stalled run has no time left to tell
         speed = f"{history.steps_per_second:.2f} steps/s"
     elif history.steps_per_second:
-        left = f", {duration(history.seconds_left)} left" if history.seconds_left is not None else ""
+        left = ""
+        if history.seconds_left is not None:
+            # Validation and previews, which the time left counts, write no step: it is counted down meanwhile.
+            since = time.time() - history.left_since if history.busy and history.left_since else 0.0
+            left = f", {duration(max(0.0, history.seconds_left - since))} left"
         speed = f"{history.steps_per_second:.2f} steps/s{left}"
     log_tail = ""
     if status.state in ("failed", "lost"):
@@ -66,6 +72,7 @@ def look_at(run: RunDirectory, history: RunHistory, status: RunStatus) -> RunVie
         step=history.step,
         speed=speed,
         caching=history.caching,
+        busy=history.busy,
         curves={
             "loss": [
                 curve("loss", history.loss, "foreground-darken-2"),
