@@ -1,5 +1,7 @@
 """Sentences that told a new user something untrue or confusing, each as it reads now."""
 
+import re
+
 import pytest
 from installations import comfyui
 
@@ -124,3 +126,159 @@ async def test_token_and_settings_are_ticked_once_looked_at_not_on_a_fresh_proje
         app.open_step("settings")
         await settle(app, pilot)
         assert (marks()["token"], marks()["settings"]) == ("✓", "✓")
+
+
+def test_ti_tui_new_asks_what_the_images_show_and_proposes_the_init_words_from_it(tmp_path):
+    from conftest import ti_tui_in_process
+
+    from ti_tui.project import Project
+
+    style = ti_tui_in_process("new", "inks", "--kind", "style", "--model", "builtin:tiny", cwd=tmp_path)
+    assert style.returncode == 0, style.stderr
+    assert "  kind     a style: pictures that share a look (--kind face | person | object | style)" in style.stdout
+    settings = Project.open(tmp_path / "inks").settings
+    assert (settings.dataset.kind, settings.token.init_text, settings.training.template) == ("style", "art", "style_filewords")
+    robot = ti_tui_in_process("new", "robot", "--model", "builtin:tiny", "--init-text", "robot toy", cwd=tmp_path)
+    settings = Project.open(tmp_path / "robot").settings
+    assert (settings.dataset.kind, settings.token.init_text) == ("subject", "robot toy"), "not a face unless said"
+    assert "starting from 'robot toy'" in robot.stdout
+    refused = ti_tui_in_process("new", "x", "--kind", "cat", cwd=tmp_path)
+    assert refused.returncode == 2 and "face, person, object, style" in refused.stderr.replace("'", "")
+
+
+async def test_the_new_project_dialog_asks_what_the_images_show_before_it_creates_and_proposes_the_init_words(tmp_path, monkeypatch):
+    from textual.widgets import Input, Select, Static
+    from wizard_support import fake_services, settle, until
+
+    from ti_tui.project import Project
+    from ti_tui.tui.app import create_app
+    from ti_tui.tui.screens.new_project import NewProjectScreen
+
+    monkeypatch.chdir(tmp_path)
+    app = create_app(None, fake_services(tmp_path / "data"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, NewProjectScreen), "the new-project dialog")
+        dialog = app.screen
+        dialog.query_one("#folder", Input).value = str(tmp_path / "bot")
+        dialog.query_one("#model", Input).value = "builtin:tiny"
+        dialog.create()
+        await settle(app, pilot)
+        assert "Choose what the images show" in dialog.query_one("#kind-note", Static).render().plain
+        assert not (tmp_path / "bot" / "project.toml").exists(), "created before saying what the images show"
+        dialog.query_one("#kind", Select).value = "face"
+        await settle(app, pilot)
+        assert dialog.query_one("#init", Input).value == "person"
+        dialog.query_one("#kind", Select).value = "object"
+        await settle(app, pilot)
+        assert dialog.query_one("#init", Input).value == "object", "the proposal follows the kind"
+        dialog.query_one("#init", Input).value = "tin robot"
+        dialog.query_one("#kind", Select).value = "person"
+        await settle(app, pilot)
+        assert dialog.query_one("#init", Input).value == "tin robot", "words the user typed are kept"
+        dialog.create()
+        await until(pilot, lambda: app.project is not None and app.screen.is_mounted and app.screen.STEP == "images", "the new project on Images")
+        await settle(app, pilot)
+    settings = Project.open(tmp_path / "bot").settings
+    assert (settings.dataset.kind, settings.token.init_text) == ("subject", "tin robot")
+
+
+def test_the_model_field_of_a_new_project_speaks_of_the_field_not_of_project_toml(tmp_path, monkeypatch):
+    from ti_tui.tui.screens.new_project import _model
+
+    monkeypatch.chdir(tmp_path)
+    problem, _ = _model("missing.safetensors")
+    assert "project.toml" not in problem and problem.endswith(
+        "Give a .safetensors or .ckpt file, a diffusers folder, a Hugging Face id, or builtin:tiny."
+    )
+    problem, note = _model("someone/not-cached-model")
+    assert problem == "" and "fetch it once while online" in note, "an id not fetched yet can still make a project"
+
+
+async def test_the_path_question_says_what_is_wrong_with_what_was_typed(tmp_path):
+    from textual.widgets import Input, Static
+    from wizard_support import fake_services, settle
+
+    from ti_tui.tui.app import create_app
+    from ti_tui.tui.screens.dialogs import AskPath
+
+    (tmp_path / "photo.jpg").write_bytes(b"")
+    app = create_app(None, fake_services(tmp_path / "data"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        question = AskPath("Add images from which folder?", title="Add images")
+        await app.push_screen(question)
+        await settle(app, pilot)
+        said = {}
+        for typed in ("", str(tmp_path / "nowhere"), str(tmp_path / "photo.jpg")):
+            question.query_one("#path", Input).value = typed
+            question.choose()
+            await settle(app, pilot)
+            said[typed] = question.query_one("#path-problem", Static).render().plain
+    assert said[""] == "Type the path of a folder, or press f2 to browse."
+    assert said[str(tmp_path / "nowhere")].endswith("nowhere does not exist; check the path (f2 browses).")
+    assert said[str(tmp_path / "photo.jpg")].endswith("photo.jpg is not a folder; choose a folder.")
+
+
+@pytest.mark.parametrize(("quiet_for", "said"), [(5, False), (150, True)])
+def test_a_trainer_quiet_for_many_step_times_is_said_to_make_no_progress_with_what_to_look_at(trainable_project, quiet_for, said):
+    import json
+    import os
+    import time
+
+    from ti_tui.runs import RunDirectory, RunFacts
+    from ti_tui.runs.directory import TrainerLock
+    from ti_tui.runs.status import run_status
+
+    project = trainable_project()
+    run = RunDirectory(project.runs_dir / "20261207-000000-zorbot")
+    run.path.mkdir(parents=True)
+    run.write_facts(RunFacts(project.root, project.settings, steps=40, vectors=2, images=[]))
+    at = time.time() - quiet_for
+    lines = [
+        {"type": "started", "pid": os.getpid()},
+        {"type": "config", "steps": 40, "start_step": 0},
+        {"type": "step", "step": 3, "total": 40, "loss": 0.1, "loss_smoothed": 0.1, "lr": 0.005, "steps_per_s": 2.0, "eta_s": 20.0},
+    ]
+    run.events_file.write_text("".join(json.dumps({"v": 1, "seq": n, "t": at, **line}) + "\n" for n, line in enumerate(lines, 1)))
+    lock = TrainerLock(run)
+    try:
+        described = run_status(run).describe()
+    finally:
+        lock.release()
+    assert described.startswith("running, step 3 of 40")
+    assert bool(re.search(r"no progress for 2m\d\ds, while a step takes 0.5 s: see what it last wrote in", described)) is said, described
+
+
+async def test_the_captioning_question_takes_a_hugging_face_id_from_the_local_cache_as_the_cli_does(tmp_path, hub_cache, monkeypatch):
+    from textual.widgets import Input, Static
+    from wizard_support import fake_services, settle
+
+    from ti_tui.dataset.captioner import in_local_cache
+    from ti_tui.tui.app import create_app
+    from ti_tui.tui.screens.dialogs import AskPath
+
+    monkeypatch.chdir(tmp_path)
+    hub_cache("Salesforce/blip-image-captioning-base", {"config.json": b"{}"})
+    assert in_local_cache("Salesforce/blip-image-captioning-base") and not in_local_cache("Salesforce/not-fetched")
+    app = create_app(None, fake_services(tmp_path / "data"))
+    answers = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        for typed in ("Salesforce/not-fetched", "Salesforce/blip-image-captioning-base"):
+            question = AskPath("Which model?", title="Captioning model", other=("a Hugging Face id in the local cache", in_local_cache))
+            await app.push_screen(question, answers.append)
+            await settle(app, pilot)
+            question.query_one("#path", Input).value = typed
+            question.choose()
+            await settle(app, pilot)
+            if typed.endswith("not-fetched"):
+                said = question.query_one("#path-problem", Static).render().plain
+                assert (
+                    said
+                    == "Salesforce/not-fetched is neither a folder here nor a Hugging Face id in the local cache; check it (f2 browses)."
+                )
+                question.dismiss(None)
+                await settle(app, pilot)
+    assert answers == [None, "Salesforce/blip-image-captioning-base"]

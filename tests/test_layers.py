@@ -18,6 +18,7 @@ LAYERS = {
         "findings",
         "fsutil",
         "intervals",
+        "kinds",
         "names",
         "paths",
         "prompts",
@@ -46,7 +47,7 @@ TUI_MAY_IMPORT = (
     "ti_tui.sd",
     *(
         f"ti_tui.sd.{name}"
-        for name in ("availability", "device", "family", "fetch", "source", "tiny", "tiny_tokenizer", "tokenizer", "tokens")
+        for name in ("availability", "device", "family", "fetch", "source", "tiny", "tiny_tokenizer", "tokenizer", "tokens", "work")
     ),
     *(f"ti_tui.{name}" for name in LAYERS["helpers"] - {"__init__"}),
 )

@@ -8,7 +8,7 @@ from ti_tui.project import Project, ProjectFileError, create_project
 
 @pytest.fixture
 def project_file(tmp_path):
-    return create_project(tmp_path / "myface", token="wdnsdy").store.path
+    return create_project(tmp_path / "myface", token="wdnsdy", kind="face").store.path
 
 
 def break_file(path, old, new):

@@ -51,7 +51,7 @@ def test_changing_one_value_leaves_every_other_byte_as_it_was(tmp_path):
 
 
 def test_saving_adds_a_key_the_user_deleted_and_keeps_the_rest(tmp_path):
-    project = create_project(tmp_path / "p", token="wdnsdy")
+    project = create_project(tmp_path / "p", token="wdnsdy", kind="face")
     path = project.store.path
     lines = [line for line in path.read_text().splitlines(keepends=True) if not line.startswith("seed =")]
     path.write_text("".join(lines))
@@ -68,7 +68,7 @@ def test_saving_adds_a_key_the_user_deleted_and_keeps_the_rest(tmp_path):
 
 
 def test_saving_restores_a_table_the_user_deleted(tmp_path):
-    project = create_project(tmp_path / "p", token="wdnsdy")
+    project = create_project(tmp_path / "p", token="wdnsdy", kind="face")
     path = project.store.path
     text = path.read_text()
     without_xy = text[: text.index("[xy]")] + text[text.index("[export]") :]
@@ -85,7 +85,7 @@ def test_saving_restores_a_table_the_user_deleted(tmp_path):
 
 
 def test_saving_refuses_when_the_file_was_edited_since_loading(tmp_path):
-    project = create_project(tmp_path / "p", token="wdnsdy")
+    project = create_project(tmp_path / "p", token="wdnsdy", kind="face")
     path = project.store.path
     edited_elsewhere = path.read_text().replace('init_text = "person"', 'init_text = "woman"')
     path.write_text(edited_elsewhere)
@@ -105,7 +105,7 @@ def test_saving_refuses_when_the_file_was_edited_since_loading(tmp_path):
 
 
 def test_a_failed_save_says_so_and_leaves_the_file_whole(tmp_path, monkeypatch):
-    project = create_project(tmp_path / "p", token="wdnsdy")
+    project = create_project(tmp_path / "p", token="wdnsdy", kind="face")
     before = project.store.path.read_bytes()
     settings = project.settings.model_copy(deep=True)
     settings.training.steps = 10
@@ -125,7 +125,7 @@ def test_a_failed_save_says_so_and_leaves_the_file_whole(tmp_path, monkeypatch):
 
 
 def test_settings_that_clash_are_not_saved(tmp_path):
-    project = create_project(tmp_path / "p", token="wdnsdy")
+    project = create_project(tmp_path / "p", token="wdnsdy", kind="face")
     before = project.store.path.read_bytes()
     settings = project.settings.model_copy(deep=True)
     settings.schedule.preset = "cosine"  # the default learning rate is a piecewise schedule
@@ -138,7 +138,7 @@ def test_settings_that_clash_are_not_saved(tmp_path):
 
 
 def test_saving_through_a_symbolic_link_updates_the_linked_file(tmp_path):
-    project = create_project(tmp_path / "p", token="wdnsdy")
+    project = create_project(tmp_path / "p", token="wdnsdy", kind="face")
     real = tmp_path / "settings-elsewhere.toml"
     project.store.path.rename(real)
     project.store.path.symlink_to(real)
@@ -151,7 +151,7 @@ def test_saving_through_a_symbolic_link_updates_the_linked_file(tmp_path):
 
 
 def test_saving_into_an_inline_table_keeps_the_file_readable(tmp_path):
-    project = create_project(tmp_path / "p", token="wdnsdy")
+    project = create_project(tmp_path / "p", token="wdnsdy", kind="face")
     path = project.store.path
     text = path.read_text()
     training = text[text.index("[training]") : text.index("[schedule]")]

@@ -8,7 +8,7 @@ trainer lock this test holds, as the snapshot of the Train step during a run doe
 import pytest
 from run_recording import recorded_run
 from textual.widgets import DataTable, Static, TabbedContent
-from wizard_support import footer_cut, record_notices, settle, settle_layout, shown, until, until_notice, until_seen
+from wizard_support import footer_cut, record_notices, settle, settle_layout, shown, until, until_notice, until_screen, until_seen
 
 from ti_tui.runs.directory import TrainerLock
 from ti_tui.runs.events import EventWriter
@@ -28,6 +28,7 @@ PANELS = ["plan", "loss", "rate", "vectors", "previews", "checkpoints", "log", "
 def recorded_clock(monkeypatch):
     """The recordings' clock is months behind ours: a run at work would otherwise seem silent that long, stalled."""
     monkeypatch.setattr("ti_tui.runs.status.STALLED_AFTER_SECONDS", float("inf"))
+    monkeypatch.setattr("ti_tui.runs.status.QUIET_AFTER_SECONDS", float("inf"))
 
 
 def offered(app) -> list[str]:
@@ -287,3 +288,51 @@ async def test_a_run_continued_from_a_checkpoint_is_planned_in_the_step_numbers_
         plan = shown_plan(screen)
         assert "numbers its steps on from it, steps 251-550" in plan
         assert "Learning rate: 0.005 for steps 251-350; 0.002 for steps 351-550." in plan
+
+
+@pytest.mark.slow  # renders a grid of three cells
+async def test_a_continued_run_is_read_in_one_numbering_with_the_run_it_goes_on_from(sample, services, monkeypatch):
+    import json
+
+    from wizard_support import write_checkpoints
+
+    from ti_tui.runs import RunDirectory, RunFacts
+    from ti_tui.runs.directory import ParentCheckpoint
+    from ti_tui.tui.screens.compare import CompareScreen
+
+    monkeypatch.setenv("TI_TUI_IMAGES", "off")
+    sample.update({"xy.x": "step=all", "xy.y": "", "xy.sampling_steps": 2})
+    parent = recorded_run(sample, OLDER, 300, 300, every=150)
+    write_checkpoints(parent, steps=(150, 300))
+    child = RunDirectory(sample.runs_dir / NEWER)
+    child.path.mkdir()
+    trigger = sample.settings.token.trigger
+    went_on_from = ParentCheckpoint(OLDER, 150, parent.checkpoint_paths(trigger, 150).embedding)
+    child.write_facts(RunFacts(sample.root, sample.settings, steps=100, vectors=2, images=[], parent=went_on_from, first_step=150))
+    events = [{"type": "started", "pid": 4242}, {"type": "config", "steps": 250, "start_step": 150, "typical_norm": 0.385}]
+    for step in range(151, 251):
+        events.append({"type": "step", "step": step, "total": 250, "loss": 0.1, "loss_smoothed": 0.1, "lr": 0.002, "norms": [0.4, 0.4]})
+        if step % 50 == 0:
+            events.append({"type": "validation", "step": step, "loss": 0.15})
+            events.append({"type": "checkpoint", "step": step, "path": str(child.checkpoint_paths(trigger, step).embedding)})
+    events.append({"type": "finished", "reason": "completed", "message": "trained 100 steps", "step": 250})
+    child.events_file.write_text("".join(json.dumps({"v": 1, "seq": n, "t": 1.0e9 + n, **e}) + "\n" for n, e in enumerate(events, 1)))
+    write_checkpoints(child, steps=(200, 250))
+
+    app = create_app(sample, services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_finished_run(app, pilot, "the continued run")
+        assert screen.view.step_range == (150, 250), "its plots span its own steps, numbered on from step 150"
+        await go_to(pilot, screen, "checkpoints")
+        table = screen.query_one("#checkpoint-table", DataTable)
+        rows = [table.get_row_at(row) for row in range(table.row_count)]
+        assert [row[0] for row in rows] == ["250", "200", "150"], "its checkpoints, then the one it went on from"
+        assert rows[2][4].endswith(f"(run {OLDER})") and rows[0][4] == f"{trigger}-250.safetensors"
+
+        app.open_step("compare")
+        compare = await until_screen(app, pilot, CompareScreen, "the Compare step")
+        await settle(app, pilot)
+        await pilot.press("n")
+        await until_seen(compare, lambda view: view.status.state == "finished", "the grid over step=all")
+        columns = [str(column.label) for column in compare.query_one("#cells", DataTable).columns.values()]
+        assert columns == ["150", "200", "250"], "step=all covers the run it goes on from, by step"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, Select, Static
 from wizard_support import copy_of_sample, fake_services, settle, shown, until
 
 from ti_tui.dataset.captions import read_caption_file
@@ -58,6 +58,7 @@ async def test_the_journey_from_the_start_screen_to_the_settings(tmp_path, no_pi
         form.query_one("#folder", Input).value = str(tmp_path / "zorbot")
         form.query_one("#model", Input).value = "builtin:tiny"
         form.query_one("#images", Input).value = str(sample / "images")
+        form.query_one("#kind", Select).value = "face"
         await type_into(pilot, form.query_one("#trigger", Input), "wdnsdy")
         assert "10 image(s) in it" in form.query_one("#images-note", Static).render().plain
         await pilot.press("enter")
@@ -66,6 +67,7 @@ async def test_the_journey_from_the_start_screen_to_the_settings(tmp_path, no_pi
         on_disk = settings_on_disk(new)
         assert on_disk["token"]["trigger"] == "wdnsdy" and on_disk["model"]["base"] == "builtin:tiny"
         assert Path(on_disk["dataset"]["images"]) == sample / "images" and on_disk["dataset"]["kind"] == "face"
+        assert on_disk["token"]["init_text"] == "person", "proposed from what the images show"
 
         # Images: add one, take one out, prepare.
         await settle(app, pilot)

@@ -61,6 +61,7 @@ def test_the_train_step_during_and_after_a_run_looks_as_it_did(snap_compare, sam
     """From a recorded run: 120 of 300 steps with its trainer alive (the lock held here), or all 300 and finished."""
     # The recording's clock is fixed, months behind ours: its live trainer would seem silent for months, that is, stalled.
     monkeypatch.setattr("ti_tui.runs.status.STALLED_AFTER_SECONDS", float("inf"))
+    monkeypatch.setattr("ti_tui.runs.status.QUIET_AFTER_SECONDS", float("inf"))
     project = Project.open(sample.root)
     run = recorded_run(project, f"20260101-000000-{moment}", 300, 120 if moment == "during" else 300, finished=moment == "after")
     lock = TrainerLock(run) if moment == "during" else None

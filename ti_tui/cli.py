@@ -12,7 +12,7 @@ DESCRIPTION = """\
 Train a Stable Diffusion textual-inversion embedding: a new word for a face, a character or a
 style, learned from 10-50 images, usable on every model built on the same base.
 
-  ti-tui new myface --token wdnsdy     create a project in ./myface
+  ti-tui new myface --kind face        create a project in ./myface
   ti-tui myface                        open it in the wizard (a folder or its project.toml)
   ti-tui doctor myface                 check this machine and the project
   ti-tui import myface ~/Pictures/me   copy photos in; ti-tui check / prepare / captions work on them

@@ -4,6 +4,7 @@ import argparse
 from pathlib import Path
 
 from ti_tui.commands import add_project_argument, finding_line, quoted
+from ti_tui.kinds import DEFAULT_KIND, PROJECT_KINDS
 
 DOCTOR_LABEL_WIDTH = 17
 
@@ -20,6 +21,13 @@ def add_commands(commands) -> None:
     new.add_argument("--model", help="SD 1.x/2.x .safetensors/.ckpt file, diffusers folder, Hugging Face id, or builtin:tiny")
     new.add_argument("--images", type=Path, help="folder with your photos (default: FOLDER/images)")
     new.add_argument("--token", help="the trigger word to train (default: from the folder name)")
+    new.add_argument(
+        "--kind",
+        choices=list(PROJECT_KINDS),
+        default=DEFAULT_KIND,
+        help=f"what the images show: {'; '.join(f'{name}: {kind.words}' for name, kind in PROJECT_KINDS.items())} (default: {DEFAULT_KIND})",
+    )
+    new.add_argument("--init-text", help="the words the vectors start from (default: the kind's, such as person)")
     new.set_defaults(handler=new_project)
 
     doctor = commands.add_parser("doctor", help="report versions, the compute device and problems in words")
@@ -35,11 +43,19 @@ def new_project(arguments: argparse.Namespace) -> int:
     from ti_tui.project import create_project
     from ti_tui.usecases.summary import summarize_project
 
-    project = create_project(arguments.folder, model=arguments.model, images=arguments.images, token=arguments.token)
+    project = create_project(
+        arguments.folder,
+        model=arguments.model,
+        images=arguments.images,
+        token=arguments.token,
+        kind=arguments.kind,
+        init_text=arguments.init_text,
+    )
     settings = project.settings
     print(f"Created {project.store.path}")
     print(f"  model    {settings.model.base}")
-    print(f"  trigger  {settings.token.trigger or '(none yet: set token.trigger)'}")
+    print(f"  kind     {PROJECT_KINDS[arguments.kind].words} (--kind {' | '.join(PROJECT_KINDS)})")
+    print(f"  trigger  {settings.token.trigger or '(none yet: set token.trigger)'}, starting from {settings.token.init_text!r}")
     print(f"  images   {project.images_dir}")
     for finding in summarize_project(project).problems:
         if finding.check == "trigger" and settings.token.trigger:  # what the Token step would say of the word

@@ -111,6 +111,17 @@ def describe(processor, model, pictures) -> list[str]:
     return [tidy(text) for text in processor.batch_decode(tokens, skip_special_tokens=True)]
 
 
+def in_local_cache(model_id: str) -> bool:
+    """Whether `model_id` names a model in the local Hugging Face cache, as `--model` of ti-tui caption takes it."""
+    from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub.errors import HFValidationError
+
+    try:
+        return isinstance(try_to_load_from_cache(model_id, "config.json"), str)
+    except (HFValidationError, ValueError):
+        return False  # not the shape of an id
+
+
 def run_in_worker(model_path: str, images: list[Path], overwrite: bool = False, on_start=None):
     """Caption in a worker process; yields its CaptionProgress as they come, raises UserError on failure.
 

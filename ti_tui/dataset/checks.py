@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from itertools import combinations
 from pathlib import Path
 
+from ti_tui.dataset.faces import DETECTOR_VERSION
 from ti_tui.dataset.files import display_name
 from ti_tui.dataset.reading import ImageProblem, open_image
 from ti_tui.findings import Finding, Fix, Severity
@@ -100,7 +101,8 @@ class FactsCache:
 
     def facts(self, path: Path, background: str, look_for_faces: bool) -> ImageFacts:
         status = path.stat()
-        key = f"{os.path.realpath(path)}|{status.st_size}|{status.st_mtime_ns}|{background}|{look_for_faces}"
+        faces = f"faces {DETECTOR_VERSION}" if look_for_faces else "no faces"
+        key = f"{os.path.realpath(path)}|{status.st_size}|{status.st_mtime_ns}|{background}|{faces}"
         entry = self.known.get(key)
         if isinstance(entry, dict):
             return ImageFacts(path=path, **entry)

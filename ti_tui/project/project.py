@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from ti_tui.errors import UserError
 from ti_tui.findings import Fix
 from ti_tui.fsutil import atomic_write_text
+from ti_tui.kinds import DEFAULT_KIND, PROJECT_KINDS
 from ti_tui.paths import resolved, user_path
 from ti_tui.project.store import ProjectStore, SettingsUpdate, render_project_toml
 from ti_tui.sd.source import classify_model_source
@@ -86,8 +87,12 @@ def create_project(
     model: str | None = None,
     images: Path | None = None,
     token: str | None = None,
+    kind: str = DEFAULT_KIND,
+    init_text: str | None = None,
 ) -> Project:
-    """Make `folder` a project: a commented `project.toml` and, unless `images` points elsewhere, `images/`."""
+    """Make `folder` a project: a commented `project.toml` and, unless `images` points elsewhere, `images/`.
+    `kind` (one of PROJECT_KINDS) sets the dataset kind, the template and, unless `init_text` is given, the
+    words the vectors start from."""
     if not os.fspath(folder).strip():
         raise UserError("name the folder for the new project, such as myface")
     folder = user_path(os.fspath(folder), Path.cwd())
@@ -99,7 +104,12 @@ def create_project(
     if folder.exists() and not folder.is_dir():
         raise UserError(f"{folder} is a file; name a new or existing folder for the project")
 
+    if kind not in PROJECT_KINDS:
+        raise UserError(f"the kind {kind!r} is not one of {', '.join(PROJECT_KINDS)}: say what the images show")
     settings = ProjectSettings()
+    chosen = PROJECT_KINDS[kind]
+    settings.dataset.kind, settings.training.template = chosen.dataset_kind, chosen.template
+    settings.token.init_text = chosen.init_text if init_text is None else init_text.strip()
     trigger = token if token is not None else _trigger_from_folder_name(folder.name)
     try:
         settings.token.trigger = trigger

@@ -65,6 +65,7 @@ class CheckpointRow:
     path: Path
     validation_loss: float | None
     longest_vector: float | None
+    run: str = ""  # the run it belongs to, when that is a run this one goes on from
 
 
 @dataclass(frozen=True)

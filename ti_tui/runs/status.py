@@ -28,6 +28,10 @@ STATUS_EVERY_SECONDS = 2.0
 STALLED_AFTER_STEPS = 100
 STALLED_AFTER_STEPS_PER_IMAGE = 2
 STALLED_AFTER_SECONDS = 15 * 60
+# Before that, a trainer quiet for this many of its steps, and this long, is said to be so: one preview
+# image at 20 sampling steps takes some 20 steps' time, and each image of a pass writes an event.
+QUIET_AFTER_STEPS = 30
+QUIET_AFTER_SECONDS = 60
 
 
 @dataclass
@@ -123,6 +127,8 @@ def run_status(run: RunDirectory, history: RunHistory | None = None) -> RunStatu
         stall = _stall(history, launched, len(facts.images))
         if stall:
             status.state, status.reason = "stalled", stall
+        elif status.state == "running" and _quiet(history, run):
+            status.note = "; ".join(filter(None, [status.note, _quiet(history, run)]))
     elif final is not None and not relaunched:
         status.state = STATE_AFTER.get(final.get("reason"), "failed")
         status.reason = str(final.get("message", ""))
@@ -208,6 +214,20 @@ def _stall(history: RunHistory, launched: Launch | None, images: int) -> str | N
     return (
         f"its trainer (process {pid}) has written nothing for {duration(silent)}, while a step takes {step_seconds:.2g} s, "
         f"so it is not responding; end it with: kill {pid} (then kill -9 {pid} if it stays), and resume the run"
+    )
+
+
+def _quiet(history: RunHistory, run: RunDirectory) -> str:
+    """'no progress for N' with what to look at, when a trainer at work has written nothing for long; else ''."""
+    if not history.steps_per_second or history.last_event_time is None:
+        return ""
+    silent = time.time() - history.last_event_time
+    step_seconds = 1 / history.steps_per_second
+    if silent < max(QUIET_AFTER_SECONDS, QUIET_AFTER_STEPS * step_seconds):
+        return ""
+    return (
+        f"no progress for {duration(silent)}, while a step takes {step_seconds:.2g} s: see what it last wrote in {run.log_file}, "
+        f"and whether process {history.pid or '?'} still uses the CPU (top), or the GPU (nvidia-smi)"
     )
 
 

@@ -1,10 +1,15 @@
 """Which checkpoint the user means: the one chosen in Compare (kept in project.toml), a step, or the last."""
 
+from collections.abc import Iterator
+from dataclasses import replace
+
 from ti_tui.errors import UserError
 from ti_tui.findings import Fix
 from ti_tui.project import Project
 from ti_tui.runs import RunDirectory
-from ti_tui.runs.directory import Checkpoint
+from ti_tui.runs.directory import Checkpoint, RunFacts
+from ti_tui.runs.history import CheckpointRow
+from ti_tui.runs.status import read_history
 from ti_tui.usecases.training import find_run, list_runs
 
 
@@ -54,6 +59,23 @@ def lineage_checkpoints(project: Project, run: RunDirectory) -> list[Checkpoint]
     numbering over a run continued with c (its steps count on from its parent's checkpoint). A parent that
     is gone, or whose run.json cannot be read, ends the line."""
     earlier: list[Checkpoint] = []
+    for parent, parent_facts, reached in _parents(project, run):
+        earlier = [checkpoint for checkpoint in parent.checkpoints(parent_facts) if checkpoint.step <= reached] + earlier
+    return earlier + run.checkpoints()
+
+
+def earlier_checkpoint_rows(project: Project, run: RunDirectory) -> list[CheckpointRow]:
+    """The checkpoints of the runs `run` goes on from, up to the step each went on from, newest first: each with
+    the validation loss and the longest vector its own run recorded, and that run's name."""
+    rows: list[CheckpointRow] = []
+    for parent, _, reached in _parents(project, run):
+        with read_history(parent) as history:
+            rows += [replace(row, run=parent.id) for row in history.checkpoint_rows() if row.step <= reached]
+    return rows
+
+
+def _parents(project: Project, run: RunDirectory) -> Iterator[tuple[RunDirectory, RunFacts, int]]:
+    """Each run `run` goes on from, nearest first, with its facts and the step the next one went on from."""
     seen = {run.id}
     facts = run.facts()
     while facts.parent is not None and facts.parent.run not in seen:
@@ -62,8 +84,6 @@ def lineage_checkpoints(project: Project, run: RunDirectory) -> list[Checkpoint]
             parent = find_run(project, facts.parent.run)
             parent_facts = parent.facts()
         except UserError:
-            break
-        reached = facts.parent.step if facts.parent.step is not None else facts.first_step
-        earlier = [checkpoint for checkpoint in parent.checkpoints(parent_facts) if checkpoint.step <= reached] + earlier
+            return
+        yield parent, parent_facts, facts.parent.step if facts.parent.step is not None else facts.first_step
         facts = parent_facts
-    return earlier + run.checkpoints()

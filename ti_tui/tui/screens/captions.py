@@ -241,6 +241,7 @@ class CaptionsScreen(StepScreen):
     # Captions by a model -----------------------------------------------------------------------
 
     def action_auto_caption(self, everything: bool) -> None:
+        from ti_tui.dataset.captioner import in_local_cache
         from ti_tui.tui.screens.dialogs import AskPath, Confirm
 
         self.save_now()
@@ -249,7 +250,7 @@ class CaptionsScreen(StepScreen):
             self.notify("Every image has a caption; A captions them all anew.")
             return
 
-        def model_chosen(model: Path | None) -> None:
+        def model_chosen(model: Path | str | None) -> None:
             if model is not None:
                 self.app.services.memory.remember_value("captioner", str(model))
                 self.start_captioning(model, targets, everything)
@@ -262,9 +263,11 @@ class CaptionsScreen(StepScreen):
             remembered = self.app.services.memory.value("captioner") or ""
             self.app.push_screen(
                 AskPath(
-                    "The captioning model's folder (a BLIP model, such as blip-image-captioning-large):",
+                    "The captioning model (BLIP): its folder, or its Hugging Face id if it is in the local cache, "
+                    "such as Salesforce/blip-image-captioning-large:",
                     remembered,
                     title="Captioning model",
+                    other=("a Hugging Face id in the local cache", in_local_cache),
                 ),
                 model_chosen,
             )
@@ -274,7 +277,7 @@ class CaptionsScreen(StepScreen):
         else:
             ask_model()
 
-    def start_captioning(self, model: Path, targets: list[Path], overwrite: bool) -> None:
+    def start_captioning(self, model: Path | str, targets: list[Path], overwrite: bool) -> None:
         self.captioning = _Captioning()
         progress = self.query_one("#progress", ProgressBar)
         progress.update(total=len(targets), progress=0)

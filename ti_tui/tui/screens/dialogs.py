@@ -1,5 +1,6 @@
 """Small questions asked over the current screen: a path, a yes or no."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 from textual import on
@@ -10,11 +11,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from ti_tui.errors import UserError
-from ti_tui.paths import user_path
+from ti_tui.paths import shown_path, user_path
 from ti_tui.tui.widgets.path_input import PathInput, browse_start
 
 
-class AskPath(ModalScreen[Path | None]):
+class AskPath(ModalScreen[Path | str | None]):
     """A file or folder, typed with completion or picked from a browser (f2)."""
 
     CSS_PATH = "dialogs.tcss"
@@ -23,9 +24,21 @@ class AskPath(ModalScreen[Path | None]):
         Binding("f2", "browse", "Browse", id="dialog.browse"),
     ]
 
-    def __init__(self, question: str, start: str = "", folders: bool = True, files: bool = False, *, title: str):
+    def __init__(
+        self,
+        question: str,
+        start: str = "",
+        folders: bool = True,
+        files: bool = False,
+        *,
+        title: str,
+        other: tuple[str, Callable[[str], bool]] | None = None,
+    ):
+        """`other`: what else may be typed, in words, and whether a text is one (such as a model id in a cache),
+        given back as the text itself."""
         super().__init__()
         self.question, self.heading, self.start, self.folders, self.files = question, title, start, folders, files
+        self.other = other
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as dialog:
@@ -51,10 +64,19 @@ class AskPath(ModalScreen[Path | None]):
         except OSError as error:
             self.query_one("#path-problem", Static).update(f"{text} cannot be looked at: {error.strerror}.")
             return
-        if text and wanted_kind:
+        other = f", or {self.other[0]}" if self.other is not None else ""
+        if not text:
+            self.query_one("#path-problem", Static).update(f"Type the path of a {kinds}{other}, or press f2 to browse.")
+        elif wanted_kind:
             self.dismiss(path)
+        elif self.other is not None and not path.exists() and self.other[1](text):
+            self.dismiss(text)
+        elif self.other is not None and not path.exists():
+            self.query_one("#path-problem", Static).update(f"{text} is neither a {kinds} here nor {self.other[0]}; check it (f2 browses).")
+        elif not path.exists():
+            self.query_one("#path-problem", Static).update(f"{shown_path(path)} does not exist; check the path (f2 browses).")
         else:
-            self.query_one("#path-problem", Static).update(f"{text or 'Nothing'} is not a {kinds} here.")
+            self.query_one("#path-problem", Static).update(f"{shown_path(path)} is not a {kinds}; choose a {kinds}.")
 
     @on(Button.Pressed, "#cancel")
     def cancel(self) -> None:

@@ -1,5 +1,5 @@
-"""A new project: its folder, model, images, kind and trigger, checked as they are typed, created by the
-same core call as `ti-tui new`."""
+"""A new project: its folder, model, images, what they show, the words the vectors start from and the trigger,
+checked as they are typed, created by the same core call as `ti-tui new`."""
 
 import os
 from pathlib import Path
@@ -12,14 +12,15 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from ti_tui.errors import UserError
+from ti_tui.kinds import PROJECT_KINDS
 from ti_tui.names import FILE_STEM
 from ti_tui.paths import shown_path, user_path
 from ti_tui.settings import BUILTIN_TINY
 from ti_tui.tui.widgets.path_input import PathInput, browse_start
 from ti_tui.tui.widgets.typing_input import TypingInput
 
-KINDS = [("a face (a person)", "face"), ("a subject (an object, a pet, a character)", "subject"), ("a style", "style")]
-FIELDS = ("folder", "model", "images", "trigger")
+FIELDS = ("folder", "model", "images", "init", "trigger")
+MODEL_CHOICES = f"a .safetensors or .ckpt file, a diffusers folder, a Hugging Face id, or {BUILTIN_TINY}"
 
 
 class NewProjectScreen(ModalScreen[Path | None]):
@@ -45,7 +46,11 @@ class NewProjectScreen(ModalScreen[Path | None]):
                 yield PathInput("", id="images", placeholder="empty: the project's own images/ folder", compact=True)
                 yield Static("", id="images-note", classes="note", markup=False)
                 yield Label("What the images show")
-                yield Select(KINDS, value="face", allow_blank=False, id="kind", compact=True)
+                yield Select([(kind.words, name) for name, kind in PROJECT_KINDS.items()], prompt="Choose one", id="kind", compact=True)
+                yield Static("", id="kind-note", classes="note", markup=False)
+                yield Label("Words the vectors start from: close to what you train, such as dog or woman")
+                yield TypingInput("", id="init", placeholder="proposed from what the images show; empty: a random start", compact=True)
+                yield Static("", id="init-note", classes="note", markup=False)
                 yield Label("Trigger: the made-up word you will type in prompts")
                 yield TypingInput("", id="trigger", placeholder="such as zorbot; empty: from the folder name", compact=True)
                 yield Static("", id="trigger-note", classes="note", markup=False)
@@ -61,6 +66,22 @@ class NewProjectScreen(ModalScreen[Path | None]):
     @on(Input.Changed)
     def changed(self, event: Input.Changed) -> None:
         self.check(event.input.id)
+
+    @on(Select.Changed, "#kind")
+    def kind_chosen(self, event: Select.Changed) -> None:
+        """The init words proposed from the kind, unless the user has typed words of their own."""
+        init = self.query_one("#init", Input)
+        proposed = {kind.init_text for kind in PROJECT_KINDS.values()}
+        if event.value in PROJECT_KINDS and init.value.strip() in proposed | {""}:
+            init.value = PROJECT_KINDS[event.value].init_text
+        self.kind_ready()
+
+    def kind_ready(self) -> bool:
+        chosen = self.query_one("#kind", Select).value in PROJECT_KINDS
+        note = self.query_one("#kind-note", Static)
+        note.update("" if chosen else "Choose what the images show: it decides the crops, the checks and the prompts.")
+        note.set_class(not chosen, "problem")
+        return chosen
 
     def check(self, name: str) -> bool:
         """Show what the field's value will do, or what is wrong with it; True when it can be used."""
@@ -87,7 +108,7 @@ class NewProjectScreen(ModalScreen[Path | None]):
     def create(self) -> None:
         from ti_tui.project import create_project
 
-        if not all([self.check(name) for name in FIELDS]):
+        if not all([self.check(name) for name in FIELDS] + [self.kind_ready()]):
             return
         value = {name: self.query_one(f"#{name}", Input).value.strip() for name in FIELDS}
         try:
@@ -96,8 +117,9 @@ class NewProjectScreen(ModalScreen[Path | None]):
                 model=value["model"] or None,
                 images=Path(value["images"]) if value["images"] else None,
                 token=value["trigger"] or None,
+                kind=self.query_one("#kind", Select).value,
+                init_text=value["init"],
             )
-            project.update({"dataset.kind": self.query_one("#kind", Select).value})
         except UserError as error:
             self.notify(str(error), severity="error", markup=False, timeout=10)
             return
@@ -139,11 +161,14 @@ def _model(value: str) -> tuple[str, str]:
     if not value:
         return "", "stable-diffusion-v1-5/stable-diffusion-v1-5, from the local Hugging Face cache (fetch it if missing)."
     try:
-        availability = model_availability(classify_model_source(value, Path.cwd()))
+        source = classify_model_source(value, Path.cwd())
+        availability = model_availability(source)
     except UserError as error:
         return str(error), ""
+    if not availability.found and source.kind == "hub":
+        return "", f"{availability.detail}: fetch it once while online (f on Settings, or ti-tui fetch)."
     if not availability.found:
-        return f"{availability.detail}; {availability.fix}.", ""
+        return f"{availability.detail}. Give {MODEL_CHOICES}.", ""
     return "", f"Found: {availability.detail}."
 
 
@@ -159,10 +184,14 @@ def _images(value: str) -> tuple[str, str]:
     return "", f"{count} image(s) in it; 10-50 varied ones work best."
 
 
+def _init(value: str) -> tuple[str, str]:
+    return "", f"The vectors start from {value!r}." if value else "Empty: the vectors start at random (a run then needs more steps)."
+
+
 def _trigger(value: str) -> tuple[str, str]:
     if value and not FILE_STEM.fullmatch(value):
         return "One word of letters and digits (- . _ inside), such as zorbot: it is typed in prompts and names the file.", ""
     return "", "The Token step checks it against the model's tokenizer." if value else ""
 
 
-_CHECKS = {"folder": _folder, "model": _model, "images": _images, "trigger": _trigger}
+_CHECKS = {"folder": _folder, "model": _model, "images": _images, "init": _init, "trigger": _trigger}

@@ -168,8 +168,14 @@ class TrainScreen(StepScreen):
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="follow")
     def follow(self, run: RunDirectory) -> None:
+        from ti_tui.usecases.checkpoints import earlier_checkpoint_rows
+
         worker = get_current_worker()
         status, read, last_look = None, -1, 0.0
+        try:
+            earlier = earlier_checkpoint_rows(self.app.project, run)  # once: the runs it goes on from are done
+        except UserError:
+            earlier = []
         while not worker.is_cancelled:
             try:
                 with read_history(run) as history:
@@ -178,7 +184,7 @@ class TrainScreen(StepScreen):
                         previous, read, last_look = status, history.events_read, time.monotonic()
                         status = run_status(run, history)
                         if arrived or status != previous:
-                            self.post_message(self.Seen(look_at(run, history, status)))
+                            self.post_message(self.Seen(look_at(run, history, status, earlier)))
             except UserError as error:
                 self.post_message(self.Refused(str(error)))
                 return

@@ -1,5 +1,5 @@
-"""The run's checkpoints, newest first, with the validation loss and the longest vector at each; the one
-suggested, and why, above them, and those whose vectors say over-trained marked."""
+"""The run's checkpoints, newest first, then those of the runs it goes on from, with the validation loss and the
+longest vector at each; the one suggested, and why, above them, and those whose vectors say over-trained marked."""
 
 from textual.app import ComposeResult
 from textual.reactive import var
@@ -50,4 +50,5 @@ def _cells(checkpoint: CheckpointRow, suggestion: Suggestion | None) -> tuple[st
         verdict = "suggested"
     elif suggestion is not None and suggestion.flags(checkpoint.step):
         verdict = "over-trained?"
-    return str(checkpoint.step), validation, longest, verdict, checkpoint.path.name
+    file = f"{checkpoint.path.name} (run {checkpoint.run})" if checkpoint.run else checkpoint.path.name
+    return str(checkpoint.step), validation, longest, verdict, file

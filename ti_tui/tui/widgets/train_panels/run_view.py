@@ -40,8 +40,9 @@ class RunView:
         return self.first_step, max(self.total_steps, self.step, self.first_step + 1)
 
 
-def look_at(run: RunDirectory, history: RunHistory, status: RunStatus) -> RunView:
-    """What the panels show of `history`: curves thinned to CURVE_POINTS, the rest as it is."""
+def look_at(run: RunDirectory, history: RunHistory, status: RunStatus, earlier: list[CheckpointRow] | None = None) -> RunView:
+    """What the panels show of `history`: curves thinned to CURVE_POINTS, the rest as it is; `earlier`: the
+    checkpoints of the runs it goes on from, listed after its own."""
 
     def curve(label, series, colour, dotted=False) -> Curve:
         steps, values = series.points(CURVE_POINTS)
@@ -83,7 +84,7 @@ def look_at(run: RunDirectory, history: RunHistory, status: RunStatus) -> RunVie
             "vectors": longest,
         },
         vector_verdict=history.vector_verdict(),
-        checkpoints=history.checkpoint_rows(),
+        checkpoints=history.checkpoint_rows() + (earlier or []),
         suggestion=suggest_checkpoint(history),
         previews=list(history.previews),
         lines=list(history.lines)[-40:],
