@@ -123,9 +123,9 @@ def test_a_person_typing_on_a_busy_machine_takes_a_new_project_to_a_run_and_back
     wait_for("10 image(s) in it")
     keys("Tab", "Enter")  # what the images show: open the list, whose first line is the unanswered question
     wait_for("an object, a pet or a character")
-    keys("Down", "Down", "Down", "Enter")
-    wait_for("The vectors start from 'object'.")  # the init words proposed from the answer
-    keys("Tab", "Tab")  # past the init words, to the trigger
+    keys("Down", "Down", "Down", "Enter", "Tab")
+    wait_for("The vectors start from 'object'.")  # the init words, proposed from the answer
+    keys("Tab")
     type_text("wdnsdy")
     keys("Enter")
     wait_for("10 not prepared")
