@@ -92,6 +92,9 @@ def main(argv: list[str]) -> int:
 
         models["sd15"] = str(sd15_model_dir())
         read_into_file_cache(Path(models["sd15"]))
+    # Reading 4.3 GB pushes torch's own libraries out of the disk cache; the first command would pay for reading
+    # them back (some 7 s on this machine), which no later command does: they are read back before timing starts.
+    subprocess.run([sys.executable, "-c", "import ti_tui.train.engine"], check=True)
     probe = remembered_probe(arguments.device, "auto")
     print(f"Machine: {machine(arguments.device)}; the probe measured {probe.matmul_gflops:.0f} GFLOP/s in {probe.dtype}")
     print(f"Each project: {IMAGES} images; runs as in RUNS (steps, validation, checkpoints, previews): {RUNS}")

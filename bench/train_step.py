@@ -194,13 +194,31 @@ def machine(device: str) -> str:
 
 
 def compare(model: Path, images: Path, work: Path, resolution: int, batch: int, steps: int, precision: str, device: str, repeat: int):
-    """Alternate ours and the reference `repeat` times; the best of each counts."""
+    """Alternate ours and the reference `repeat` times; the best of each counts, and every one of ours is returned too."""
     warmup = math.ceil(IMAGES / batch)
     ours, reference = [], []
     for _ in range(repeat):
         ours.append(run_ours(model, images, work, resolution, batch, warmup + steps, precision, device))
         reference.append(run_reference(model, images, resolution, batch, warmup + steps, precision, device))
-    return max(ours, key=lambda m: m.steps_per_s), max(reference, key=lambda m: m.steps_per_s)
+    return max(ours, key=lambda m: m.steps_per_s), max(reference, key=lambda m: m.steps_per_s), ours
+
+
+PEAK_SPREAD = 0.03  # the peaks of repeats of one run, highest against lowest
+ESTIMATE_TOLERANCE = 0.10  # the estimate printed before the first step, against each peak
+
+
+def describe_peaks(runs: list[Measurement]) -> str:
+    """Every repeat's peak, their spread and the estimate against each: the memory is the same run to run."""
+    peaks = [run.peak_memory_mb for run in runs]
+    spread = max(peaks) / min(peaks) - 1
+    estimate = runs[0].estimate_mb
+    off = [estimate / peak - 1 for peak in peaks]
+    return (
+        f"Peak of each repeat (ti-tui): {', '.join(f'{peak / 1024:.2f}' for peak in peaks)} GiB, spread {spread:.1%} "
+        f"({'within' if spread <= PEAK_SPREAD else 'over'} {PEAK_SPREAD:.0%}); the estimate {estimate / 1024:.2f} GiB is "
+        f"{', '.join(f'{value:+.1%}' for value in off)} of them "
+        f"({'each within' if all(abs(value) <= ESTIMATE_TOLERANCE for value in off) else 'not all within'} {ESTIMATE_TOLERANCE:.0%})"
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -235,7 +253,7 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="ti-tui-bench-") as scratch:
         work = Path(scratch)
         images = prepare_images(work)
-        ours, reference = compare(
+        ours, reference, repeats = compare(
             model, images, work, arguments.resolution, arguments.batch, arguments.steps, precision, arguments.device, arguments.repeat
         )
         memory_kind = "peak allocated VRAM" if arguments.device.startswith("cuda") else "peak RSS"
@@ -250,6 +268,7 @@ def main(argv: list[str]) -> int:
         print(f"Memory ratio (ti-tui / reference): {ours.peak_memory_mb / reference.peak_memory_mb:.2f}")
         print(f"Time to first step ratio (ti-tui / reference): {ours.first_step_s / reference.first_step_s:.2f}")
         print(f"Memory estimate printed by ti-tui: {ours.estimate_mb / 1024:.2f} GiB; measured {ours.peak_memory_mb / 1024:.2f} GiB")
+        print(describe_peaks(repeats))
 
         # The command as a user runs it, for two run lengths: the difference is the cost of the extra
         # steps with everything between them (events, the progress line), the rest is start-up and the end.
@@ -275,7 +294,7 @@ def main(argv: list[str]) -> int:
             )
             for resolution in (256, 384, 512):
                 for batch in (1, 2, 4):
-                    ours, reference = compare(
+                    ours, reference, _ = compare(
                         model, images, work, resolution, batch, max(2, arguments.steps // 3), precision, arguments.device, 1
                     )
                     print(
