@@ -336,3 +336,26 @@ async def test_a_continued_run_is_read_in_one_numbering_with_the_run_it_goes_on_
         await until_seen(compare, lambda view: view.status.state == "finished", "the grid over step=all")
         columns = [str(column.label) for column in compare.query_one("#cells", DataTable).columns.values()]
         assert columns == ["150", "200", "250"], "step=all covers the run it goes on from, by step"
+
+
+async def test_the_steps_bar_follows_a_runs_end_on_another_step_without_a_key_pressed(sample, services):
+    from ti_tui.tui.widgets.step_bar import StepTab
+
+    run = recorded_run(sample, NEWER, 300, 120, finished=False)
+    lock = TrainerLock(run)
+    app = create_app(sample, services)
+
+    def train_mark() -> str:
+        return next(tab.render().plain.split()[-1] for tab in app.screen.query(StepTab) if tab.step == "train")
+
+    async with app.run_test(size=SIZE) as pilot:
+        try:
+            await open_train(app, pilot, lambda view: view.status.state == "running", "the run at work")
+            app.open_step("images")
+            await until(pilot, lambda: app.screen.STEP == "images" and app.screen.is_mounted, "the Images step")
+            await settle(app, pilot)
+            assert train_mark() == "!", "a run at work marks Train"
+            EventWriter(run.events_file).write("finished", reason="completed", message="trained 300 steps", step=300)
+        finally:
+            lock.release()
+        await until(pilot, lambda: train_mark() == "✓", "Train ticked once the run has ended, with Images in sight")

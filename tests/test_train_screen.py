@@ -66,9 +66,12 @@ async def test_a_run_started_on_the_train_step_is_watched_to_its_end_then_contin
         rate.value = "0.002"
         await pilot.press("escape", "5")
         screen = await until_screen(app, pilot, TrainScreen, "back on Train")
-        assert "starts from the checkpoint zorbot-3.safetensors" in (await _plan_text(screen, pilot, "starts from the checkpoint"))
+        plan = await _plan_text(screen, pilot, "starts from the checkpoint")
+        assert "starts from the checkpoint zorbot-3.safetensors" in plan and "numbers its steps on from it, steps 4-9" in plan
         await pilot.press("t")
         view = await until_seen(screen, lambda view: view.run != first and view.status.state == "finished", "the second run finished")
+        assert view.step_range == (3, 9), "its plots span the steps it has, numbered on from step 3"
+        assert [(row.step, row.run) for row in view.checkpoints] == [(9, ""), (6, ""), (3, first.id)], "and the one it went on from"
 
     second = view.run
     facts = second.facts()

@@ -29,7 +29,7 @@ from ti_tui.fsutil import atomic_write_text
 from ti_tui.project import Project, ProjectChangedOnDiskError
 from ti_tui.tui.commands import StepCommands
 from ti_tui.tui.services import Services
-from ti_tui.usecases.journey import STEPS, Step, StepState
+from ti_tui.usecases.journey import ACTIVE_RUN_LINE, STEPS, Step, StepState
 from ti_tui.usecases.summary import ProjectSummary
 
 WATCH_FILE_SECONDS = 2.0
@@ -80,6 +80,7 @@ class WizardApp(App):
     def on_mount(self) -> None:
         self.set_interval(WATCH_FILE_SECONDS, self.notice_edits_elsewhere)
         self.set_interval(WATCH_FILE_SECONDS, self.reap_trainers)
+        self.set_interval(WATCH_FILE_SECONDS, self.notice_a_run_ending)
         if self.project is None:
             self.action_start()
         else:
@@ -197,6 +198,20 @@ class WizardApp(App):
 
     def reap_trainers(self) -> None:
         self.trainers = [process for process in self.trainers if process.poll() is None]
+
+    def notice_a_run_ending(self) -> None:
+        """The steps bar follows a run's end on every step, not only on Train, which watches the run itself."""
+        train = self.state.steps.get("train") if self.project is not None else None
+        if train is None or not train.line.startswith(ACTIVE_RUN_LINE):
+            return
+        from ti_tui.usecases.training import active_run
+
+        try:
+            ended = active_run(self.project) is None
+        except (UserError, OSError):
+            ended = True  # what went wrong is for the refreshed state to say
+        if ended:
+            self.refresh_state()
 
     def notice_edits_elsewhere(self) -> None:
         if self.project is not None and not self.file_changed_elsewhere and self.project.store.changed_on_disk():

@@ -45,6 +45,9 @@ FIXED_AT: dict[str, Step] = {
 }
 
 
+ACTIVE_RUN_LINE = "run "  # how the Train step's line starts while a run is at work: "run running, step 40 of 300"
+
+
 @dataclass(frozen=True)
 class StepState:
     step: Step
@@ -132,7 +135,7 @@ def _train(project: Project, summary: ProjectSummary) -> StepState:
     except UserError as error:
         return StepState("train", "attention", str(error))
     if status.active:
-        return StepState("train", "attention", f"run {status.state}, step {status.step} of {status.total_steps}")
+        return StepState("train", "attention", f"{ACTIVE_RUN_LINE}{status.state}, step {status.step} of {status.total_steps}")
     if status.state == "finished":
         return StepState("train", "done", f"trained {status.step} steps")
     return StepState("train", "attention", f"the last run {status.state} at step {status.step}")
