@@ -178,7 +178,9 @@ async def test_the_new_project_dialog_asks_what_the_images_show_before_it_create
         await settle(app, pilot)
         assert dialog.query_one("#init", Input).value == "tin robot", "words the user typed are kept"
         dialog.create()
-        await until(pilot, lambda: app.project is not None and app.screen.is_mounted and app.screen.STEP == "images", "the new project on Images")
+        await until(
+            pilot, lambda: app.project is not None and app.screen.is_mounted and app.screen.STEP == "images", "the new project on Images"
+        )
         await settle(app, pilot)
     settings = Project.open(tmp_path / "bot").settings
     assert (settings.dataset.kind, settings.token.init_text) == ("subject", "tin robot")

@@ -208,7 +208,7 @@ def test_the_trainer_outlives_the_process_that_started_it_and_its_terminal(train
         "from ti_tui.runs import RunDirectory\n"
         f"start_trainer(RunDirectory({str(run.path)!r}))\n"
         "print('started', flush=True)\n"
-        "time.sleep(300)\n"
+        "time.sleep(3600)\n"  # ended by the hang-up, however long a busy machine takes to start the trainer
     )
     child, terminal = pty.fork()
     if child == 0:

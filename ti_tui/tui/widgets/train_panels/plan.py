@@ -8,7 +8,7 @@ from ti_tui.usecases.journey import FIXED_AT, STEP_TITLES
 
 
 class PlanPanel(TabPane):
-    """The plan as the Train step works it out, under it what stops a run now, or the key that starts one."""
+    """What stops a run now, or the key that starts one, and under it the plan as the Train step works it out."""
 
     def __init__(self):
         super().__init__("Plan", id="plan")
@@ -27,18 +27,15 @@ class PlanPanel(TabPane):
         self.draw(self.app.state)
 
     def draw(self, state) -> None:
+        """What stops a run, or the key that starts one, first: at 80x24 the plan below it runs past the panel."""
         problems = [finding for finding in state.problems if finding.severity == "error"]
-        lines = [self.plan_text]
         if problems:
-            lines.append("\nWhat stops a run now:")
-            lines += [f"! {finding.what} ({_where_to_fix(finding)})" for finding in problems]
+            lines = ["What stops a run now:", *(f"! {finding.what} ({_where_to_fix(finding)})" for finding in problems)]
         elif getattr(self.screen, "running", False):
-            lines.append(
-                "\nA run is at work: the other panels follow it. This plan is the next run's; t starts it once that one has ended."
-            )
+            lines = ["A run is at work: the other panels follow it. This plan is the next run's; t starts it once that one has ended."]
         else:
-            lines.append("\nPress t to start training.")
-        self.query_one("#plan-text", Static).update("\n".join(lines))
+            lines = ["Press t to start training."]
+        self.query_one("#plan-text", Static).update("\n".join([*lines, "", self.plan_text]))
 
 
 def _where_to_fix(finding) -> str:
