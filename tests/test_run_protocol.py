@@ -203,12 +203,13 @@ def test_the_trainer_outlives_the_process_that_started_it_and_its_terminal(train
     project = trainable_project()
     run = create_run(project, steps=25)
     starter = (
-        "import time\n"
+        "import signal, time\n"
+        "signal.signal(signal.SIGHUP, signal.SIG_DFL)\n"  # as a shell's child has it, even under a nohup that started the tests
         "from ti_tui.usecases.training import start_trainer\n"
         "from ti_tui.runs import RunDirectory\n"
         f"start_trainer(RunDirectory({str(run.path)!r}))\n"
         "print('started', flush=True)\n"
-        "time.sleep(3600)\n"  # ended by the hang-up, however long a busy machine takes to start the trainer
+        "time.sleep(600)\n"  # ended by the hang-up, however long a busy machine takes to start the trainer
     )
     child, terminal = pty.fork()
     if child == 0:
