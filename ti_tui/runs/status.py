@@ -127,7 +127,7 @@ def run_status(run: RunDirectory, history: RunHistory | None = None) -> RunStatu
         stall = _stall(history, launched, len(facts.images))
         if stall:
             status.state, status.reason = "stalled", stall
-        elif status.state == "running" and _quiet(history, run):
+        elif status.state == "running":
             status.note = "; ".join(filter(None, [status.note, _quiet(history, run)]))
     elif final is not None and not relaunched:
         status.state = STATE_AFTER.get(final.get("reason"), "failed")

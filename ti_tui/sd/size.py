@@ -46,7 +46,9 @@ def model_size(source: ModelSource) -> ModelSize:
     for part in ("unet", "vae"):
         try:
             configs[part] = json.loads((folder / part / "config.json").read_text(encoding="utf-8"))
-            list(configs[part]["block_out_channels"])  # read now, so that a config without it is named here
+            channels = list(configs[part]["block_out_channels"])
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise UserError(f"{folder / part / 'config.json'} cannot be read ({error})") from None
-    return ModelSize(sum(counts.values()), counts["unet"], list(configs["unet"]["block_out_channels"]), configs["unet"], configs["vae"])
+        if part == "unet":
+            unet_channels = channels
+    return ModelSize(sum(counts.values()), counts["unet"], unet_channels, configs["unet"], configs["vae"])
