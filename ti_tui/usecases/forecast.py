@@ -31,11 +31,12 @@ ENCODE_EFFICIENCY = 0.7  # the VAE's encoder
 DECODE_EFFICIENCY = 0.45  # the VAE's decoder
 ATTENTION_SCORE_SECONDS = 1.1e-9  # each attention score's softmax; what sets the pace at a large latent with narrow heads
 STEP_ATTENTION_SHARE = 1.2  # a step's attention work, in forward passes'
-FORWARD_OVERHEAD_SECONDS = 0.005
-STEP_OVERHEAD_SECONDS = 0.05  # Python, the optimiser, the event written
+FORWARD_OVERHEAD_SECONDS = 0.01  # Python and the sampler around each UNet call, which a small model's passes are made of
+VALIDATION_OVERHEAD_SECONDS = 0.04  # an image's validation prompts encoded and its event written
+STEP_OVERHEAD_SECONDS = 0.06  # Python, the optimiser, the event written
 PREVIEW_OVERHEAD_SECONDS = 0.15  # the prompts encoded, the sampler set up, the PNG written
 IMAGE_OVERHEAD_SECONDS = 0.03  # an image read and cropped before its latents are encoded
-START_SECONDS = 4.5  # the trainer's process and its imports, before the model's weights are read
+START_SECONDS = 5.5  # the trainer's process and its imports, before the model's weights are read (4.6-5.9 s measured)
 LOAD_BYTES_PER_SECOND = 1.0e9  # the weights read (from the disk cache) and converted to the run's precision
 BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 
@@ -132,7 +133,7 @@ def worked_out_phases(work: ModelWork, gflops: float, start: float, settings) ->
         step=seconds(work.step_gflop, STEP_EFFICIENCY)
         + STEP_ATTENTION_SHARE * work.attention_mscores * 1e6 * ATTENTION_SCORE_SECONDS
         + STEP_OVERHEAD_SECONDS,
-        validation_image=forward(len(VALIDATION_TIMESTEPS)) + FORWARD_OVERHEAD_SECONDS,
+        validation_image=forward(len(VALIDATION_TIMESTEPS)) + VALIDATION_OVERHEAD_SECONDS,
         checkpoint=CHECKPOINT_SECONDS,
         preview_image=preview.sampling_steps * sampling_step + seconds(work.decode_gflop, DECODE_EFFICIENCY) + PREVIEW_OVERHEAD_SECONDS,
         preview_sampling_steps=preview.sampling_steps,
