@@ -81,7 +81,7 @@ def train(
     original_table = text_encoder.get_input_embeddings().weight.data.clone()
 
     pictures = load_images(images, resolution)
-    templates = load_templates("subject", images)
+    templates = load_templates("photo", images)
     autocast = torch.autocast(device_type=torch.device(device).type, dtype=dtype, enabled=dtype != torch.float32)
     for step in range(1, steps + 1):
         chosen = [pictures[generator.randrange(len(pictures))] for _ in range(batch)]

@@ -5,7 +5,7 @@ import pytest
 from textual.binding import Binding
 from textual.keys import key_to_character
 from textual.widgets import Input, OptionList
-from wizard_support import copy_of_sample, fake_services, settle, type_ahead
+from wizard_support import copy_of_sample, fake_services, settle, shown, type_ahead
 
 from ti_tui.dataset.captions import read_caption_file
 from ti_tui.dataset.files import caption_path
@@ -97,6 +97,32 @@ async def test_five_captions_typed_ahead_each_land_in_their_own_file(app, projec
         assert caption(project, "05-forest") == "a robot in a forest"
         assert caption(project, "06-closeup") == before["06-closeup"]
         assert editor(app).value == before["06-closeup"]
+
+
+async def test_an_image_without_a_caption_file_is_captioned_by_its_file_name_until_one_is_typed(app, project):
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        listing = app.screen.query_one("#captions", OptionList)
+        assert str(listing.get_option_at_index(0).prompt) == "01-hill  hill  (from the file name)"
+        assert shown(app.screen, "#caption-title") == "Caption of 01-hill: from its file name for now"
+        assert editor(app).value == ""
+        assert "a photo of zorbot, hill" in shown(app.screen, "#prompts")
+        assert shown(app.screen, "#verdict") == "10 prepared images; each has a caption (3 by the file name)."
+
+        await pilot.press(*"a (red:1.2) robot")
+        await settle(app, pilot)
+        assert "is emphasis, which training does not weigh" in shown(app.screen, "#warnings")
+        assert shown(app.screen, "#caption-title") == "Caption of 01-hill (Enter: the next image)"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert caption(project, "01-hill") == "a (red:1.2) robot"
+        assert str(listing.get_option_at_index(0).prompt) == "01-hill  a (red:1.2) robot"
+
+        project.update({"training.captions_from_file_names": False})
+        app.action_reload()  # as ctrl+r does after the file is edited elsewhere
+        await settle(app, pilot)
+        assert str(listing.get_option_at_index(2).prompt) == "03-night  (no caption)"
+        assert "2 without a caption" in shown(app.screen, "#verdict")
 
 
 def printable_keys_bound(*owners) -> str:

@@ -15,9 +15,11 @@ from skimage import data
 from ti_tui.dataset.captions import appending, caption_warnings, edit_captions, prepending, removing_word, replacing
 from ti_tui.dataset.checks import check_dataset, jpeg_quality
 from ti_tui.dataset.faces import detect_faces
+from ti_tui.dataset.files import list_image_files
 from ti_tui.dataset.importing import import_images
 from ti_tui.dataset.prepare import face_crop, prepare_dataset
 from ti_tui.dataset.reading import open_image
+from ti_tui.dataset.training_set import captions_of
 from ti_tui.errors import UserError
 
 PHOTOS = ("astronaut", "coffee", "camera", "rocket", "chelsea")
@@ -258,15 +260,26 @@ def test_caption_warnings_for_the_trigger_and_the_identity(tmp_path):
     for name, caption in (("a", "zorbot on a beach"), ("b", "a teal robot in the snow"), ("c", "in the city at night")):
         Image.new("RGB", (8, 8)).save(folder / f"{name}.png")
         (folder / f"{name}.txt").write_text(caption)
-    warnings = {warning.subjects[0]: warning.what for warning in caption_warnings(folder, "zorbot", "robot", "subject_filewords")}
+
+    def warnings_of(init_text: str, template: str, from_file_name: bool = False) -> list:
+        captions = captions_of(list_image_files(folder), folder, from_file_name)
+        return caption_warnings(captions, "zorbot", init_text, template)
+
+    warnings = {warning.subjects[0]: warning.what for warning in warnings_of("robot", "photo_caption")}
     assert set(warnings) == {"a.png", "b.png"}
     assert "names the trigger 'zorbot'" in warnings["a.png"]
     assert "the caption says robot, which is what the embedding should learn" in warnings["b.png"]
-    assert not caption_warnings(folder, "zorbot", "", "filewords")  # caption-only templates need the trigger
+    assert not warnings_of("", "caption")  # caption-only templates need the trigger
     (folder / "c.txt").write_text("  \n")
     (folder / "d.png").write_bytes((folder / "a.png").read_bytes())  # and no caption file at all
-    empty = {warning.subjects[0] for warning in caption_warnings(folder, "zorbot", "", "filewords") if "is empty" in warning.what}
-    assert empty == {"c.png", "d.png"}
+    (folder / "02.png").write_bytes((folder / "a.png").read_bytes())  # nor words in its name
+    empty = {warning.subjects[0] for warning in warnings_of("", "caption") if "is empty" in warning.what}
+    assert empty == {"c.png", "d.png", "02.png"}
+    named = {warning.subjects[0] for warning in warnings_of("", "caption", from_file_name=True) if "is empty" in warning.what}
+    assert named == {"c.png", "02.png"}, "d.png is captioned by its name; an empty caption file is a caption"
+
+    (folder / "c.txt").write_text("a (teal:1.2) [robot] in the city")
+    assert "(teal:1.2) is emphasis, which training does not weigh" in str(warnings_of("", "caption"))
 
 
 @pytest.mark.slow

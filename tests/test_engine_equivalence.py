@@ -30,7 +30,7 @@ def last_run_events(project, kind: str) -> list[dict]:
 def test_the_optimised_engine_learns_what_a_plain_fp32_loop_learns(trainable_project, tmp_path, monkeypatch, cpu_bf16):
     settings = {
         "token.vectors": 1,
-        "training.template": "subject",
+        "training.template": "photo",
         "training.latent_sampling": "random",
         "training.validation_every": STEPS,
         "training.save_every": STEPS,

@@ -137,7 +137,7 @@ def test_ti_tui_new_asks_what_the_images_show_and_proposes_the_init_words_from_i
     assert style.returncode == 0, style.stderr
     assert "  kind     a style: pictures that share a look (--kind face | person | object | style)" in style.stdout
     settings = Project.open(tmp_path / "inks").settings
-    assert (settings.dataset.kind, settings.token.init_text, settings.training.template) == ("style", "art", "style_filewords")
+    assert (settings.dataset.kind, settings.token.init_text, settings.training.template) == ("style", "art", "art_style_caption")
     robot = ti_tui_in_process("new", "robot", "--model", "builtin:tiny", "--init-text", "robot toy", cwd=tmp_path)
     settings = Project.open(tmp_path / "robot").settings
     assert (settings.dataset.kind, settings.token.init_text) == ("subject", "robot toy"), "not a face unless said"

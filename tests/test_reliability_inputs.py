@@ -135,13 +135,13 @@ def test_a_damaged_prepared_copy_is_named_with_its_original_and_made_again(train
     damaged.write_bytes(damaged.read_bytes()[:2000])
     caption = (project.prepared_dir / "01-hill.txt").read_text()
 
-    [finding] = unreadable_images(training_items(originals(project), project.prepared_dir), project.prepared_dir)
+    [finding] = unreadable_images(training_items(originals(project), project.prepared_dir, True), project.prepared_dir)
     assert finding.what.startswith(f"{damaged}, the prepared copy of {project.images_dir / '01-hill.jpg'}, is cut short")
     assert finding.fix == Fix("prepare") and "Prepare the images again" in finding.why
 
     report = prepare_project(project)
     assert report.remade == ["01-hill.png"] and report.prepared == ["01-hill.png"] and report.kept_edits == []
-    assert unreadable_images(training_items(originals(project), project.prepared_dir), project.prepared_dir) == []
+    assert unreadable_images(training_items(originals(project), project.prepared_dir, True), project.prepared_dir) == []
     assert (project.prepared_dir / "01-hill.txt").read_text() == caption
 
 
@@ -149,7 +149,7 @@ def test_a_damaged_original_is_to_be_replaced(trainable_project):
     project = trainable_project()
     original = project.images_dir / "03-night.jpg"
     original.write_bytes(original.read_bytes()[:2000])
-    [finding] = unreadable_images(training_items(originals(project), project.prepared_dir), project.prepared_dir)
+    [finding] = unreadable_images(training_items(originals(project), project.prepared_dir, True), project.prepared_dir)
     assert finding.what.startswith("03-night.jpg is cut short")
     assert finding.why == "Take it out of training (dataset.exclude), delete it, or replace it with a good copy."
 

@@ -29,7 +29,7 @@ EDITS = {
     "training.save_every": ["50", "0", "100"],
     "training.validation_every": ["25", "-1", "0"],
     "training.seed": ["7", "-7", "1234"],
-    "training.template": ["style", "nonsense", "subject_filewords"],
+    "training.template": ["art_style", "nonsense", "photo_caption"],
     "training.shuffle_tags": [True, False, True],
     "training.keep_tags": ["1", "1.5", "0"],
     "training.tag_dropout": ["0.1", "1", "0.0"],

@@ -17,9 +17,9 @@ class ProjectKind:
 
 
 PROJECT_KINDS = {
-    "face": ProjectKind("a face: close-ups of one person", "face", "person", "subject_filewords"),
-    "person": ProjectKind("a person: whole or half figures", "subject", "person", "subject_filewords"),
-    "object": ProjectKind("an object, a pet or a character", "subject", "object", "subject_filewords"),
-    "style": ProjectKind("a style: pictures that share a look", "style", "art", "style_filewords"),
+    "face": ProjectKind("a face: close-ups of one person", "face", "person", "photo_caption"),
+    "person": ProjectKind("a person: whole or half figures", "subject", "person", "photo_caption"),
+    "object": ProjectKind("an object, a pet or a character", "subject", "object", "photo_caption"),
+    "style": ProjectKind("a style: pictures that share a look", "style", "art", "art_style_caption"),
 }
 DEFAULT_KIND = "object"  # asks nothing of the images: no face checks, no face-centred crops

@@ -1,7 +1,9 @@
 """Training prompts: a template line with `[name]` and `[filewords]` filled in, drawn anew each use.
 
-The shipped templates live in templates/ beside this file (subject, subject_filewords, style, style_filewords,
-filewords); a path to a .txt file of one template per line works the same way. `[filewords]` is
+The shipped templates live in templates/ beside this file (photo, photo_caption, art_style, art_style_caption,
+caption); a path to a .txt file of one template per line works the same way. Their names are not the web
+UI's (subject, subject_filewords, ...), whose files hold other lines: a project naming one of those is told
+the name of ours that is meant alike. `[filewords]` is
 the image's caption, optionally with its comma-separated tags shuffled (keeping the first few in
 place) and some dropped, so that the embedding does not learn the caption's word order.
 """
@@ -15,7 +17,16 @@ from pathlib import Path
 from ti_tui.errors import UserError
 
 # The templates shipped in templates/, by name; training.template may also be a path to a .txt file.
-PROMPT_TEMPLATES = ("subject", "subject_filewords", "style", "style_filewords", "filewords")
+PROMPT_TEMPLATES = ("photo", "photo_caption", "art_style", "art_style_caption", "caption")
+CAPTION_ONLY = "caption"  # the template that is the caption alone: the caption names the trigger itself
+# The web UI's template names, and ours that is meant alike; its files hold other lines than ours.
+WEB_UI_TEMPLATES = {
+    "subject": "photo",
+    "subject_filewords": "photo_caption",
+    "style": "art_style",
+    "style_filewords": "art_style_caption",
+    "filewords": "caption",
+}
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validator
 
 from ti_tui.names import FILE_STEM
-from ti_tui.prompts import PROMPT_TEMPLATES
+from ti_tui.prompts import PROMPT_TEMPLATES, WEB_UI_TEMPLATES
 from ti_tui.schedule import ScheduleError, SchedulePreset, parse_piecewise, parse_single_rate
 
 Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
@@ -154,13 +154,21 @@ class TrainingSettings(Section):
     gradient_accumulation: int = Field(1, ge=1, le=64, description="steps whose gradients are added before one update")
     seed: Seed = Field(1234, description="same seed, same data and device: same result")
     template: str = Field(
-        "subject_filewords",
-        description="prompt template: subject | subject_filewords | style | style_filewords | filewords | path to a .txt",
+        "photo_caption",
+        description="prompt template: photo | photo_caption | art_style | art_style_caption | caption | path to a .txt",
+    )
+    captions_from_file_names: bool = Field(
+        True, description='an image with no .txt caption is captioned by its file name ("01-red car.jpg": "red car")'
     )
 
     @field_validator("template")
     @classmethod
     def _known_template(cls, value: str) -> str:
+        if value in WEB_UI_TEMPLATES:
+            raise ValueError(
+                f"\"{value}\" is the web UI's name for a template whose lines differ from ti-tui's; "
+                f'ti-tui\'s own is "{WEB_UI_TEMPLATES[value]}", or give the path of a .txt holding the lines you want'
+            )
         if value not in PROMPT_TEMPLATES and not value.endswith(".txt"):
             raise ValueError(f"should be one of {', '.join(PROMPT_TEMPLATES)}, or the path of a .txt template file")
         return value

@@ -175,7 +175,7 @@ def test_any_caption_file_reads_as_one_line_or_one_clear_error_and_is_left_as_it
         assert caption.name in str(error)
     else:
         assert "\n" not in text
-        caption_problems(text, "zorbot", "robot", "subject_filewords")
+        caption_problems(text, "zorbot", "robot", "photo_caption")
     assert caption.read_bytes() == data
 
 

@@ -118,6 +118,7 @@ def caption_images(arguments: argparse.Namespace) -> int:
 
 def edit_or_show_captions(arguments: argparse.Namespace) -> int:
     from ti_tui.dataset import captions
+    from ti_tui.dataset.training_set import captions_of
     from ti_tui.project import Project
     from ti_tui.usecases.images import prepared_images
 
@@ -136,13 +137,12 @@ def edit_or_show_captions(arguments: argparse.Namespace) -> int:
         print(
             f"Changed {len(captions.edit_captions(project.prepared_dir, edit))} caption(s); the earlier ones are in {project.prepared_dir / captions.HISTORY}"
         )
-    if not edits:
-        for image in images:
-            print(f"{image.name}: {captions.read_caption_file(image) or '(no caption)'}")
     settings = project.settings
-    for warning in captions.caption_warnings(
-        project.prepared_dir, settings.token.trigger, settings.token.init_text, settings.training.template
-    ):
+    found = captions_of(images, project.prepared_dir, settings.training.captions_from_file_names)
+    if not edits:
+        for image, caption in found.items():
+            print(f"{image.name}: {caption.shown()}")
+    for warning in captions.caption_warnings(found, settings.token.trigger, settings.token.init_text, settings.training.template):
         print(f"  warning: {warning.subjects[0]}: {warning.what}")
     return 0
 

@@ -3,18 +3,29 @@
 A caption should describe what varies from image to image (place, clothes, light, pose), not what
 the embedding is to learn: a word for that belongs to the trigger, and captions that name it
 teach the model to lean on the word instead.
+
+An image with no `.txt` takes its words from its file name, as the web UI's [filewords] does
+("01-red car.jpg": "red car"), unless the project turns that off.
 """
 
 import re
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from ti_tui.dataset.files import caption_path, list_image_files
 from ti_tui.errors import UserError
 from ti_tui.findings import Finding
 from ti_tui.fsutil import atomic_write_text
+from ti_tui.prompts import CAPTION_ONLY
 
+# Emphasis as prompts write it, "(red:1.2)", "((red))", "[red]": weighed when rendering, not in training.
+EMPHASIS = re.compile(r"\([^()]*:\s*[+-]?[\d.]+\s*\)|\(\([^()]+\)\)|\[[^\[\]]+\]")
+CAMERA_NAME = re.compile(
+    r"(img|image|dsc[nf]?|pxl|mvimg|photo|picture|screenshot|screen shot|whatsapp image|signal)[\s._-]*[\d\s._-]*(at[\d\s._-]*)?",
+    re.IGNORECASE,
+)
 HISTORY = "caption-history"  # each bulk edit keeps the captions it changed, as they were, in here
 
 
@@ -30,6 +41,35 @@ def read_caption_file(image: Path) -> str | None:
         raise UserError(f"the caption {path} is not UTF-8 text; save it as UTF-8 in an editor") from None
     except OSError as error:
         raise UserError(f"the caption {path} cannot be read: {error.strerror}") from None
+
+
+@dataclass(frozen=True)
+class Caption:
+    text: str
+    from_file_name: bool = False  # no .txt beside the image: these are the words of its file name
+
+    def shown(self) -> str:
+        """How a list of images shows it."""
+        if self.from_file_name:
+            return f"{self.text}  (from the file name)" if self.text else "(no caption)"
+        return self.text or "(no caption)"
+
+
+def file_name_words(name: str) -> str:
+    """The words of an image's file name, as the web UI takes them: without the extension and without the
+    numbers, dates and separators it starts with ("2023-05-01 portrait.png": "portrait"). A name a camera or
+    a phone gave ("IMG_1234", "PXL_20230501_123456") says nothing of the picture: it gives no words."""
+    words = " ".join(re.sub(r"^[\d\s._-]+", "", Path(name).stem).split())
+    return "" if CAMERA_NAME.fullmatch(words) else words
+
+
+def image_caption(image: Path, named: str, from_file_name: bool) -> Caption:
+    """The caption of `image`: its `.txt`, else (when `from_file_name`) the words of the file name `named`,
+    the name of the original a prepared image was made from."""
+    text = read_caption_file(image)
+    if text is not None or not from_file_name:
+        return Caption(text or "")
+    return Caption(file_name_words(named), from_file_name=True)
 
 
 def write_caption_file(image: Path, text: str) -> None:
@@ -96,7 +136,13 @@ def caption_problems(text: str | None, trigger: str, init_text: str, template: s
     if not text:
         return ["the caption is empty: the prompt then says nothing of what varies in this image"]
     problems = []
-    if trigger and _word(trigger).search(text) and template != "filewords":
+    emphasis = EMPHASIS.search(text)
+    if emphasis:
+        problems.append(
+            f"{emphasis.group()} is emphasis, which training does not weigh: its brackets and number become words of "
+            "the prompt; write the words alone"
+        )
+    if trigger and _word(trigger).search(text) and template != CAPTION_ONLY:
         problems.append(f"the caption names the trigger {trigger!r}, which the template already adds")
     learned = [word for word in re.findall(r"[\w-]+", init_text.lower()) if len(word) > 2]
     described = [word for word in learned if _word(word).search(text)]
@@ -107,10 +153,10 @@ def caption_problems(text: str | None, trigger: str, init_text: str, template: s
     return problems
 
 
-def caption_warnings(folder: Path, trigger: str, init_text: str, template: str) -> list[Finding]:
+def caption_warnings(captions: dict[Path, Caption], trigger: str, init_text: str, template: str) -> list[Finding]:
     """The captions' problems, image by image (`caption_problems`)."""
     return [
         Finding("warning", problem, check="caption", subjects=(image.name,))
-        for image in list_image_files(folder)
-        for problem in caption_problems(read_caption_file(image), trigger, init_text, template)
+        for image, caption in captions.items()
+        for problem in caption_problems(caption.text, trigger, init_text, template)
     ]

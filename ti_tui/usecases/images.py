@@ -9,7 +9,7 @@ from pathlib import Path
 from ti_tui.dataset.checks import DatasetReport, check_dataset
 from ti_tui.dataset.files import display_name, list_image_files, named_images_without_a_file
 from ti_tui.dataset.prepare import PreparationReport, prepare_dataset
-from ti_tui.dataset.training_set import read_caption
+from ti_tui.dataset.training_set import captions_of
 from ti_tui.errors import UserError
 from ti_tui.findings import Finding, Fix
 from ti_tui.project import Project
@@ -78,8 +78,9 @@ def preview_prompts(project: Project) -> list[tuple[str, list[str]]]:
     options = TagOptions(training.shuffle_tags, training.keep_tags, training.tag_dropout)
     templates = load_templates(training.template, project.root)
     images = list_image_files(project.prepared_dir) if uses_prepared_images(project) else originals(project)
+    captions = captions_of(images, project.prepared_dir, training.captions_from_file_names)
     draws = random.Random(training.seed)
     return [
-        (image.name, [build_prompt(line, settings.token.trigger, read_caption(image), options, draws) for line in templates])
-        for image in images
+        (image.name, [build_prompt(line, settings.token.trigger, caption.text, options, draws) for line in templates])
+        for image, caption in captions.items()
     ]

@@ -9,9 +9,10 @@ the same.
 from dataclasses import dataclass
 from typing import Literal
 
-from ti_tui.dataset.captions import caption_warnings, read_caption_file
+from ti_tui.dataset.captions import caption_warnings
 from ti_tui.dataset.checks import MIN_IMAGES
 from ti_tui.dataset.files import list_image_files
+from ti_tui.dataset.training_set import captions_of
 from ti_tui.errors import UserError
 from ti_tui.intervals import run_intervals, shortfalls
 from ti_tui.project import Project
@@ -87,9 +88,10 @@ def _captions(project: Project) -> StepState:
     prepared = list_image_files(project.prepared_dir)
     if not prepared:
         return StepState("captions", "not-yet", "the images are not prepared yet", first="images")
-    missing = sum(1 for image in prepared if not read_caption_file(image))
     settings = project.settings
-    warnings = caption_warnings(project.prepared_dir, settings.token.trigger, settings.token.init_text, settings.training.template)
+    captions = captions_of(prepared, project.prepared_dir, settings.training.captions_from_file_names)
+    missing = sum(1 for caption in captions.values() if not caption.text)
+    warnings = caption_warnings(captions, settings.token.trigger, settings.token.init_text, settings.training.template)
     if missing == len(prepared):
         return StepState("captions", "not-yet", "no captions yet")
     if missing:

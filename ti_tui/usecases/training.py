@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from ti_tui.dataset.files import list_image_files
-from ti_tui.dataset.training_set import training_items, unreadable_images
+from ti_tui.dataset.training_set import captions_of, training_items, unreadable_images
 from ti_tui.detached import spawn_detached, starting_one_at_a_time, wait_for_its_lock
 from ti_tui.errors import FindingsError, UserError
 from ti_tui.findings import Fix
@@ -43,7 +43,7 @@ def create_run(project: Project, steps: int | None = None, start_from: Path | No
             raise UserError(f"a run of {steps} steps cannot be made: {problem.what.split(': ', 1)[1]}")
     if start_from is not None:
         start_from = checkpoint_to_start_from(start_from)
-    items = training_items(originals(project), project.prepared_dir)
+    items = training_items(originals(project), project.prepared_dir, project.settings.training.captions_from_file_names)
     # The trainer reads an image only when it first draws it, maybe hours in: damage is found now.
     problems = summarize_project(project).errors + unreadable_images(items, project.prepared_dir)
     if problems:
@@ -82,13 +82,20 @@ def notes_before_a_run(project: Project) -> list[str]:
             f"The images are not prepared: the run trains on the {len(images)} originals, each cropped square at its "
             "centre. Preparing them first (p on Images) crops each around its subject."
         )
-    items = training_items(images, project.prepared_dir)
-    uncaptioned = [item for item in items if not item.caption]
+    training = project.settings.training
+    captions = captions_of(list_image_files(project.prepared_dir) or images, project.prepared_dir, training.captions_from_file_names)
+    named = [caption for caption in captions.values() if caption.from_file_name and caption.text]
+    if named:
+        notes.append(
+            f"{len(named)} of {len(captions)} images have no caption file and are captioned by their file names, "
+            f'such as "{named[0].text}". Captions (step 2) shows them; training.captions_from_file_names turns that off.'
+        )
+    uncaptioned = [caption for caption in captions.values() if not caption.text]
     if uncaptioned:
         template = load_templates(project.settings.training.template, project.root)[0]
         example = build_prompt(template, project.settings.token.trigger, "", TagOptions(), random.Random(0))
         notes.append(
-            f"{len(uncaptioned)} of {len(items)} images have no caption: their prompts are the template alone, such as "
+            f"{len(uncaptioned)} of {len(captions)} images have no caption: their prompts are the template alone, such as "
             f'"{example}". Captions (step 2) writes them.'
         )
     return notes

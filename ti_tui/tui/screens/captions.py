@@ -15,8 +15,9 @@ from textual.reactive import reactive
 from textual.widgets import Input, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
-from ti_tui.dataset.captions import caption_problems, read_caption_file, write_caption_file
+from ti_tui.dataset.captions import Caption, caption_problems, read_caption_file, write_caption_file
 from ti_tui.dataset.files import list_image_files
+from ti_tui.dataset.training_set import captions_of
 from ti_tui.errors import UserError
 from ti_tui.prompts import TagOptions, build_prompt, load_templates
 from ti_tui.tui.screens.step import StepScreen
@@ -85,6 +86,7 @@ class CaptionsScreen(StepScreen):
     def __init__(self):
         super().__init__()
         self.images: list[Path] = []
+        self.captions: dict[Path, Caption] = {}
         self.save_timer = None
 
     def compose_body(self) -> ComposeResult:
@@ -113,6 +115,9 @@ class CaptionsScreen(StepScreen):
     def editor(self) -> CaptionEditor:
         return self.query_one("#caption", CaptionEditor)
 
+    def label(self, image: Path) -> str:
+        return f"{image.stem}  {self.captions[image].shown()}"
+
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "leave_field":
             return self.focused is self.editor
@@ -124,11 +129,14 @@ class CaptionsScreen(StepScreen):
 
     def load_images(self) -> None:
         """The prepared images, each caption read anew; the image being edited stays open."""
+        self.save_now()  # before the captions are read, or the screen would show what was on disk before it
         keep = self.editor.image
-        self.images = list_image_files(self.app.project.prepared_dir)
+        project = self.app.project
+        self.images = list_image_files(project.prepared_dir)
+        self.captions = captions_of(self.images, project.prepared_dir, project.settings.training.captions_from_file_names)
         listing = self.query_one("#captions", OptionList)
         listing.clear_options()
-        listing.add_options(Option(Content(_label(image)), id=image.name) for image in self.images)
+        listing.add_options(Option(Content(self.label(image)), id=image.name) for image in self.images)
         self.show_verdict()
         if not self.images:
             self.query_one("#captions-and-editor").display = False
@@ -144,10 +152,12 @@ class CaptionsScreen(StepScreen):
         if not self.images:
             verdict.update("No prepared images yet: prepare them on the Images step (1, then p) first.")
             return
-        missing = sum(1 for image in self.images if not read_caption_file(image))
+        missing = sum(1 for caption in self.captions.values() if not caption.text)
+        named = sum(1 for caption in self.captions.values() if caption.from_file_name and caption.text)
+        by_name = f" ({named} by the file name)" if named else ""
         verdict.update(
             f"{len(self.images)} prepared images; "
-            + (f"{missing} without a caption (Esc, a: caption them)." if missing else "each has a caption.")
+            + (f"{missing} without a caption (Esc, a: caption them){by_name}." if missing else f"each has a caption{by_name}.")
         )
 
     # One image's caption -----------------------------------------------------------------------
@@ -167,8 +177,8 @@ class CaptionsScreen(StepScreen):
         if image == editor.image and not reread:
             return
         self.save_now()
-        editor.show(image, read_caption_file(image) or "")
-        self.query_one("#caption-title", Static).update(f"Caption of {image.stem} (Enter: the next image)")
+        caption = self.captions[image]
+        editor.show(image, "" if caption.from_file_name else caption.text)
         self.query_one("#picture", Picture).show(image)
         self.show_prompts(editor.value)
 
@@ -208,8 +218,9 @@ class CaptionsScreen(StepScreen):
             self.notify(f"{image.name}'s caption could not be saved: {error.strerror}", severity="error", markup=False)
             return
         editor.saved = read_caption_file(image) or ""
+        self.captions[image] = Caption(editor.saved)
         index = self.images.index(image)
-        self.query_one("#captions", OptionList).replace_option_prompt_at_index(index, Content(_label(image)))
+        self.query_one("#captions", OptionList).replace_option_prompt_at_index(index, Content(self.label(image)))
         self.show_verdict()
         self.app.refresh_state()
 
@@ -218,7 +229,14 @@ class CaptionsScreen(StepScreen):
         self.save_now()
 
     def show_prompts(self, caption: str) -> None:
-        """The prompts training makes of this caption (one draw of each template line), and what is wrong with it."""
+        """The prompts training makes of this caption (one draw of each template line), and what is wrong with it.
+        Nothing typed yet for an image captioned by its file name: the file name's words."""
+        image = self.editor.image
+        named = self.captions.get(image)
+        title = f"Caption of {image.stem} (Enter: the next image)" if image else ""
+        if not caption and named is not None and named.from_file_name and named.text:
+            caption, title = named.text, f"Caption of {image.stem}: from its file name for now"
+        self.query_one("#caption-title", Static).update(title)
         project = self.app.project
         settings = project.settings
         training = settings.training
@@ -236,7 +254,7 @@ class CaptionsScreen(StepScreen):
         self.query_one("#warnings", Static).update("\n".join(f"! {problem}" for problem in problems))
 
     def settings_reloaded(self, project) -> None:
-        self.show_prompts(self.editor.value)
+        self.load_images()  # training.captions_from_file_names may have changed
 
     # Captions by a model -----------------------------------------------------------------------
 
@@ -341,11 +359,6 @@ class CaptionsScreen(StepScreen):
                 self.app.refresh_state()
 
         self.app.push_screen(BulkEditScreen(self.app.project.prepared_dir, self.images), edited)
-
-
-def _label(image: Path) -> str:
-    caption = read_caption_file(image)
-    return f"{image.stem}  {caption}" if caption else f"{image.stem}  (no caption)"
 
 
 class _Captioning:

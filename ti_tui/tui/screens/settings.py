@@ -23,7 +23,7 @@ GUIDANCE = (
 )
 GROUPS = {
     "Training": ("training", ("steps", "batch_size", "gradient_accumulation", "save_every", "validation_every", "seed", "template",
-                              "shuffle_tags", "keep_tags", "tag_dropout", "latent_sampling", "min_snr_gamma", "clip_grad_norm",
+                              "captions_from_file_names", "shuffle_tags", "keep_tags", "tag_dropout", "latent_sampling", "min_snr_gamma", "clip_grad_norm",
                               "gradient_checkpointing", "processes")),
     "Schedule": ("schedule", ("preset", "learning_rate", "warmup_steps", "min_learning_rate")),
     "Previews": ("preview", ("every", "prompts", "compare_init", "negative_prompt", "seeds", "sampling_steps", "cfg_scale")),
