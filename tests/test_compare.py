@@ -200,7 +200,7 @@ def test_a_malformed_axis_is_refused_naming_the_bad_part(spec, named):
 
 def test_axis_values_as_users_write_them():
     assert parse_axis("cfg=3-12 (+1.5)").values == (3.0, 4.5, 6.0, 7.5, 9.0, 10.5, 12.0)
-    assert parse_axis("steps=1-10 [5]").values == (1, 3, 6, 8, 10)
+    assert parse_axis("steps=1-10 [5]").values == (1, 3, 5, 7, 10)
     assert parse_axis("strength=1.5-0.5 (-0.5)").values == (1.5, 1.0, 0.5)
     assert parse_axis("step=250,500,1000").values == (250, 500, 1000)
     assert parse_axis("Sampler=euler a, dpmpp_2m").values == ("Euler a", "DPM++ 2M")

@@ -14,6 +14,7 @@ LAYERS = {
     "helpers": {
         "axes",
         "detached",
+        "emphasis",
         "errors",
         "findings",
         "fsutil",

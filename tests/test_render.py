@@ -3,7 +3,8 @@
 import torch
 from PIL import Image
 
-from ti_tui.infer.render import RenderRequest, parameters_text, render, sampler_name, save_png
+from ti_tui.infer.render import RenderRequest, parameters_text, render, save_png
+from ti_tui.samplers import web_ui_name
 from ti_tui.sd.loading import load_model
 from ti_tui.sd.placeholder import PromptEncoder
 from ti_tui.settings import ModelSettings
@@ -39,7 +40,7 @@ def test_a_rendered_image_follows_its_seed_and_the_trigger_and_keeps_its_paramet
     assert first.tobytes() != image("a photo of robot", 1).tobytes()  # the vectors steer it
 
     request = RenderRequest("a photo of zorbot", 1, 3, 5.0, 64, 64)
-    text = parameters_text(request, sampler_name(model.pipeline.scheduler), model.name, model.short_hash, {})
+    text = parameters_text(request, web_ui_name(model.pipeline.scheduler), model.name, model.short_hash, {})
     save_png(first, tmp_path / "out.png", text)
     assert Image.open(tmp_path / "out.png").text["parameters"] == text
     assert [path.name for path in tmp_path.iterdir() if path.suffix == ".png"] == ["out.png"]

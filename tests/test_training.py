@@ -136,7 +136,7 @@ def test_prompts_fill_the_template_and_mix_the_caption_tags():
 
 
 def test_shipped_templates_and_a_custom_file(tmp_path):
-    for name in ("subject", "subject_filewords", "style", "style_filewords", "filewords"):
+    for name in ("photo", "photo_caption", "art_style", "art_style_caption", "caption"):
         lines = load_templates(name, tmp_path)
         assert lines and all("[name]" in line or "[filewords]" in line for line in lines)
     (tmp_path / "mine.txt").write_text("# my templates\n\n[name] in a hat\n")
@@ -227,8 +227,8 @@ def test_save_now_and_preview_now_are_done_between_steps(trainable_project, monk
     assert sorted(path.name for path in run.previews_dir.iterdir()) == ["step-2-p1-s3-init.png", "step-2-p1-s3.png"]
     assert run.pending_requests() == set()
     parameters = Image.open(run.previews_dir / "step-2-p1-s3.png").text["parameters"]
-    assert parameters.startswith("a photo of zorbot\nSteps: 2, Sampler: PNDM, CFG scale: 7, Seed: 3, Size: 128x128, Model hash: ")
-    assert parameters.endswith("Model: builtin:tiny, Embedding step: 2")
+    assert parameters.startswith("a photo of zorbot\nSteps: 2, Sampler: PLMS, CFG scale: 7, Seed: 3, Size: 128x128, Model hash: ")
+    assert parameters.endswith('Model: "builtin:tiny", Embedding step: 2')  # quoted for its colon, as the web UI quotes it
 
 
 def test_a_signal_to_stop_saves_first_though_a_file_stands_where_the_control_folder_belongs(trainable_project, monkeypatch):
@@ -282,7 +282,7 @@ def test_a_long_caption_never_pushes_the_trigger_out_of_the_prompt(trainable_pro
     assert len(ids) == 77
     assert ids[-1 - ids[::-1].index(entry.placeholders[-1]) - 1] == entry.placeholders[0]  # both vectors, together
 
-    project = trainable_project("styled", **{"training.template": "style_filewords"})
+    project = trainable_project("styled", **{"training.template": "art_style_caption"})
     for caption in project.images_dir.glob("*.txt"):
         caption.write_text(long_caption)
     run = create_run(project, steps=2)

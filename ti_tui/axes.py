@@ -63,7 +63,10 @@ ALIASES = {
 }
 MAX_VALUES = 100
 STEP_WORDS = ("all", "last", "suggested")
-_RANGE = re.compile(r"(?P<low>[^-\s]+)\s*-\s*(?P<high>[^-\s(\[]+)\s*(?:\((?P<sign>[+-])\s*(?P<by>[^)]*)\)|\[(?P<count>[^\]]*)\])?")
+# Either end may carry a sign ("-5-5"), so that a value out of range is named as such, not as unreadable.
+_RANGE = re.compile(
+    r"(?P<low>[+-]?[^-+\s]+)\s*-\s*(?P<high>[+-]?[^-+\s(\[]+)\s*(?:\((?P<sign>[+-])\s*(?P<by>[^)]*)\)|\[(?P<count>[^\]]*)\])?"
+)
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,8 @@ def _number(kind: AxisKind, text: str, spec: str):
 
 
 def _range(kind: AxisKind, match: re.Match, item: str, spec: str) -> list:
+    """The values of a range, as the web UI's XYZ plot gives them, except where it errs: a range that
+    counts down keeps its end, and a range of fractions never passes its end."""
     low, high = _number(kind, match["low"], spec), _number(kind, match["high"], spec)
     if match["count"] is not None:
         count = match["count"].strip()
@@ -154,13 +159,13 @@ def _range(kind: AxisKind, match: re.Match, item: str, spec: str) -> list:
             raise AxisError(f'"[{count}]" in "{spec}" asks for more than {MAX_VALUES} values')
         if count == 1:
             return [low]
-        values = [low + (high - low) * index / (count - 1) for index in range(count)]
-        return [int(round(value)) if kind.number is int else round(value, 6) for value in values]
-    increment = _number(kind, match["by"].strip(), spec) if match["by"] is not None else 1
-    if increment == 0:
-        raise AxisError(f'"{item}" in "{spec}" has an increment of 0, which never reaches the end')
+        # Evenly spaced as numpy's linspace spaces them; whole-number axes then drop the fraction (1-10 [3]: 1, 5, 10).
+        spacing = (high - low) / (count - 1)
+        values = [low + index * spacing for index in range(count - 1)] + [high]
+        return [int(value) if kind.number is int else round(value, 6) for value in values]
+    increment = _increment(kind, match["by"], item, spec)
     if match["sign"] == "-" or low > high:
-        increment = -abs(increment)
+        increment = -increment
         if low < high:
             raise AxisError(f'"{item}" in "{spec}" counts down from {low:g} but ends higher, at {high:g}')
     if (high - low) / increment + 1 > MAX_VALUES:
@@ -172,3 +177,20 @@ def _range(kind: AxisKind, match: re.Match, item: str, spec: str) -> list:
             return values
         values.append(value if kind.number is int else round(value, 6))
         index += 1
+
+
+def _increment(kind: AxisKind, text: str | None, item: str, spec: str):
+    """The size of a range's steps: any positive number (whole for whole-number axes), even past the
+    axis's limits, since only the values it reaches must be in range (steps=1-200 (+250) is just 1)."""
+    if text is None:
+        return 1
+    try:
+        increment = kind.number(text.strip())
+    except ValueError:
+        expected = "a whole number" if kind.number is int else "a number"
+        raise AxisError(f'the increment "{text.strip()}" in "{spec}" is not {expected}') from None
+    if increment == 0:
+        raise AxisError(f'"{item}" in "{spec}" has an increment of 0, which never reaches the end')
+    if increment < 0 or not math.isfinite(increment):
+        raise AxisError(f'the increment "{text.strip()}" in "{spec}" should be a positive number; write the direction as (+2) or (-2)')
+    return increment

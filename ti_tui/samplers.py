@@ -80,3 +80,18 @@ def sampler_named(name: str) -> Sampler:
     if sampler is None:
         raise SamplerError(f'"{name}" is not a sampler ti-tui knows; it knows {", ".join(SAMPLERS)}')
     return sampler
+
+
+def web_ui_name(scheduler) -> str:
+    """What the web UI calls a diffusers scheduler as it is configured ("PLMS" for a PNDM without its
+    Runge-Kutta steps, "DPM++ 2M Karras" ...); the class's own name where the web UI has no such sampler."""
+    class_name = type(scheduler).__name__
+    config = scheduler.config
+    same = [
+        sampler
+        for sampler in SAMPLERS.values()
+        if sampler.scheduler == class_name and all(config.get(option) == value for option, value in sampler.options.items())
+    ]
+    if not same:
+        return class_name.removesuffix("Scheduler")
+    return max(same, key=lambda sampler: len(sampler.options)).name

@@ -1,8 +1,9 @@
 """Learning-rate schedule text: the piecewise syntax of the popular web UI, and the presets.
 
 Piecewise: ``"0.005:200, 0.001:1000, 0.0005"``. Each rate holds up to and including its step
-(steps count from 1); a bare last rate runs to the end of training. When the last item has a step
-too, its rate carries on after that step rather than ending the run early.
+(steps count from 1); a bare last rate runs to the end of training, and so does a last rate with
+step -1, as the web UI writes it ("0.005:100, 0.001:-1"). When the last item has a step too, its rate
+carries on after that step rather than ending the run early.
 """
 
 import math
@@ -10,6 +11,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 SchedulePreset = Literal["piecewise", "constant", "cosine", "warmup_cosine"]
+
+
+TO_THE_END = "-1"  # the web UI's step for a rate that lasts to the end of training
 
 
 class ScheduleError(ValueError):
@@ -39,6 +43,11 @@ def parse_piecewise(text: str) -> tuple[RatePiece, ...]:
         if not colon:
             if number != len(items):
                 raise ScheduleError(f"{where} has no step, but only the last rate may run to the end; write it as rate:step")
+            pieces.append(RatePiece(rate, None))
+            continue
+        if step_text.strip() == TO_THE_END:
+            if number != len(items):
+                raise ScheduleError(f"{where}: step -1 means to the end of training, so only the last rate may have it")
             pieces.append(RatePiece(rate, None))
             continue
         step = _parse_step(step_text.strip(), where)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from ti_tui.embedding.files import EmbeddingFile, check_fits, read_embedding
 from ti_tui.fsutil import file_sha256
-from ti_tui.infer.render import RenderRequest, parameters_text, render, sampler_name, save_new_png, save_png
-from ti_tui.samplers import sampler_named
+from ti_tui.infer.render import RenderRequest, parameters_text, render, save_new_png, save_png
+from ti_tui.samplers import sampler_named, web_ui_name
 from ti_tui.sd.loading import LoadedModel, load_model
 from ti_tui.sd.placeholder import PromptEncoder
 from ti_tui.settings import ModelSettings
@@ -75,5 +75,5 @@ class Generator:
             details["Embedding"] = self.embedding.label
             if self.embedding.strength != 1:
                 details["Embedding strength"] = f"{self.embedding.strength:g}"
-            details["TI hashes"] = f'"{self.embedding.word}: {self.embedding.short_hash}"'
-        return parameters_text(request, sampler_name(self.own_scheduler), model.name, model.short_hash, details)
+            details["TI hashes"] = f"{self.embedding.word}: {self.embedding.short_hash}"
+        return parameters_text(request, web_ui_name(self.own_scheduler), model.name, model.short_hash, details)

@@ -28,7 +28,7 @@ from pathlib import Path
 from ti_tui.detached import WorkFolder
 from ti_tui.errors import UserError
 from ti_tui.fsutil import atomic_write_bytes, atomic_write_text
-from ti_tui.infer.render import RenderRequest
+from ti_tui.infer.render import RenderRequest, settings_line
 
 GRID_VERSION = 1
 ROLES = ("x", "y", "z")
@@ -286,7 +286,7 @@ def grid_png_bytes(picture, parameters: str, plan: GridPlan, z: int) -> bytes:
     from PIL.PngImagePlugin import PngInfo
 
     info = PngInfo()
-    info.add_text("parameters", parameters)
+    info.add_text("parameters", f"{parameters}, {settings_line(xyz_plot_fields(plan))}" if parameters else parameters)
     axes = {role: {"axis": axis.name, "values": list(axis.labels)} for role, axis in plan.axes.items()}
     if "z" in axes:
         axes["z"]["shown"] = plan.axes["z"].labels[z]
@@ -294,6 +294,28 @@ def grid_png_bytes(picture, parameters: str, plan: GridPlan, z: int) -> bytes:
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG", pnginfo=info)
     return buffer.getvalue()
+
+
+# What the web UI's XYZ plot calls each axis in the parameters of its grids; it has no axis of an embedding's steps.
+XYZ_PLOT_TYPES = {
+    "step": "Embedding step",
+    "cfg": "CFG Scale",
+    "model": "Checkpoint name",
+    "seed": "Seed",
+    "sampler": "Sampler",
+    "steps": "Steps",
+    "prompt": "Prompt S/R",
+    "strength": "Embedding strength",
+}
+
+
+def xyz_plot_fields(plan: GridPlan) -> dict[str, str]:
+    """The fields the web UI's XYZ plot adds to a grid's parameters, so that its PNG Info shows the axes as typed."""
+    fields = {"Script": "X/Y/Z plot"}
+    for role, axis in plan.axes.items():
+        fields[f"{role.upper()} Type"] = XYZ_PLOT_TYPES[axis.name]
+        fields[f"{role.upper()} Values"] = axis.spec.partition("=")[2].strip()
+    return fields
 
 
 def write_grid_png(path: Path, picture, parameters: str, plan: GridPlan, z: int) -> None:

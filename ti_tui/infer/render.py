@@ -7,6 +7,7 @@ UI writes, so its PNG Info (and every tool that reads that) shows how the image 
 """
 
 import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,21 +30,21 @@ def render(pipeline, prompt_encoder, request: RenderRequest):
     """One image (PIL) for `request`, on the device the pipeline is on."""
     import torch
 
+    from ti_tui.sd.placeholder import same_length
+
     with torch.no_grad():
+        prompt, negative = same_length(
+            prompt_encoder.encode_weighted(request.prompt), prompt_encoder.encode_weighted(request.negative_prompt)
+        )
         return pipeline(
-            prompt_embeds=prompt_encoder.encode([request.prompt]),
-            negative_prompt_embeds=prompt_encoder.encode([request.negative_prompt]),
+            prompt_embeds=prompt,
+            negative_prompt_embeds=negative,
             num_inference_steps=request.sampling_steps,
             guidance_scale=request.cfg_scale,
             height=request.height,
             width=request.width,
             generator=torch.Generator().manual_seed(request.seed),
         ).images[0]
-
-
-def sampler_name(scheduler) -> str:
-    """The scheduler's class name without the suffix diffusers gives them all: PNDM, DDIM, EulerDiscrete..."""
-    return type(scheduler).__name__.removesuffix("Scheduler")
 
 
 def parameters_text(request: RenderRequest, sampler: str, model: str, model_hash: str | None, extra: dict[str, object]) -> str:
@@ -59,7 +60,19 @@ def parameters_text(request: RenderRequest, sampler: str, model: str, model_hash
         **extra,
     }
     negative = f"\nNegative prompt: {request.negative_prompt}" if request.negative_prompt else ""
-    return f"{request.prompt}{negative}\n" + ", ".join(f"{key}: {value}" for key, value in settings.items())
+    return f"{request.prompt}{negative}\n{settings_line(settings)}"
+
+
+def settings_line(settings: dict[str, object]) -> str:
+    """`key: value, key: value`, each value quoted where it holds what would split it, as the web UI quotes it."""
+    return ", ".join(f"{key}: {quoted(value)}" for key, value in settings.items())
+
+
+def quoted(value: object) -> str:
+    """A value as the web UI writes it in its parameters: as is, or as a JSON string when it holds a comma,
+    a colon, a quote or a line break, which its PNG Info would otherwise read as the end of the value."""
+    text = str(value)
+    return json.dumps(text, ensure_ascii=False) if any(mark in text for mark in ',:"\n') else text
 
 
 def save_png(image, path: Path, parameters: str) -> None:

@@ -6,9 +6,19 @@ replaced by one placeholder id per vector, numbered past the end of the token ta
 the token-embedding layer looks up a harmless id in their place, and a hook after it puts the
 vectors at those positions. The tokenizer and the model's own rows are never changed; when the
 vectors are a trainable parameter, gradients reach them and nothing else.
+
+Training encodes a prompt as one 77-token sequence, as written (`encode`). Rendering reads it as the
+web UI does (`encode_weighted`): emphasis weighs the hidden states, and a long prompt is encoded in
+chunks of 75 tokens whose hidden states are laid side by side.
 """
 
+import math
 from dataclasses import dataclass
+
+from ti_tui.emphasis import parse_emphasis
+
+CHUNK_TOKENS = 75  # a chunk's tokens between its start and end tokens: 77 in all, the text encoder's length
+COMMA_BACKTRACK = 20  # a full chunk hands the tokens after its last comma to the next, when that comma is this near its end
 
 
 @dataclass
@@ -70,6 +80,79 @@ class PromptEncoder:
         ids = torch.tensor([self.token_ids(prompt) for prompt in prompts], device=device)
         return self.text_encoder(ids)[0]
 
+    def chunks(self, prompt: str) -> list["PromptChunk"]:
+        """The prompt in chunks of 77 tokens, each token with its weight, as the web UI makes them to render.
+
+        A chunk is its start token, up to 75 of the prompt's, its end token and padding. A BREAK starts a new
+        chunk; a full chunk whose last comma is near its end hands the words after that comma to the next;
+        a trigger's vectors are never split between chunks. An empty prompt is one chunk.
+        """
+        tokenizer = self.tokenizer
+        comma = tokenizer(",", add_special_tokens=False).input_ids
+        comma = comma[0] if len(comma) == 1 else None
+        chunks: list[PromptChunk] = []
+        ids: list[int] = []
+        weights: list[float] = []
+        last_comma = -1
+
+        def close() -> None:
+            nonlocal ids, weights, last_comma
+            padding = CHUNK_TOKENS - len(ids)
+            chunks.append(
+                PromptChunk(
+                    [tokenizer.bos_token_id, *ids, tokenizer.eos_token_id] + [tokenizer.pad_token_id] * padding,
+                    [1.0, *weights, 1.0] + [1.0] * padding,
+                )
+            )
+            ids, weights, last_comma = [], [], -1
+
+        for piece in parse_emphasis(prompt):
+            if piece.breaks_chunk:
+                close()
+                continue
+            for unit in self._units(piece.text):
+                if unit == [comma]:
+                    last_comma = len(ids)
+                elif len(ids) == CHUNK_TOKENS and last_comma != -1 and len(ids) - last_comma <= COMMA_BACKTRACK:
+                    moved_ids, moved_weights = ids[last_comma + 1 :], weights[last_comma + 1 :]
+                    ids, weights = ids[: last_comma + 1], weights[: last_comma + 1]
+                    close()
+                    ids, weights = moved_ids, moved_weights
+                if len(ids) + len(unit) > CHUNK_TOKENS:
+                    close()
+                ids += unit
+                weights += [piece.weight] * len(unit)
+        if ids or not chunks:
+            close()
+        return chunks
+
+    def _units(self, text: str) -> list[list[int]]:
+        """The text's tokens, one by one, except a trigger's placeholders, which stay together."""
+        ids = self.tokenizer(text, add_special_tokens=False).input_ids
+        for entry in self.triggers.values():
+            ids = _replace_runs(ids, entry.token_ids, entry.placeholders)
+        runs = {entry.first_placeholder: entry.vectors.shape[0] for entry in self.triggers.values()}
+        units, index = [], 0
+        while index < len(ids):
+            length = runs.get(ids[index], 1)
+            units.append(ids[index : index + length])
+            index += length
+        return units
+
+    def encode_weighted(self, prompt: str):
+        """Hidden states `[1, 77 x chunks, width]` to render `prompt` as the web UI does: each chunk encoded,
+        each token's hidden state multiplied by its weight, and the chunk's mean brought back to what it was."""
+        import torch
+
+        chunks = self.chunks(prompt)
+        device = self.text_encoder.get_input_embeddings().weight.device
+        states = self.text_encoder(torch.tensor([chunk.ids for chunk in chunks], device=device))[0]
+        weights = torch.tensor([chunk.weights for chunk in chunks], device=states.device, dtype=torch.float32)
+        plain = states.float()
+        weighted = plain * weights.unsqueeze(-1)
+        weighted = weighted * (plain.mean(dim=(1, 2), keepdim=True) / weighted.mean(dim=(1, 2), keepdim=True))
+        return weighted.to(states.dtype).reshape(1, -1, states.shape[-1])
+
     def _look_up_harmless_ids(self, module, arguments):
         (input_ids,) = arguments
         self._input_ids = input_ids
@@ -94,6 +177,24 @@ class PromptEncoder:
         for hook in self._hooks:
             hook.remove()
         self._hooks = []
+
+
+@dataclass(frozen=True)
+class PromptChunk:
+    ids: list[int]  # 77: the start token, the prompt's, the end token, padding
+    weights: list[float]  # one per id; 1 for the start, end and padding
+
+
+def same_length(prompt_states, negative_states):
+    """The prompt's and the negative prompt's hidden states at one length, for guidance to put side by side.
+
+    Each is repeated to the least common multiple of the two lengths. Cross-attention over keys repeated
+    whole weighs each the same as before, so each image is what the two would give apart, as the web UI
+    renders them (and ComfyUI repeats them).
+    """
+    prompt_length, negative_length = prompt_states.shape[1], negative_states.shape[1]
+    length = math.lcm(prompt_length, negative_length)
+    return prompt_states.repeat(1, length // prompt_length, 1), negative_states.repeat(1, length // negative_length, 1)
 
 
 def _shorten(ids: list[int], limit: int, keep: set[int]) -> list[int]:

@@ -28,11 +28,12 @@ from ti_tui.embedding.files import Embedding, check_fits, read_embedding, write_
 from ti_tui.errors import UserError
 from ti_tui.findings import Fix
 from ti_tui.fsutil import atomic_write_bytes, file_sha256
-from ti_tui.infer.render import RenderRequest, parameters_text, render, sampler_name, save_png
+from ti_tui.infer.render import RenderRequest, parameters_text, render, save_png
 from ti_tui.intervals import VALIDATION_IMAGES, VALIDATION_TIMESTEPS, run_intervals
 from ti_tui.prompts import TagOptions, build_prompt, load_templates, pick_template
 from ti_tui.runs import FINAL_EVENT, EventWriter, RunDirectory, describe_event
 from ti_tui.runs.timing import COMMAND_SECONDS, count_work, phases_from_step, run_seconds
+from ti_tui.samplers import web_ui_name
 from ti_tui.schedule import LearningRateSchedule
 from ti_tui.sd.loading import LoadedModel, load_model
 from ti_tui.sd.placeholder import PromptEncoder
@@ -494,7 +495,7 @@ class Trainer:
                         path = self.run_dir.previews_dir / f"step-{step}-p{number}-s{seed}{suffix}.png"
                         model = frozen.model
                         parameters = parameters_text(
-                            request, sampler_name(model.pipeline.scheduler), model.name, model.short_hash, {"Embedding step": step}
+                            request, web_ui_name(model.pipeline.scheduler), model.name, model.short_hash, {"Embedding step": step}
                         )
                         save_png(image, path, parameters)
                         seconds, done = time.monotonic() - started, done + 1
