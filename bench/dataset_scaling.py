@@ -52,7 +52,7 @@ def measure(count: int, measured_steps: int, work: Path) -> dict:
     project = create_project(work / f"project-{count}", model="builtin:tiny", images=images, token="zorbot")
     settings = project.settings.model_copy(deep=True)
     settings.dataset.kind, settings.token.init_text, settings.token.vectors = "subject", "robot", 1
-    settings.training.template, settings.training.validation_every = "subject", 0
+    settings.training.template, settings.training.validation_every = "photo", 0
     settings.preview.every = 0
     settings.schedule.preset, settings.schedule.learning_rate = "constant", "0.005"
     steps = count + measured_steps

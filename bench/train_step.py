@@ -94,7 +94,7 @@ def make_project(model: Path, images: Path, work: Path, resolution: int, batch: 
     settings.dataset.kind, settings.dataset.resolution = "subject", resolution
     settings.token.init_text, settings.token.vectors = "robot", 1
     training = settings.training
-    training.batch_size, training.template, training.latent_sampling = batch, "subject", "random"
+    training.batch_size, training.template, training.latent_sampling = batch, "photo", "random"
     training.validation_every, training.save_every = 0, steps
     settings.preview.every = 0
     settings.schedule.preset, settings.schedule.learning_rate = "constant", "0.005"

@@ -107,7 +107,7 @@ async def test_an_image_without_a_caption_file_is_captioned_by_its_file_name_unt
         assert shown(app.screen, "#caption-title") == "Caption of 01-hill: from its file name for now"
         assert editor(app).value == ""
         assert "a photo of zorbot, hill" in shown(app.screen, "#prompts")
-        assert shown(app.screen, "#verdict") == "10 prepared images; each has a caption (3 by the file name)."
+        assert shown(app.screen, "#verdict") == "10 prepared images; each has a caption (3 from file names, which a replaces)."
 
         await pilot.press(*"a (red:1.2) robot")
         await settle(app, pilot)
@@ -118,11 +118,16 @@ async def test_an_image_without_a_caption_file_is_captioned_by_its_file_name_unt
         assert caption(project, "01-hill") == "a (red:1.2) robot"
         assert str(listing.get_option_at_index(0).prompt) == "01-hill  a (red:1.2) robot"
 
+        await pilot.press("up", "ctrl+u", "enter")  # back to 01, its caption cleared: the file name's words again
+        await settle(app, pilot)
+        assert caption(project, "01-hill") is None
+        assert str(listing.get_option_at_index(0).prompt) == "01-hill  hill  (from the file name)"
+
         project.update({"training.captions_from_file_names": False})
         app.action_reload()  # as ctrl+r does after the file is edited elsewhere
         await settle(app, pilot)
         assert str(listing.get_option_at_index(2).prompt) == "03-night  (no caption)"
-        assert "2 without a caption" in shown(app.screen, "#verdict")
+        assert "3 without a caption" in shown(app.screen, "#verdict")
 
 
 def printable_keys_bound(*owners) -> str:

@@ -12,14 +12,13 @@ from conftest import SAMPLE_PROJECT
 from PIL import Image, ImageFilter
 from skimage import data
 
-from ti_tui.dataset.captions import appending, caption_warnings, edit_captions, prepending, removing_word, replacing
+from ti_tui.dataset.captions import appending, caption_warnings, captions_of, edit_captions, prepending, removing_word, replacing
 from ti_tui.dataset.checks import check_dataset, jpeg_quality
 from ti_tui.dataset.faces import detect_faces
 from ti_tui.dataset.files import list_image_files
 from ti_tui.dataset.importing import import_images
 from ti_tui.dataset.prepare import face_crop, prepare_dataset
 from ti_tui.dataset.reading import open_image
-from ti_tui.dataset.training_set import captions_of
 from ti_tui.errors import UserError
 
 PHOTOS = ("astronaut", "coffee", "camera", "rocket", "chelsea")
@@ -238,18 +237,23 @@ def test_bulk_caption_edits(tmp_path):
     for name, caption in (("a", "red scarf, on a beach"), ("b", "robot waving, red scarf"), ("c", "")):
         Image.new("RGB", (8, 8)).save(folder / f"{name}.png")
         (folder / f"{name}.txt").write_text(caption)
-    assert edit_captions(folder, replacing("red", "blue")) == ["a.png", "b.png"]
-    assert edit_captions(folder, prepending("photo")) == ["a.png", "b.png", "c.png"]
-    edit_captions(folder, appending("daylight"))
-    edit_captions(folder, removing_word("robot"))
+    assert edit_captions(folder, replacing("red", "blue"), False) == ["a.png", "b.png"]
+    assert edit_captions(folder, prepending("photo"), False) == ["a.png", "b.png", "c.png"]
+    edit_captions(folder, appending("daylight"), False)
+    edit_captions(folder, removing_word("robot"), False)
     assert (folder / "a.txt").read_text() == "photo, blue scarf, on a beach, daylight\n"
     assert (folder / "b.txt").read_text() == "photo, waving, blue scarf, daylight\n"
     assert (folder / "c.txt").read_text() == "photo, daylight\n"
     (folder / "a.txt").write_text("a bored man, red hat, human-like, woman\n")
-    assert edit_captions(folder, replacing("man", "person")) == ["a.png"]
+    assert edit_captions(folder, replacing("man", "person"), False) == ["a.png"]
     assert (folder / "a.txt").read_text() == "a bored person, red hat, human-like, woman\n"
     history = sorted((folder / "caption-history").iterdir())
     assert (history[-1] / "a.txt").read_text() == "a bored man, red hat, human-like, woman\n"
+
+    Image.new("RGB", (8, 8)).save(folder / "04-red car.png")  # captioned by its file name
+    assert edit_captions(folder, replacing("red", "blue"), False) == ["a.png"]
+    assert edit_captions(folder, replacing("red", "blue"), True) == ["04-red car.png"]
+    assert (folder / "04-red car.txt").read_text() == "blue car\n"
     with pytest.raises(UserError, match="would change every caption"):
         replacing("", "-")
 

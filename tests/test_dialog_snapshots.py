@@ -17,6 +17,7 @@ from textual.app import App
 from textual.widgets import Button, DataTable, Input, Static
 from wizard_support import copy_of_sample, fake_services, open_compare, render_a_2x2_grid, settle, settle_layout, until, write_checkpoints
 
+from ti_tui.dataset.captions import captions_of
 from ti_tui.project import Project
 from ti_tui.tui.app import create_app
 from ti_tui.tui.screens.bulk_edit import BulkEditScreen
@@ -103,7 +104,7 @@ async def test_the_bulk_edit_field_with_the_cursor_is_marked_by_its_border_not_o
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         images = sorted(project.images_dir.glob("*.jpg"))
-        app.push_screen(BulkEditScreen(project.prepared_dir, images))
+        app.push_screen(BulkEditScreen(project.prepared_dir, captions_of(images, project.prepared_dir, True), True))
         await until(pilot, lambda: isinstance(app.screen, BulkEditScreen), "the bulk-edit dialog")
         await settle_layout(app, pilot)
         screen = app.screen

@@ -63,14 +63,14 @@ def test_bad_schedule_item_is_named(project_file):
 
 
 def test_a_file_from_a_newer_version_says_to_upgrade(project_file):
-    break_file(project_file, "schema = 1", "schema = 7")
+    break_file(project_file, "schema = 2", "schema = 7")
     assert "written by a newer ti-tui (schema 7)" in str(open_error(project_file))
 
 
 def test_a_table_written_as_a_value(project_file):
     text = project_file.read_text()
     start, end = text.index("[export]"), len(text)
-    project_file.write_text(text[:start].replace("schema = 1", "schema = 1\nexport = 5") + text[end:])
+    project_file.write_text(text[:start].replace("schema = 2", "schema = 2\nexport = 5") + text[end:])
     assert "export should be a table: a line [export] followed by its keys" in str(open_error(project_file))
 
 
@@ -85,9 +85,9 @@ def test_a_key_set_twice(project_file):
 def test_dotted_and_inline_keys_are_found_by_line(project_file):
     text = project_file.read_text()
     training = text[text.index("[training]") : text.index("[schedule]")]
-    project_file.write_text(text.replace(training, "").replace("schema = 1", "schema = 1\ntraining.steps = -5"))
+    project_file.write_text(text.replace(training, "").replace("schema = 2", "schema = 2\ntraining.steps = -5"))
     assert "line 5, training.steps = -5: should be at least 1" in str(open_error(project_file))
-    project_file.write_text(text.replace(training, "").replace("schema = 1", "schema = 1\ntraining = {steps = -5}"))
+    project_file.write_text(text.replace(training, "").replace("schema = 2", "schema = 2\ntraining = {steps = -5}"))
     assert "line 5, training.steps = -5: should be at least 1" in str(open_error(project_file))
 
 

@@ -155,7 +155,7 @@ def test_saving_into_an_inline_table_keeps_the_file_readable(tmp_path):
     path = project.store.path
     text = path.read_text()
     training = text[text.index("[training]") : text.index("[schedule]")]
-    path.write_text(text.replace(training, "").replace("schema = 1", "schema = 1\ntraining = {batch_size = 2}"))
+    path.write_text(text.replace(training, "").replace("schema = 2", "schema = 2\ntraining = {batch_size = 2}"))
     project = Project.open(path)
     settings = project.settings.model_copy(deep=True)
     settings.training.steps = 7

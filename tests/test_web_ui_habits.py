@@ -15,7 +15,7 @@ from ti_tui.infer.render import RenderRequest, parameters_text, render
 from ti_tui.samplers import web_ui_name
 from ti_tui.schedule import LearningRateSchedule, ScheduleError, parse_piecewise
 from ti_tui.sd.loading import load_model
-from ti_tui.sd.placeholder import CHUNK_TOKENS, PromptEncoder, same_length
+from ti_tui.sd.placeholder import CHUNK_TOKENS, MOST_REPEATED_CHUNKS, PromptEncoder
 from ti_tui.settings import ModelSettings
 
 # Ranges -------------------------------------------------------------------------------------------
@@ -136,10 +136,19 @@ def test_a_grid_png_carries_the_fields_of_the_web_ui_s_xyz_plot(tmp_path):
         ("IMG_1234.jpg", ""),
         ("PXL_20230501_123456.jpg", ""),
         ("WhatsApp Image 2023-05-01 at 12.00.00.jpeg", ""),
+        ("IMG-20230501-WA0001.jpg", ""),
+        ("_MG_1234.jpg", ""),
+        ("PXL_20230501_123456789.MP.jpg", ""),
+        ("IMG_1234 (1).jpg", ""),
+        ("Screenshot from 2023-05-01 12-00-00.png", ""),
+        ("Screenshot_20230501_Chrome.png", ""),
+        ("DJI_0001.jpg", ""),
+        ("GOPR0001.jpg", ""),
         ("photo of a dog.jpg", "photo of a dog"),
+        ("image of the castle.png", "image of the castle"),
     ],
 )
-def test_a_file_name_gives_the_words_the_web_ui_takes_from_it(name, words):
+def test_a_file_name_gives_its_words_without_the_numbers_dates_and_camera_codes_it_starts_with(name, words):
     assert file_name_words(name) == words
 
 
@@ -255,8 +264,9 @@ def test_a_prompt_and_negative_prompt_of_different_lengths_render_as_each_alone(
     with torch.no_grad():
         prompt = encoder.encode_weighted(" ".join(["red"] * 100))
         negative = encoder.encode_weighted("blurry")
-        long_prompt, long_negative = same_length(prompt, negative)
+        long_prompt, long_negative = encoder.encode_for_guidance(" ".join(["red"] * 100), "blurry")
         assert long_prompt.shape == long_negative.shape == (1, 154, prompt.shape[-1])
+        torch.testing.assert_close(long_prompt, prompt)
         latents = torch.randn(1, unet.config.in_channels, 16, 16, generator=torch.Generator().manual_seed(1))
         alone = unet(latents, 10, encoder_hidden_states=negative).sample
         repeated = unet(latents, 10, encoder_hidden_states=long_negative).sample
@@ -264,3 +274,74 @@ def test_a_prompt_and_negative_prompt_of_different_lengths_render_as_each_alone(
 
     image = render(model.pipeline, encoder, RenderRequest(" ".join(["red"] * 100) + ", (zorbot:1.2)", 1, 2, 5.0, 64, 64, "blurry"))
     assert image.size == (64, 64)
+
+
+def test_lengths_whose_common_multiple_is_long_are_padded_with_the_empty_prompt(tiny_encoder):
+    _, encoder = tiny_encoder
+    five, seven = " ".join(["red"] * (75 * 4 + 1)), " ".join(["blue"] * (75 * 6 + 1))
+    assert MOST_REPEATED_CHUNKS < 5 * 7
+    with torch.no_grad():
+        prompt, negative = encoder.encode_for_guidance(five, seven)
+        empty = encoder.encode_weighted("")
+    assert prompt.shape == negative.shape == (1, 7 * 77, empty.shape[-1])
+    torch.testing.assert_close(prompt[:, 5 * 77 :], empty.repeat(1, 2, 1))
+    torch.testing.assert_close(negative, encoder.encode_weighted(seven))
+
+
+def test_a_tokenizer_with_a_padding_token_of_its_own_pads_after_one_end_token(tiny_encoder):
+    import copy
+
+    model, encoder = tiny_encoder
+    tokenizer = copy.deepcopy(model.tokenizer)
+    tokenizer.pad_token = "!"  # as SD 2.x's tokenizer pads
+    assert tokenizer.pad_token_id != tokenizer.eos_token_id
+    own = PromptEncoder(tokenizer, model.text_encoder)
+    try:
+        [chunk_ids] = [item.ids for item in own.chunks("red")]
+    finally:
+        own.remove()
+    assert chunk_ids == [tokenizer.bos_token_id, *words(encoder, "red"), tokenizer.eos_token_id] + [tokenizer.pad_token_id] * 74
+
+
+def test_a_trigger_of_more_vectors_than_a_chunk_holds_goes_on_in_the_next_chunk(tiny_encoder):
+    model, _ = tiny_encoder
+    own = PromptEncoder(model.tokenizer, model.text_encoder)
+    try:
+        placeholders = own.add("zorbotlong", torch.zeros(80, model.text_width)).placeholders
+        chunks = own.chunks("zorbotlong")
+        with torch.no_grad():
+            states = own.encode_weighted("zorbotlong")
+    finally:
+        own.remove()
+    tokenizer = model.tokenizer
+    assert [item.ids for item in chunks] == [
+        [tokenizer.bos_token_id, *placeholders[:75], tokenizer.eos_token_id],
+        [tokenizer.bos_token_id, *placeholders[75:], tokenizer.eos_token_id] + [tokenizer.pad_token_id] * 70,
+    ]
+    assert states.shape[1] == 2 * 77
+
+
+# Templates ----------------------------------------------------------------------------------------
+
+
+def test_projects_and_runs_of_schema_1_read_the_template_names_ti_tui_had_then(tmp_path):
+    from conftest import SAMPLE_PROJECT
+
+    from ti_tui.project import Project
+    from ti_tui.settings import ProjectSettings
+
+    assert ProjectSettings.model_validate({"schema": 1, "training": {"template": "filewords"}}).training.template == "caption"
+    assert ProjectSettings.model_validate({"schema": 1, "training": {"template": "style"}}).schema_version == 2
+    with pytest.raises(ValueError, match='"style" is the web UI\'s name for a template whose lines differ'):
+        ProjectSettings.model_validate({"schema": 2, "training": {"template": "style"}})
+
+    folder = tmp_path / "old"
+    folder.mkdir()
+    text = (SAMPLE_PROJECT / "project.toml").read_text()
+    old = text.replace("schema = 2", "schema = 1").replace('template = "photo_caption"', 'template = "subject_filewords"')
+    (folder / "project.toml").write_text(old)
+    project = Project.open(folder)
+    assert project.settings.training.template == "photo_caption"
+    project.update({"training.steps": 10})
+    assert 'template = "subject_filewords"' in (folder / "project.toml").read_text(), "what was not changed is left as written"
+    assert Project.open(folder).settings.training.steps == 10

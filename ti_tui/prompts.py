@@ -25,8 +25,9 @@ WEB_UI_TEMPLATES = {
     "subject_filewords": "photo_caption",
     "style": "art_style",
     "style_filewords": "art_style_caption",
-    "filewords": "caption",
 }
+# What project files of schema 1 (and the runs they made) called ours: read as the names ours have now.
+SCHEMA_1_TEMPLATES = {**WEB_UI_TEMPLATES, "filewords": "caption"}
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ the hint shown when its value is wrong, so there is one place to explain each ke
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validator, model_validator
 
 from ti_tui.names import FILE_STEM
-from ti_tui.prompts import PROMPT_TEMPLATES, WEB_UI_TEMPLATES
+from ti_tui.prompts import PROMPT_TEMPLATES, SCHEMA_1_TEMPLATES, WEB_UI_TEMPLATES
 from ti_tui.schedule import ScheduleError, SchedulePreset, parse_piecewise, parse_single_rate
 
 Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
@@ -37,7 +37,7 @@ Interval = Annotated[int | str, _steps_or_auto(1)]
 IntervalOrNone = Annotated[int | str, _steps_or_auto(0)]
 CfgScale = Annotated[float, Field(ge=0.0, le=30.0)]
 
-CURRENT_SCHEMA = 1
+CURRENT_SCHEMA = 2  # 2: the prompt templates have names of their own (schema 1 used the web UI's)
 BUILTIN_TINY = "builtin:tiny"
 DEFAULT_BASE_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 # The trigger names files with up to 31 bytes around it (".zorbot-1000000.state.pt.abcd1234.tmp" while
@@ -301,6 +301,19 @@ class ProjectSettings(BaseModel):
     preview: PreviewSettings = PreviewSettings()
     xy: XYSettings = XYSettings()
     export: ExportSettings = ExportSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_schema_1(cls, data):
+        """A file of schema 1, or a run made from one, named ti-tui's templates as the web UI names its own: those
+        names meant ours, and are read as the names ours have now."""
+        if not isinstance(data, dict) or data.get("schema", data.get("schema_version")) != 1:
+            return data
+        data = {key: value for key, value in data.items() if key not in ("schema", "schema_version")} | {"schema": CURRENT_SCHEMA}
+        training = data.get("training")
+        if isinstance(training, dict) and training.get("template") in SCHEMA_1_TEMPLATES:
+            data["training"] = {**training, "template": SCHEMA_1_TEMPLATES[training["template"]]}
+        return data
 
     @field_validator("schema_version")
     @classmethod

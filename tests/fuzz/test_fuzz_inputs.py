@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from ti_tui.axes import Axis, AxisError, parse_axis
 from ti_tui.errors import UserError
 from ti_tui.schedule import LearningRateSchedule, ScheduleError, parse_piecewise, parse_single_rate
+from ti_tui.settings import CURRENT_SCHEMA
 
 FUZZ_EXAMPLES = 200
 fuzz = settings(
@@ -81,7 +82,7 @@ def test_any_project_file_gives_settings_or_one_clear_error_and_is_left_as_it_wa
     except UserError as error:
         assert str(error).strip()
     else:
-        assert 1 <= settings.training.steps <= 1_000_000 and settings.schema_version == 1
+        assert 1 <= settings.training.steps <= 1_000_000 and settings.schema_version == CURRENT_SCHEMA
     assert digest(path) == before
 
 
@@ -99,7 +100,7 @@ def test_a_project_file_of_any_bytes_gives_one_clear_error(scratch, data):
     except UserError as error:
         assert str(error).strip()
     else:
-        assert settings.schema_version == 1
+        assert settings.schema_version == CURRENT_SCHEMA
     assert path.read_bytes() == data
 
 

@@ -118,7 +118,6 @@ def caption_images(arguments: argparse.Namespace) -> int:
 
 def edit_or_show_captions(arguments: argparse.Namespace) -> int:
     from ti_tui.dataset import captions
-    from ti_tui.dataset.training_set import captions_of
     from ti_tui.project import Project
     from ti_tui.usecases.images import prepared_images
 
@@ -133,12 +132,11 @@ def edit_or_show_captions(arguments: argparse.Namespace) -> int:
         edits.append(captions.appending(arguments.append))
     if arguments.remove:
         edits.append(captions.removing_word(arguments.remove))
-    for edit in edits:
-        print(
-            f"Changed {len(captions.edit_captions(project.prepared_dir, edit))} caption(s); the earlier ones are in {project.prepared_dir / captions.HISTORY}"
-        )
     settings = project.settings
-    found = captions_of(images, project.prepared_dir, settings.training.captions_from_file_names)
+    for edit in edits:
+        changed = captions.edit_captions(project.prepared_dir, edit, settings.training.captions_from_file_names)
+        print(f"Changed {len(changed)} caption(s); the earlier ones are in {project.prepared_dir / captions.HISTORY}")
+    found = captions.captions_of(images, project.prepared_dir, settings.training.captions_from_file_names)
     if not edits:
         for image, caption in found.items():
             print(f"{image.name}: {caption.shown()}")

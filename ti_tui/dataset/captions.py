@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ti_tui.dataset.files import caption_path, list_image_files
+from ti_tui.dataset.prepare import prepared_copies
 from ti_tui.errors import UserError
 from ti_tui.findings import Finding
 from ti_tui.fsutil import atomic_write_text
@@ -22,10 +23,11 @@ from ti_tui.prompts import CAPTION_ONLY
 
 # Emphasis as prompts write it, "(red:1.2)", "((red))", "[red]": weighed when rendering, not in training.
 EMPHASIS = re.compile(r"\([^()]*:\s*[+-]?[\d.]+\s*\)|\(\([^()]+\)\)|\[[^\[\]]+\]")
-CAMERA_NAME = re.compile(
-    r"(img|image|dsc[nf]?|pxl|mvimg|photo|picture|screenshot|screen shot|whatsapp image|signal)[\s._-]*[\d\s._-]*(at[\d\s._-]*)?",
-    re.IGNORECASE,
+# How cameras, phones and apps begin the names of the pictures they take; what follows is digits and codes.
+CAMERA_PREFIX = re.compile(
+    r"(img|_mg|mvimg|pxl|dsc[nf]?|dji|gopr|gh\d\d|p\d{3}|image|photo|picture|signal|whatsapp image)(?![^\W\d_])", re.IGNORECASE
 )
+SCREENSHOT = re.compile(r"screen ?shot", re.IGNORECASE)
 HISTORY = "caption-history"  # each bulk edit keeps the captions it changed, as they were, in here
 
 
@@ -56,11 +58,21 @@ class Caption:
 
 
 def file_name_words(name: str) -> str:
-    """The words of an image's file name, as the web UI takes them: without the extension and without the
-    numbers, dates and separators it starts with ("2023-05-01 portrait.png": "portrait"). A name a camera or
-    a phone gave ("IMG_1234", "PXL_20230501_123456") says nothing of the picture: it gives no words."""
-    words = " ".join(re.sub(r"^[\d\s._-]+", "", Path(name).stem).split())
-    return "" if CAMERA_NAME.fullmatch(words) else words
+    """The words of an image's file name, much as the web UI takes them: without the extension and without the
+    numbers, dates and separators it starts with ("2023-05-01 portrait.png": "portrait"; the web UI drops digits
+    and dashes there, and keeps a leading "_" or "."). A name a camera, a phone or a screenshot gave
+    ("IMG_1234", "PXL_20230501_123456.MP") says nothing of the picture: it gives no words."""
+    stem = Path(name).stem
+    if _camera_name(stem):
+        return ""
+    return " ".join(re.sub(r"^[\d\s._-]+", "", stem).split())
+
+
+def _camera_name(stem: str) -> bool:
+    if SCREENSHOT.match(stem):
+        return True
+    prefix = CAMERA_PREFIX.match(stem)
+    return prefix is not None and not re.search(r"[^\W\d_]{3,}", stem[prefix.end() :])  # nothing after it reads as a word
 
 
 def image_caption(image: Path, named: str, from_file_name: bool) -> Caption:
@@ -72,8 +84,19 @@ def image_caption(image: Path, named: str, from_file_name: bool) -> Caption:
     return Caption(file_name_words(named), from_file_name=True)
 
 
+def captions_of(images: list[Path], prepared_dir: Path, from_file_name: bool) -> dict[Path, Caption]:
+    """Each image's caption; a prepared image without one takes the words of its original's file name."""
+    made_from = {copy: original for original, copy in prepared_copies(prepared_dir).items()}
+    return {image: image_caption(image, made_from.get(image, image).name, from_file_name) for image in images}
+
+
 def write_caption_file(image: Path, text: str) -> None:
     atomic_write_text(caption_path(image), tidy(text) + "\n")
+
+
+def clear_caption_file(image: Path) -> None:
+    """No caption file beside `image`: it is then captioned by its file name again, where that is on."""
+    caption_path(image).unlink(missing_ok=True)
 
 
 def tidy(text: str) -> str:
@@ -87,14 +110,15 @@ def _word(word: str) -> re.Pattern:
     return re.compile(rf"(?<![\w-]){re.escape(word)}(?![\w-])", re.IGNORECASE)
 
 
-def edit_captions(folder: Path, edit) -> list[str]:
-    """Apply `edit(text) -> text` to every caption in `folder`; returns the images whose caption changed.
+def edit_captions(folder: Path, edit, from_file_name: bool) -> list[str]:
+    """Apply `edit(text) -> text` to every caption in `folder`, those taken from file names too (which are then
+    written to a caption file); returns the images whose caption changed.
 
-    The captions it changes are first copied, as they were, into `caption-history/<time>/`.
+    The caption files it changes are first copied, as they were, into `caption-history/<time>/`.
     """
     changes = {}
-    for image in list_image_files(folder):
-        before = tidy(read_caption_file(image) or "")
+    for image, caption in captions_of(list_image_files(folder), folder, from_file_name).items():
+        before = tidy(caption.text)
         after = tidy(edit(before))
         if after != before:
             changes[image] = after

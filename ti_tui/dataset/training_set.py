@@ -8,7 +8,7 @@ files on disk are only read.
 from dataclasses import dataclass
 from pathlib import Path
 
-from ti_tui.dataset.captions import Caption, image_caption
+from ti_tui.dataset.captions import captions_of
 from ti_tui.dataset.checks import TAKE_IT_OUT
 from ti_tui.dataset.files import list_image_files
 from ti_tui.dataset.prepare import prepared_copies
@@ -26,12 +26,6 @@ def training_items(originals: list[Path], prepared_dir: Path, from_file_name: bo
     """The prepared images once there are any, else the originals, each with its caption."""
     images = list_image_files(prepared_dir) or originals
     return [TrainingItem(image, caption.text) for image, caption in captions_of(images, prepared_dir, from_file_name).items()]
-
-
-def captions_of(images: list[Path], prepared_dir: Path, from_file_name: bool) -> dict[Path, Caption]:
-    """Each image's caption; a prepared image without one takes the words of its original's file name."""
-    made_from = {copy: original for original, copy in prepared_copies(prepared_dir).items()}
-    return {image: image_caption(image, made_from.get(image, image).name, from_file_name) for image in images}
 
 
 def unreadable_images(items: list[TrainingItem], prepared_dir: Path) -> list[Finding]:

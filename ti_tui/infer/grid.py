@@ -28,7 +28,7 @@ from pathlib import Path
 from ti_tui.detached import WorkFolder
 from ti_tui.errors import UserError
 from ti_tui.fsutil import atomic_write_bytes, atomic_write_text
-from ti_tui.infer.render import RenderRequest, settings_line
+from ti_tui.infer.render import RENDERING_VERSION, RenderRequest, settings_line
 
 GRID_VERSION = 1
 ROLES = ("x", "y", "z")
@@ -124,7 +124,14 @@ def _key(text) -> str:
 
 
 def cell_key(settings: CellSettings, model_identity: str, embedding_sha256: str, precision: str, device: str) -> str:
-    facts = {**asdict(settings), "model": model_identity, "embedding": embedding_sha256, "precision": precision, "device": device}
+    facts = {
+        **asdict(settings),
+        "model": model_identity,
+        "embedding": embedding_sha256,
+        "precision": precision,
+        "device": device,
+        "rendering": RENDERING_VERSION,
+    }
     facts.pop("model_label")
     facts.pop("embedding_label")
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:24]

@@ -13,6 +13,10 @@ from pathlib import Path
 
 from ti_tui.fsutil import atomic_create_bytes, atomic_write_bytes
 
+# Raised whenever the same request would give other pixels or other PNG text, so that the grid's cache of cells
+# renders them anew. 2: prompts read with emphasis and in chunks; the web UI's sampler names and quoting.
+RENDERING_VERSION = 2
+
 
 @dataclass(frozen=True)
 class RenderRequest:
@@ -30,12 +34,8 @@ def render(pipeline, prompt_encoder, request: RenderRequest):
     """One image (PIL) for `request`, on the device the pipeline is on."""
     import torch
 
-    from ti_tui.sd.placeholder import same_length
-
     with torch.no_grad():
-        prompt, negative = same_length(
-            prompt_encoder.encode_weighted(request.prompt), prompt_encoder.encode_weighted(request.negative_prompt)
-        )
+        prompt, negative = prompt_encoder.encode_for_guidance(request.prompt, request.negative_prompt)
         return pipeline(
             prompt_embeds=prompt,
             negative_prompt_embeds=negative,
@@ -70,7 +70,8 @@ def settings_line(settings: dict[str, object]) -> str:
 
 def quoted(value: object) -> str:
     """A value as the web UI writes it in its parameters: as is, or as a JSON string when it holds a comma,
-    a colon, a quote or a line break, which its PNG Info would otherwise read as the end of the value."""
+    a colon or a line break, which its PNG Info would otherwise read as the end of the value. A quote is
+    quoted too (the web UI leaves it), or a value that starts with one would be read as a JSON string."""
     text = str(value)
     return json.dumps(text, ensure_ascii=False) if any(mark in text for mark in ',:"\n') else text
 

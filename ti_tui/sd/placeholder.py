@@ -17,7 +17,9 @@ from dataclasses import dataclass
 
 from ti_tui.emphasis import parse_emphasis
 
-CHUNK_TOKENS = 75  # a chunk's tokens between its start and end tokens: 77 in all, the text encoder's length
+CHUNK_TOKENS = 75  # a chunk's tokens between its start and end tokens
+CHUNK_LENGTH = CHUNK_TOKENS + 2  # 77 in all: the text encoder's length
+MOST_REPEATED_CHUNKS = 12  # a prompt and negative prompt repeated to a common length at most this long
 COMMA_BACKTRACK = 20  # a full chunk hands the tokens after its last comma to the next, when that comma is this near its end
 
 
@@ -131,7 +133,13 @@ class PromptEncoder:
         ids = self.tokenizer(text, add_special_tokens=False).input_ids
         for entry in self.triggers.values():
             ids = _replace_runs(ids, entry.token_ids, entry.placeholders)
-        runs = {entry.first_placeholder: entry.vectors.shape[0] for entry in self.triggers.values()}
+        # A trigger of more vectors than a chunk holds (an imported file) goes on in the next chunk, as it must.
+        runs = {entry.first_placeholder: min(entry.vectors.shape[0], CHUNK_TOKENS) for entry in self.triggers.values()}
+        runs |= {
+            entry.first_placeholder + start: min(entry.vectors.shape[0] - start, CHUNK_TOKENS)
+            for entry in self.triggers.values()
+            for start in range(CHUNK_TOKENS, entry.vectors.shape[0], CHUNK_TOKENS)
+        }
         units, index = [], 0
         while index < len(ids):
             length = runs.get(ids[index], 1)
@@ -152,6 +160,11 @@ class PromptEncoder:
         weighted = plain * weights.unsqueeze(-1)
         weighted = weighted * (plain.mean(dim=(1, 2), keepdim=True) / weighted.mean(dim=(1, 2), keepdim=True))
         return weighted.to(states.dtype).reshape(1, -1, states.shape[-1])
+
+    def encode_for_guidance(self, prompt: str, negative_prompt: str):
+        """The prompt's and the negative prompt's hidden states (`encode_weighted`) at one length, for guidance to
+        put side by side (`same_length`)."""
+        return same_length(self.encode_weighted(prompt), self.encode_weighted(negative_prompt), lambda: self.encode_weighted(""))
 
     def _look_up_harmless_ids(self, module, arguments):
         (input_ids,) = arguments
@@ -185,16 +198,27 @@ class PromptChunk:
     weights: list[float]  # one per id; 1 for the start, end and padding
 
 
-def same_length(prompt_states, negative_states):
-    """The prompt's and the negative prompt's hidden states at one length, for guidance to put side by side.
+def same_length(prompt_states, negative_states, empty_states):
+    """The prompt's and the negative prompt's hidden states at one length.
 
     Each is repeated to the least common multiple of the two lengths. Cross-attention over keys repeated
-    whole weighs each the same as before, so each image is what the two would give apart, as the web UI
-    renders them (and ComfyUI repeats them).
+    whole weighs each as before, so each image is what the two would give apart, as the web UI renders
+    them (and ComfyUI repeats them). Where that multiple passes MOST_REPEATED_CHUNKS chunks, the shorter
+    is padded with the empty prompt's chunk instead (`empty_states()`), as the web UI's option to pad them does.
     """
     prompt_length, negative_length = prompt_states.shape[1], negative_states.shape[1]
     length = math.lcm(prompt_length, negative_length)
-    return prompt_states.repeat(1, length // prompt_length, 1), negative_states.repeat(1, length // negative_length, 1)
+    if length <= MOST_REPEATED_CHUNKS * CHUNK_LENGTH:
+        return prompt_states.repeat(1, length // prompt_length, 1), negative_states.repeat(1, length // negative_length, 1)
+    import torch
+
+    empty = empty_states()
+    longest = max(prompt_length, negative_length)
+
+    def padded(states):
+        return torch.cat([states, empty.repeat(1, (longest - states.shape[1]) // CHUNK_LENGTH, 1)], dim=1)
+
+    return padded(prompt_states), padded(negative_states)
 
 
 def _shorten(ids: list[int], limit: int, keep: set[int]) -> list[int]:

@@ -6,10 +6,10 @@ Shared by the commands and the wizard, so both do the same thing.
 import random
 from pathlib import Path
 
+from ti_tui.dataset.captions import captions_of
 from ti_tui.dataset.checks import DatasetReport, check_dataset
 from ti_tui.dataset.files import display_name, list_image_files, named_images_without_a_file
 from ti_tui.dataset.prepare import PreparationReport, prepare_dataset
-from ti_tui.dataset.training_set import captions_of
 from ti_tui.errors import UserError
 from ti_tui.findings import Finding, Fix
 from ti_tui.project import Project

@@ -9,10 +9,9 @@ the same.
 from dataclasses import dataclass
 from typing import Literal
 
-from ti_tui.dataset.captions import caption_warnings
+from ti_tui.dataset.captions import caption_warnings, captions_of
 from ti_tui.dataset.checks import MIN_IMAGES
 from ti_tui.dataset.files import list_image_files
-from ti_tui.dataset.training_set import captions_of
 from ti_tui.errors import UserError
 from ti_tui.intervals import run_intervals, shortfalls
 from ti_tui.project import Project

@@ -12,8 +12,9 @@ import sys
 import time
 from pathlib import Path
 
+from ti_tui.dataset.captions import captions_of
 from ti_tui.dataset.files import list_image_files
-from ti_tui.dataset.training_set import captions_of, training_items, unreadable_images
+from ti_tui.dataset.training_set import training_items, unreadable_images
 from ti_tui.detached import spawn_detached, starting_one_at_a_time, wait_for_its_lock
 from ti_tui.errors import FindingsError, UserError
 from ti_tui.findings import Fix

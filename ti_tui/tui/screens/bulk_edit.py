@@ -10,7 +10,6 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Select, Static
 
 from ti_tui.dataset import captions
-from ti_tui.dataset.captions import read_caption_file
 from ti_tui.errors import UserError
 from ti_tui.tui.widgets.typing_input import TypingInput
 
@@ -29,9 +28,9 @@ class BulkEditScreen(ModalScreen[list[str] | None]):
     CSS_PATH = "dialogs.tcss"
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="dialog.cancel")]
 
-    def __init__(self, folder: Path, images: list[Path]):
+    def __init__(self, folder: Path, shown: dict[Path, captions.Caption], from_file_name: bool):
         super().__init__()
-        self.folder, self.images = folder, images
+        self.folder, self.shown, self.from_file_name = folder, shown, from_file_name  # shown: each image's caption
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="bulk-edit") as dialog:
@@ -77,22 +76,22 @@ class BulkEditScreen(ModalScreen[list[str] | None]):
             preview.update(str(error)[:1].upper() + str(error)[1:] + ".")
             return
         changes = []
-        for image in self.images:
-            before = captions.tidy(read_caption_file(image) or "")
+        for image, caption in self.shown.items():
+            before = captions.tidy(caption.text)
             after = captions.tidy(edit(before))
             if after != before:
                 changes.append((image.name, before, after))
         if not changes:
-            preview.update(f"No caption of the {len(self.images)} would change.")
+            preview.update(f"No caption of the {len(self.shown)} would change.")
             return
         name, before, after = changes[0]
-        preview.update(f"{len(changes)} of {len(self.images)} captions change, such as {name}:\n  {before}\n  -> {after}")
+        preview.update(f"{len(changes)} of {len(self.shown)} captions change, such as {name}:\n  {before}\n  -> {after}")
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#apply")
     def apply(self) -> None:
         try:
-            changed = captions.edit_captions(self.folder, self.edit())
+            changed = captions.edit_captions(self.folder, self.edit(), self.from_file_name)
         except UserError as error:
             self.notify(str(error), severity="error", markup=False)
             return

@@ -15,9 +15,8 @@ from textual.reactive import reactive
 from textual.widgets import Input, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
-from ti_tui.dataset.captions import Caption, caption_problems, read_caption_file, write_caption_file
+from ti_tui.dataset.captions import Caption, caption_problems, captions_of, clear_caption_file, read_caption_file, write_caption_file
 from ti_tui.dataset.files import list_image_files
-from ti_tui.dataset.training_set import captions_of
 from ti_tui.errors import UserError
 from ti_tui.prompts import TagOptions, build_prompt, load_templates
 from ti_tui.tui.screens.step import StepScreen
@@ -64,7 +63,9 @@ class CaptionsScreen(StepScreen):
         Binding(
             "escape", "leave_field", "Image list", tooltip="Leave the caption for the image list and the step's keys", id="step.leave-field"
         ),
-        Binding("a", "auto_caption(False)", "Caption rest", tooltip="Caption the images without one", id="captions.caption-the-rest"),
+        Binding(
+            "a", "auto_caption(False)", "Caption rest", tooltip="Caption the images without a caption file", id="captions.caption-the-rest"
+        ),
         Binding("A", "auto_caption(True)", "Caption all", key_display="A", id="captions.caption-all"),
         Binding("b", "bulk", "Bulk edit", id="captions.bulk-edit"),
         Binding("c", "stop_captioning", "Stop captioning", id="captions.stop-captioning"),
@@ -154,7 +155,7 @@ class CaptionsScreen(StepScreen):
             return
         missing = sum(1 for caption in self.captions.values() if not caption.text)
         named = sum(1 for caption in self.captions.values() if caption.from_file_name and caption.text)
-        by_name = f" ({named} by the file name)" if named else ""
+        by_name = f" ({named} from file names, which a replaces)" if named else ""
         verdict.update(
             f"{len(self.images)} prepared images; "
             + (f"{missing} without a caption (Esc, a: caption them){by_name}." if missing else f"each has a caption{by_name}.")
@@ -213,12 +214,16 @@ class CaptionsScreen(StepScreen):
         if image is None or text.strip() == editor.saved.strip():
             return
         try:
-            write_caption_file(image, text)
+            if text.strip():
+                write_caption_file(image, text)
+            else:  # cleared: no caption file, so that the file name's words (where they are on) come back
+                clear_caption_file(image)
         except OSError as error:
             self.notify(f"{image.name}'s caption could not be saved: {error.strerror}", severity="error", markup=False)
             return
         editor.saved = read_caption_file(image) or ""
-        self.captions[image] = Caption(editor.saved)
+        project = self.app.project
+        self.captions |= captions_of([image], project.prepared_dir, project.settings.training.captions_from_file_names)
         index = self.images.index(image)
         self.query_one("#captions", OptionList).replace_option_prompt_at_index(index, Content(self.label(image)))
         self.show_verdict()
@@ -263,7 +268,8 @@ class CaptionsScreen(StepScreen):
         from ti_tui.tui.screens.dialogs import AskPath, Confirm
 
         self.save_now()
-        targets = self.images if everything else [image for image in self.images if not read_caption_file(image)]
+        # The images with no caption file, those captioned by their file name too: a model's words say more.
+        targets = self.images if everything else [image for image in self.images if read_caption_file(image) is None]
         if not targets:
             self.notify("Every image has a caption; A captions them all anew.")
             return
@@ -358,7 +364,10 @@ class CaptionsScreen(StepScreen):
                 self.load_images()
                 self.app.refresh_state()
 
-        self.app.push_screen(BulkEditScreen(self.app.project.prepared_dir, self.images), edited)
+        project = self.app.project
+        self.app.push_screen(
+            BulkEditScreen(project.prepared_dir, self.captions, project.settings.training.captions_from_file_names), edited
+        )
 
 
 class _Captioning:
