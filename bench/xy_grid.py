@@ -5,7 +5,8 @@
 A project with 3 checkpoints (made-up vectors, no training) renders the grid 3 checkpoints x 3 CFG
 scales (3, 7, 11), on builtin:tiny, or with --sd15 on a model with the exact SD 1.5 shapes (random
 weights, bench/sd15_model.py). Every figure is the wall clock of a fresh process, from its start
-to its exit, repeated --repeat times, the four alternated (median and every run printed):
+to its exit, repeated --repeat times, the four alternated (median and every run printed), with the
+peak resident memory of the largest process each one ran (the renderer, the reference script):
 
 - `ti-tui xy PROJECT --x step=all --y "cfg=3,7,11"` with every cell rendered afresh (grids/cells/
   deleted first), and the same command again with every cell already there;
@@ -65,6 +66,7 @@ REFERENCES = {
 class Timing:
     wall_s: float
     others_cores: float  # CPU cores that other work on the machine kept busy meanwhile, on average
+    peak_mb: float  # the largest resident memory of any one process of the command (the renderer, the script)
     phases: dict[str, float] = field(default_factory=dict)  # where the time went, in seconds
 
     @property
@@ -143,7 +145,7 @@ def time_ours(project) -> Timing:
 
     command = [sys.executable, "-m", "ti_tui", "xy", str(project.root), "--x", X_AXIS, "--y", Y_AXIS]
     launched = time.time()
-    result, wall, others_cores = run_timed(command)
+    result, wall, others_cores, peak_mb = run_timed(command)
     ended = launched + wall
     if result.returncode:
         raise SystemExit(f"ti-tui xy failed: {result.stdout[-2000:]}{result.stderr[-2000:]}")
@@ -159,28 +161,38 @@ def time_ours(project) -> Timing:
         phases["grid drawn, exit"] = ended - cells[-1]
     else:
         phases["grid drawn from the cells, exit"] = ended - at["started"]
-    return Timing(wall, others_cores, phases)
+    return Timing(wall, others_cores, peak_mb, phases)
 
 
-def run_timed(command: list[str]) -> tuple[subprocess.CompletedProcess, float, float]:
-    """Run `command` to its exit: its result, its wall clock, and the cores other work kept busy meanwhile.
+def run_timed(command: list[str]) -> tuple[subprocess.CompletedProcess, float, float, float]:
+    """Run `command` to its exit: its result, its wall clock, the cores other work kept busy meanwhile, and
+    the peak resident memory (MiB) of the largest of its processes.
 
     Other work is what /proc/stat counts as busy less the CPU time of the command and everything it
     started: the renderer `ti-tui xy` starts detached outlives it by a moment, and is handed to this
-    process (a child subreaper) to be waited for and counted.
+    process (a child subreaper) to be waited for and counted. Each process is waited for with wait4,
+    which tells its own peak memory.
     """
     busy_before, ours_before = machine_busy_seconds(), children_cpu_seconds()
     started = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    while True:
-        try:
-            os.wait()  # the detached renderer, if it is still exiting
-        except ChildProcessError:
-            break
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, text=True)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        peak_kb = usage.ru_maxrss
+        while True:
+            try:
+                _, _, usage = os.wait4(-1, 0)  # the detached renderer, if it is still exiting
+            except ChildProcessError:
+                break
+            peak_kb = max(peak_kb, usage.ru_maxrss)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        stdout.seek(0)
+        stderr.seek(0)
+        result = subprocess.CompletedProcess(command, process.returncode, stdout.read(), stderr.read())
     window = time.perf_counter() - started
     others = (machine_busy_seconds() - busy_before) - (children_cpu_seconds() - ours_before)
-    return result, wall, max(0.0, others / window)
+    return result, wall, max(0.0, others / window), peak_kb / 1024
 
 
 def machine_busy_seconds() -> float:
@@ -276,7 +288,7 @@ def time_reference(mode: str, job_file: Path, out: Path) -> Timing:
     """The reference script in a fresh process, from its start to its exit; its phases summed from what it printed."""
     out.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, str(Path(__file__).resolve()), "--reference", mode, "--job", str(job_file), "--out", str(out)]
-    result, wall, others_cores = run_timed(command)
+    result, wall, others_cores, peak_mb = run_timed(command)
     if result.returncode:
         raise SystemExit(f"the reference ({mode}) failed: {result.stderr[-3000:]}")
     phases: dict[str, float] = {}
@@ -285,7 +297,7 @@ def time_reference(mode: str, job_file: Path, out: Path) -> Timing:
             entry = json.loads(line)
             phases[entry["phase"]] = phases.get(entry["phase"], 0.0) + entry["s"]
     phases["interpreter start, exit, the rest"] = wall - sum(phases.values())
-    return Timing(wall, others_cores, phases)
+    return Timing(wall, others_cores, peak_mb, phases)
 
 
 # Comparing and printing ---------------------------------------------------------------------------
@@ -357,7 +369,10 @@ def print_table(timings: dict[str, list[Timing]], cells: int) -> None:
 
     ours = timings["ti-tui xy, every cell rendered"]
     ours_all, ours_quiet = median(ours), median([run for run in ours if run.quiet])
-    print(f"\n{'':46}{'median s':>9}{'cells/s':>9}{'ref/ours':>9}{'quiet runs':>11}{'median s':>9}{'ref/ours':>9}  runs s (* noisy)")
+    print(
+        f"\n{'':46}{'median s':>9}{'cells/s':>9}{'ref/ours':>9}{'quiet runs':>11}{'median s':>9}{'ref/ours':>9}{'peak MiB':>9}"
+        "  runs s (* noisy)"
+    )
     for name, runs in timings.items():
         quiet = [run for run in runs if run.quiet]
         all_median, quiet_median = median(runs), median(quiet)
@@ -366,8 +381,10 @@ def print_table(timings: dict[str, list[Timing]], cells: int) -> None:
         quiet_text = f"{quiet_median:>9.1f}" if quiet_median else f"{'-':>9}"
         quiet_ratio = f"{quiet_median / ours_quiet:>8.2f}x" if reference and quiet_median and ours_quiet else f"{'':9}"
         every = " ".join(f"{run.wall_s:.1f}{'' if run.quiet else '*'}" for run in runs)
+        peak = max(run.peak_mb for run in runs)
         print(
-            f"{name:46}{all_median:>9.1f}{cells / all_median:>9.2f}{ratio}{len(quiet):>6} of {len(runs)}{quiet_text}{quiet_ratio}  {every}"
+            f"{name:46}{all_median:>9.1f}{cells / all_median:>9.2f}{ratio}{len(quiet):>6} of {len(runs)}{quiet_text}{quiet_ratio}"
+            f"{peak:>9.0f}  {every}"
         )
 
 
