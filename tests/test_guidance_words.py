@@ -75,6 +75,9 @@ def test_before_a_run_unprepared_images_and_missing_captions_are_said_in_the_pla
 
     project = trainable_project()
     (project.images_dir / "03-night.txt").unlink()
+    _, named = notes_before_a_run(project)
+    assert named.startswith('1 of 10 images have no caption file and are captioned by their file names, such as "night".')
+    project.update({"training.captions_from_file_names": False})
     unprepared, uncaptioned = notes_before_a_run(project)
     assert unprepared.startswith("The images are not prepared: the run trains on the 10 originals, each cropped square at its centre.")
     assert uncaptioned.startswith('1 of 10 images have no caption: their prompts are the template alone, such as "')

@@ -30,6 +30,7 @@ EDITS = {
     "training.validation_every": ["25", "-1", "0"],
     "training.seed": ["7", "-7", "1234"],
     "training.template": ["art_style", "nonsense", "photo_caption"],
+    "training.captions_from_file_names": [False, True, False],
     "training.shuffle_tags": [True, False, True],
     "training.keep_tags": ["1", "1.5", "0"],
     "training.tag_dropout": ["0.1", "1", "0.0"],
