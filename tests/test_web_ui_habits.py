@@ -345,3 +345,31 @@ def test_projects_and_runs_of_schema_1_read_the_template_names_ti_tui_had_then(t
     project.update({"training.steps": 10})
     assert 'template = "subject_filewords"' in (folder / "project.toml").read_text(), "what was not changed is left as written"
     assert Project.open(folder).settings.training.steps == 10
+
+
+# Found by a hostile test ---------------------------------------------------------------------------
+
+
+def test_a_range_of_exactly_the_most_values_is_taken_and_odd_counts_are_named():
+    assert len(parse_axis("steps=1-200 (+2)").values) == 100
+    assert len(parse_axis("cfg=0-2.97 (+0.03)").values) == 100
+    for spec in ("seed=1-5 [²]", "seed=1-5 [0]", f"seed=1-5 [{'9' * 5000}]"):
+        with pytest.raises(AxisError, match=r'"\[.*\]" in "seed=1-5'):
+            parse_axis(spec)
+
+
+def test_a_schedule_step_too_long_for_any_run_is_refused_in_words():
+    with pytest.raises(ScheduleError, match="is beyond any run"):
+        parse_piecewise("0.005:" + "9" * 5000)
+
+
+def test_values_empty_or_with_spaces_at_their_ends_read_back_from_png_text():
+    request = RenderRequest("a photo of zorbot", 7, 20, 7.0, 512, 512)
+    text = parameters_text(request, "PLMS", " v1", None, {"Embedding": "cat ", "Note": ""})
+    read = read_like_png_info(text)
+    assert (read["Model"], read["Embedding"], read["Note"]) == (" v1", "cat ", "")
+
+
+@pytest.mark.parametrize(("name", "words"), [("picture of me.jpg", "picture of me"), ("Photo by Jo.jpg", "Photo by Jo")])
+def test_a_name_that_starts_like_a_camera_s_but_says_something_keeps_its_words(name, words):
+    assert file_name_words(name) == words

@@ -151,12 +151,13 @@ def _range(kind: AxisKind, match: re.Match, item: str, spec: str) -> list:
     counts down keeps its end, and a range of fractions never passes its end."""
     low, high = _number(kind, match["low"], spec), _number(kind, match["high"], spec)
     if match["count"] is not None:
-        count = match["count"].strip()
-        if not count.isdigit() or int(count) < 1:
-            raise AxisError(f'"[{count}]" in "{spec}" should be how many values, a whole number from 1')
-        count = int(count)
-        if count > MAX_VALUES:
-            raise AxisError(f'"[{count}]" in "{spec}" asks for more than {MAX_VALUES} values')
+        written = match["count"].strip()
+        digits = written.lstrip("0") if written.isascii() and written.isdigit() else ""
+        if not digits:
+            raise AxisError(f'"[{written}]" in "{spec}" should be how many values, a whole number from 1')
+        if len(digits) > len(str(MAX_VALUES)) or int(digits) > MAX_VALUES:  # a thousand digits are not read as a number
+            raise AxisError(f'"[{written}]" in "{spec}" asks for more than {MAX_VALUES} values')
+        count = int(digits)
         if count == 1:
             return [low]
         # Evenly spaced as numpy's linspace spaces them; whole-number axes then drop the fraction (1-10 [3]: 1, 5, 10).
@@ -168,7 +169,7 @@ def _range(kind: AxisKind, match: re.Match, item: str, spec: str) -> list:
         increment = -increment
         if low < high:
             raise AxisError(f'"{item}" in "{spec}" counts down from {low:g} but ends higher, at {high:g}')
-    if (high - low) / increment + 1 > MAX_VALUES:
+    if math.floor((high - low) / increment + 1e-9) + 1 > MAX_VALUES:
         raise AxisError(f'"{item}" in "{spec}" gives more than {MAX_VALUES} values; use a larger increment')
     values, index = [], 0
     while True:

@@ -72,6 +72,8 @@ def _parse_rate(text: str, where: str) -> float:
 
 
 def _parse_step(text: str, where: str) -> int:
+    if text.isascii() and text.isdigit() and len(text) > 9:  # past a billion: no run is that long (and int() refuses 4,300 digits)
+        raise ScheduleError(f"{where}: the step {text[:12]}... is beyond any run; steps go up to 1,000,000")
     if not (text.isascii() and text.isdigit()):
         raise ScheduleError(f"{where}: the step {text!r} is not a whole number of steps (expected e.g. 0.005:200)")
     step = int(text)

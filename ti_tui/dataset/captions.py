@@ -27,6 +27,8 @@ EMPHASIS = re.compile(r"\([^()]*:\s*[+-]?[\d.]+\s*\)|\(\([^()]+\)\)|\[[^\[\]]+\]
 CAMERA_PREFIX = re.compile(
     r"(img|_mg|mvimg|pxl|dsc[nf]?|dji|gopr|gh\d\d|p\d{3}|image|photo|picture|signal|whatsapp image)(?![^\W\d_])", re.IGNORECASE
 )
+# What follows: digits, separators, and the codes phones add ("-WA0001", ".MP", " at 12.00.00 PM").
+CAMERA_CODES = re.compile(r"[\d\s._()-]*(?:(?:wa|mp|at|am|pm)(?![^\W\d_])[\d\s._()-]*)*", re.IGNORECASE)
 SCREENSHOT = re.compile(r"screen ?shot", re.IGNORECASE)
 HISTORY = "caption-history"  # each bulk edit keeps the captions it changed, as they were, in here
 
@@ -72,7 +74,7 @@ def _camera_name(stem: str) -> bool:
     if SCREENSHOT.match(stem):
         return True
     prefix = CAMERA_PREFIX.match(stem)
-    return prefix is not None and not re.search(r"[^\W\d_]{3,}", stem[prefix.end() :])  # nothing after it reads as a word
+    return prefix is not None and CAMERA_CODES.fullmatch(stem[prefix.end() :]) is not None
 
 
 def image_caption(image: Path, named: str, from_file_name: bool) -> Caption:

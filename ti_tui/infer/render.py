@@ -70,10 +70,12 @@ def settings_line(settings: dict[str, object]) -> str:
 
 def quoted(value: object) -> str:
     """A value as the web UI writes it in its parameters: as is, or as a JSON string when it holds a comma,
-    a colon or a line break, which its PNG Info would otherwise read as the end of the value. A quote is
-    quoted too (the web UI leaves it), or a value that starts with one would be read as a JSON string."""
+    a colon or a line break, which its PNG Info would otherwise read as the end of the value. A quote, an
+    empty value and spaces at either end are quoted too (the web UI leaves them), or they would not read back."""
     text = str(value)
-    return json.dumps(text, ensure_ascii=False) if any(mark in text for mark in ',:"\n') else text
+    # Also a value empty or with spaces at its ends, which the reader would drop or trim.
+    plain = text and text == text.strip() and not any(mark in text for mark in ',:"\n')
+    return text if plain else json.dumps(text, ensure_ascii=False)
 
 
 def save_png(image, path: Path, parameters: str) -> None:
