@@ -29,7 +29,7 @@ from ti_tui.fsutil import atomic_write_text
 from ti_tui.project import Project, ProjectChangedOnDiskError
 from ti_tui.tui.commands import StepCommands
 from ti_tui.tui.services import Services
-from ti_tui.usecases.journey import ACTIVE_RUN_LINE, STEPS, Step, StepState
+from ti_tui.usecases.journey import STEPS, Step, StepState
 from ti_tui.usecases.summary import ProjectSummary
 
 WATCH_FILE_SECONDS = 2.0
@@ -202,7 +202,7 @@ class WizardApp(App):
     def notice_a_run_ending(self) -> None:
         """The steps bar follows a run's end on every step, not only on Train, which watches the run itself."""
         train = self.state.steps.get("train") if self.project is not None else None
-        if train is None or not train.line.startswith(ACTIVE_RUN_LINE):
+        if train is None or not train.run_at_work:
             return
         from ti_tui.usecases.training import active_run
 

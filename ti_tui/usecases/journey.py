@@ -45,15 +45,13 @@ FIXED_AT: dict[str, Step] = {
 }
 
 
-ACTIVE_RUN_LINE = "run "  # how the Train step's line starts while a run is at work: "run running, step 40 of 300"
-
-
 @dataclass(frozen=True)
 class StepState:
     step: Step
     progress: Progress
     line: str  # where the project stands on this step, in a few words
     first: Step | None = None  # the step to do before this one can work
+    run_at_work: bool = False  # the Train step only: a run is training, so this state changes when it ends
 
 
 def step_states(project: Project, summary: ProjectSummary | None = None) -> dict[Step, StepState]:
@@ -136,7 +134,8 @@ def _train(project: Project, summary: ProjectSummary) -> StepState:
     except UserError as error:
         return StepState("train", "attention", str(error))
     if status.active:
-        return StepState("train", "attention", f"{ACTIVE_RUN_LINE}{status.state}, step {status.step} of {status.total_steps}")
+        line = f"run {status.state}, step {status.step} of {status.total_steps}"
+        return StepState("train", "attention", line, run_at_work=True)
     if status.state == "finished":
         return StepState("train", "done", f"trained {status.step} steps")
     return StepState("train", "attention", f"the last run {status.state} at step {status.step}")
