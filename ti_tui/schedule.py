@@ -40,14 +40,13 @@ def parse_piecewise(text: str) -> tuple[RatePiece, ...]:
             raise ScheduleError(f"item {number} is empty: remove the extra comma")
         rate_text, colon, step_text = item.partition(":")
         rate = _parse_rate(rate_text.strip(), where)
-        if not colon:
+        if not colon or step_text.strip() == TO_THE_END:
             if number != len(items):
-                raise ScheduleError(f"{where} has no step, but only the last rate may run to the end; write it as rate:step")
-            pieces.append(RatePiece(rate, None))
-            continue
-        if step_text.strip() == TO_THE_END:
-            if number != len(items):
-                raise ScheduleError(f"{where}: step -1 means to the end of training, so only the last rate may have it")
+                raise ScheduleError(
+                    f"{where}: step -1 means to the end of training, so only the last rate may have it"
+                    if colon
+                    else f"{where} has no step, but only the last rate may run to the end; write it as rate:step"
+                )
             pieces.append(RatePiece(rate, None))
             continue
         step = _parse_step(step_text.strip(), where)
@@ -72,10 +71,10 @@ def _parse_rate(text: str, where: str) -> float:
 
 
 def _parse_step(text: str, where: str) -> int:
-    if text.isascii() and text.isdigit() and len(text) > 9:  # past a billion: no run is that long (and int() refuses 4,300 digits)
-        raise ScheduleError(f"{where}: the step {text[:12]}... is beyond any run; steps go up to 1,000,000")
     if not (text.isascii() and text.isdigit()):
         raise ScheduleError(f"{where}: the step {text!r} is not a whole number of steps (expected e.g. 0.005:200)")
+    if len(text) > 9:  # past a billion: no run is that long (and int() refuses 4,300 digits)
+        raise ScheduleError(f"{where}: the step {text[:12]}... is beyond any run; steps go up to 1,000,000")
     step = int(text)
     if step < 1:
         raise ScheduleError(f"{where}: the step must be at least 1")

@@ -54,8 +54,8 @@ class Caption:
 
     def shown(self) -> str:
         """How a list of images shows it."""
-        if self.from_file_name:
-            return f"{self.text}  (from the file name)" if self.text else "(no caption)"
+        if self.from_file_name and self.text:
+            return f"{self.text}  (from the file name)"
         return self.text or "(no caption)"
 
 
@@ -118,21 +118,27 @@ def edit_captions(folder: Path, edit, from_file_name: bool) -> list[str]:
 
     The caption files it changes are first copied, as they were, into `caption-history/<time>/`.
     """
-    changes = {}
-    for image, caption in captions_of(list_image_files(folder), folder, from_file_name).items():
-        before = tidy(caption.text)
-        after = tidy(edit(before))
-        if after != before:
-            changes[image] = after
+    changes = planned_edits(captions_of(list_image_files(folder), folder, from_file_name), edit)
     if changes:
         kept = folder / HISTORY / time.strftime("%Y%m%d-%H%M%S")
         kept.mkdir(parents=True, exist_ok=True)
         for image in changes:
             if caption_path(image).is_file():
                 shutil.copy2(caption_path(image), kept / caption_path(image).name)
-    for image, after in changes.items():
+    for image, (_, after) in changes.items():
         write_caption_file(image, after)
     return [image.name for image in changes]
+
+
+def planned_edits(captions: dict[Path, Caption], edit) -> dict[Path, tuple[str, str]]:
+    """(before, after) for each caption that `edit(text) -> text` would change, both tidied."""
+    planned = {}
+    for image, caption in captions.items():
+        before = tidy(caption.text)
+        after = tidy(edit(before))
+        if after != before:
+            planned[image] = (before, after)
+    return planned
 
 
 def replacing(old: str, new: str):

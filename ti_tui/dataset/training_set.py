@@ -8,7 +8,7 @@ files on disk are only read.
 from dataclasses import dataclass
 from pathlib import Path
 
-from ti_tui.dataset.captions import captions_of
+from ti_tui.dataset.captions import Caption, captions_of
 from ti_tui.dataset.checks import TAKE_IT_OUT
 from ti_tui.dataset.files import list_image_files
 from ti_tui.dataset.prepare import prepared_copies
@@ -24,8 +24,12 @@ class TrainingItem:
 
 def training_items(originals: list[Path], prepared_dir: Path, from_file_name: bool) -> list[TrainingItem]:
     """The prepared images once there are any, else the originals, each with its caption."""
-    images = list_image_files(prepared_dir) or originals
-    return [TrainingItem(image, caption.text) for image, caption in captions_of(images, prepared_dir, from_file_name).items()]
+    return [TrainingItem(image, caption.text) for image, caption in training_captions(originals, prepared_dir, from_file_name).items()]
+
+
+def training_captions(originals: list[Path], prepared_dir: Path, from_file_name: bool) -> dict[Path, Caption]:
+    """The images a run trains on (the prepared ones once there are any, else the originals) and their captions."""
+    return captions_of(list_image_files(prepared_dir) or originals, prepared_dir, from_file_name)
 
 
 def unreadable_images(items: list[TrainingItem], prepared_dir: Path) -> list[Finding]:

@@ -73,7 +73,6 @@ def quoted(value: object) -> str:
     a colon or a line break, which its PNG Info would otherwise read as the end of the value. A quote, an
     empty value and spaces at either end are quoted too (the web UI leaves them), or they would not read back."""
     text = str(value)
-    # Also a value empty or with spaces at its ends, which the reader would drop or trim.
     plain = text and text == text.strip() and not any(mark in text for mark in ',:"\n')
     return text if plain else json.dumps(text, ensure_ascii=False)
 

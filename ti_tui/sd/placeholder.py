@@ -45,6 +45,8 @@ class PromptEncoder:
         embedding = text_encoder.get_input_embeddings()
         self.vocabulary_size = embedding.num_embeddings
         self.triggers: dict[str, TriggerVectors] = {}
+        comma = tokenizer(",", add_special_tokens=False).input_ids
+        self.comma = comma[0] if len(comma) == 1 else None  # where the web UI's chunks may break
         self._input_ids = None
         self._hooks = [
             embedding.register_forward_pre_hook(self._look_up_harmless_ids),
@@ -89,9 +91,7 @@ class PromptEncoder:
         chunk; a full chunk whose last comma is near its end hands the words after that comma to the next;
         a trigger's vectors are never split between chunks. An empty prompt is one chunk.
         """
-        tokenizer = self.tokenizer
-        comma = tokenizer(",", add_special_tokens=False).input_ids
-        comma = comma[0] if len(comma) == 1 else None
+        tokenizer, comma = self.tokenizer, self.comma
         chunks: list[PromptChunk] = []
         ids: list[int] = []
         weights: list[float] = []

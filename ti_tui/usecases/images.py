@@ -6,10 +6,10 @@ Shared by the commands and the wizard, so both do the same thing.
 import random
 from pathlib import Path
 
-from ti_tui.dataset.captions import captions_of
 from ti_tui.dataset.checks import DatasetReport, check_dataset
 from ti_tui.dataset.files import display_name, list_image_files, named_images_without_a_file
 from ti_tui.dataset.prepare import PreparationReport, prepare_dataset
+from ti_tui.dataset.training_set import training_captions
 from ti_tui.errors import UserError
 from ti_tui.findings import Finding, Fix
 from ti_tui.project import Project
@@ -77,8 +77,7 @@ def preview_prompts(project: Project) -> list[tuple[str, list[str]]]:
     training = settings.training
     options = TagOptions(training.shuffle_tags, training.keep_tags, training.tag_dropout)
     templates = load_templates(training.template, project.root)
-    images = list_image_files(project.prepared_dir) if uses_prepared_images(project) else originals(project)
-    captions = captions_of(images, project.prepared_dir, training.captions_from_file_names)
+    captions = training_captions(originals(project), project.prepared_dir, training.captions_from_file_names)
     draws = random.Random(training.seed)
     return [
         (image.name, [build_prompt(line, settings.token.trigger, caption.text, options, draws) for line in templates])

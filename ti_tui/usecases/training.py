@@ -12,9 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from ti_tui.dataset.captions import captions_of
 from ti_tui.dataset.files import list_image_files
-from ti_tui.dataset.training_set import training_items, unreadable_images
+from ti_tui.dataset.training_set import training_captions, training_items, unreadable_images
 from ti_tui.detached import spawn_detached, starting_one_at_a_time, wait_for_its_lock
 from ti_tui.errors import FindingsError, UserError
 from ti_tui.findings import Fix
@@ -83,8 +82,7 @@ def notes_before_a_run(project: Project) -> list[str]:
             f"The images are not prepared: the run trains on the {len(images)} originals, each cropped square at its "
             "centre. Preparing them first (p on Images) crops each around its subject."
         )
-    training = project.settings.training
-    captions = captions_of(list_image_files(project.prepared_dir) or images, project.prepared_dir, training.captions_from_file_names)
+    captions = training_captions(images, project.prepared_dir, project.settings.training.captions_from_file_names)
     named = [caption for caption in captions.values() if caption.from_file_name and caption.text]
     if named:
         notes.append(

@@ -75,17 +75,12 @@ class BulkEditScreen(ModalScreen[list[str] | None]):
         except UserError as error:
             preview.update(str(error)[:1].upper() + str(error)[1:] + ".")
             return
-        changes = []
-        for image, caption in self.shown.items():
-            before = captions.tidy(caption.text)
-            after = captions.tidy(edit(before))
-            if after != before:
-                changes.append((image.name, before, after))
+        changes = captions.planned_edits(self.shown, edit)
         if not changes:
             preview.update(f"No caption of the {len(self.shown)} would change.")
             return
-        name, before, after = changes[0]
-        preview.update(f"{len(changes)} of {len(self.shown)} captions change, such as {name}:\n  {before}\n  -> {after}")
+        image, (before, after) = next(iter(changes.items()))
+        preview.update(f"{len(changes)} of {len(self.shown)} captions change, such as {image.name}:\n  {before}\n  -> {after}")
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#apply")
