@@ -103,8 +103,8 @@ async def test_an_image_without_a_caption_file_is_captioned_by_its_file_name_unt
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         listing = app.screen.query_one("#captions", OptionList)
-        assert str(listing.get_option_at_index(0).prompt) == "01-hill  hill  (from the file name)"
-        assert shown(app.screen, "#caption-title") == "Caption of 01-hill: from its file name for now"
+        assert str(listing.get_option_at_index(0).prompt) == "01-hill  (file name) hill"
+        assert shown(app.screen, "#caption-title") == "Caption of 01-hill (its file name's words)"
         assert editor(app).value == ""
         assert "a photo of zorbot, hill" in shown(app.screen, "#prompts")
         assert shown(app.screen, "#verdict") == "10 prepared images; each has a caption (3 from file names, which a replaces)."
@@ -121,7 +121,7 @@ async def test_an_image_without_a_caption_file_is_captioned_by_its_file_name_unt
         await pilot.press("up", "ctrl+u", "enter")  # back to 01, its caption cleared: the file name's words again
         await settle(app, pilot)
         assert caption(project, "01-hill") is None
-        assert str(listing.get_option_at_index(0).prompt) == "01-hill  hill  (from the file name)"
+        assert str(listing.get_option_at_index(0).prompt) == "01-hill  (file name) hill"
 
         project.update({"training.captions_from_file_names": False})
         app.action_reload()  # as ctrl+r does after the file is edited elsewhere

@@ -55,7 +55,7 @@ class Caption:
     def shown(self) -> str:
         """How a list of images shows it."""
         if self.from_file_name and self.text:
-            return f"{self.text}  (from the file name)"
+            return f"(file name) {self.text}"  # the mark first: a narrow list cuts a caption's end
         return self.text or "(no caption)"
 
 

@@ -240,7 +240,7 @@ class CaptionsScreen(StepScreen):
         named = self.captions.get(image)
         title = f"Caption of {image.stem} (Enter: the next image)" if image else ""
         if not caption and named is not None and named.from_file_name and named.text:
-            caption, title = named.text, f"Caption of {image.stem}: from its file name for now"
+            caption, title = named.text, f"Caption of {image.stem} (its file name's words)"
         self.query_one("#caption-title", Static).update(title)
         project = self.app.project
         settings = project.settings
